@@ -1,0 +1,1 @@
+//! gregor: a pure-Rust Apache Kafka consumer.
