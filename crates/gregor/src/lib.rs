@@ -1,1 +1,13 @@
-//! gregor: a pure-Rust Apache Kafka consumer.
+//! gregor: a pure-Rust Apache Kafka consumer that is frugal and explicit about its TCP
+//! connections.
+#![warn(missing_docs)]
+
+mod error;
+pub(crate) mod net;
+#[path = "protocol_errors_shim.rs"]
+pub(crate) mod protocol_errors;
+
+pub use error::{Error, ErrorKind, Result};
+pub use net::events::{
+    CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
+};

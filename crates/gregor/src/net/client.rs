@@ -1,0 +1,405 @@
+//! The thin driver around the connection manager: spawns socket tasks, routes requests, runs
+//! the timers, and publishes connection events.
+//!
+//! `NetClient::send` is the one entry point the rest of gregor uses: "send this request to that
+//! target". It asks the [`ConnectionManager`] where the request goes (opening a socket lazily if
+//! needed), queues it on that socket's task and awaits the correlated response. A background
+//! driver task — started on the first request, never at construction — feeds socket reports and
+//! timer expiries back into the manager.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Encodable, Request};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::codec;
+use super::connection::{self, ConnSpec, Envelope, RawResponse, Report};
+use super::events::{CloseReason, ConnectionEvent, ConnectionMetrics, OpenReason};
+use super::manager::{Action, ConnectionManager, ManagerConfig, Selection, Target};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Per-socket settings the driver passes to each connection task.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketSettings {
+    pub(crate) client_id: String,
+    pub(crate) max_frame: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_in_flight: usize,
+    pub(crate) send_buffer: Option<u32>,
+    pub(crate) receive_buffer: Option<u32>,
+}
+
+struct ConnHandle {
+    tx: mpsc::Sender<Envelope>,
+    close: Option<oneshot::Sender<CloseReason>>,
+    task: Option<JoinHandle<()>>,
+}
+
+struct State {
+    mgr: ConnectionManager,
+    conns: HashMap<u64, ConnHandle>,
+    driver: Option<JoinHandle<()>>,
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    sockets: SocketSettings,
+    wake: Arc<Notify>,
+    events: broadcast::Sender<ConnectionEvent>,
+    reports_tx: mpsc::UnboundedSender<Report>,
+    reports_rx: Mutex<Option<mpsc::UnboundedReceiver<Report>>>,
+    /// Fires whenever a socket task ends (for `close()` to wait on).
+    socket_gone: Notify,
+}
+
+/// A cheap, cloneable handle on gregor's connections to one cluster.
+#[derive(Clone)]
+pub(crate) struct NetClient {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for NetClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetClient").field("client_id", &self.shared.sockets.client_id).finish()
+    }
+}
+
+impl NetClient {
+    /// Creates the client. Opens nothing and spawns nothing.
+    pub(crate) fn new(mgr: ManagerConfig, sockets: SocketSettings) -> Self {
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(1024);
+        NetClient {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    mgr: ConnectionManager::new(mgr),
+                    conns: HashMap::new(),
+                    driver: None,
+                    closed: false,
+                }),
+                sockets,
+                wake: Arc::new(Notify::new()),
+                events,
+                reports_tx,
+                reports_rx: Mutex::new(Some(reports_rx)),
+                socket_gone: Notify::new(),
+            }),
+        }
+    }
+
+    /// Subscribes to connection events from now on.
+    pub(crate) fn subscribe_events(&self) -> broadcast::Receiver<ConnectionEvent> {
+        self.shared.events.subscribe()
+    }
+
+    pub(crate) fn metrics(&self) -> ConnectionMetrics {
+        self.lock().mgr.metrics().clone()
+    }
+
+    pub(crate) fn open_connections(&self) -> usize {
+        self.lock().mgr.open_count()
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.shared.sockets.client_id
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.shared.sockets.request_timeout
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends a typed request and decodes its response, using the highest version both sides
+    /// support within `R`'s known versions.
+    pub(crate) async fn send<R>(&self, target: Target, why: OpenReason, req: R) -> Result<R::Response>
+    where
+        R: Request + Send + 'static,
+    {
+        let v = R::VERSIONS;
+        self.send_versions(target, why, req, (v.min, v.max)).await
+    }
+
+    /// Like [`send`](Self::send), limited to `versions`.
+    pub(crate) async fn send_versions<R>(
+        &self,
+        target: Target,
+        why: OpenReason,
+        req: R,
+        versions: (i16, i16),
+    ) -> Result<R::Response>
+    where
+        R: Request + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let raw = self.send_raw(target, why, api_key, versions, true, encoder(api_key, req)).await?;
+        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    pub(crate) async fn send_no_response<R>(&self, target: Target, why: OpenReason, req: R) -> Result<()>
+    where
+        R: Request + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let v = R::VERSIONS;
+        self.send_raw(target, why, api_key, (v.min, v.max), false, encoder(api_key, req)).await?;
+        Ok(())
+    }
+
+    async fn send_raw(
+        &self,
+        target: Target,
+        why: OpenReason,
+        api_key: ApiKey,
+        versions: (i16, i16),
+        expect_response: bool,
+        encode: connection::EncodeFn,
+    ) -> Result<RawResponse> {
+        let (conn_id, tx) = loop {
+            let wait = {
+                let mut st = self.lock();
+                if st.closed {
+                    return Err(Error::closed());
+                }
+                self.ensure_driver(&mut st);
+                let now = Instant::now();
+                let sel = st.mgr.select(target, why, now);
+                self.pump(&mut st);
+                match sel {
+                    Selection::Use(id) => match st.conns.get(&id) {
+                        Some(h) => {
+                            let tx = h.tx.clone();
+                            st.mgr.request_started(id, now);
+                            break (id, tx);
+                        }
+                        None => return Err(Error::new(ErrorKind::Disconnected, "connection vanished")),
+                    },
+                    Selection::WaitUntil(t) => t,
+                    Selection::UnknownNode => {
+                        return Err(Error::new(
+                            ErrorKind::Unreachable,
+                            format!("no known broker for {target:?}"),
+                        ))
+                    }
+                }
+            };
+            // Backoff or the attempt cap holds new sockets back: wait for that instant.
+            tokio::time::sleep_until(wait).await;
+        };
+        self.shared.wake.notify_one();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let env = Envelope { api_key, versions, encode, expect_response, reply: reply_tx };
+        let result = match tx.send(env).await {
+            Ok(()) => match reply_rx.await {
+                Ok(r) => r,
+                Err(_) => Err(Error::new(ErrorKind::Disconnected, "connection closed before responding")),
+            },
+            Err(_) => Err(Error::new(ErrorKind::Disconnected, "connection closed before the request was sent")),
+        };
+        let mut st = self.lock();
+        let now = Instant::now();
+        let label = st.mgr.node_label(conn_id);
+        let broker = st.mgr.describe(conn_id);
+        st.mgr.request_finished(conn_id, now);
+        if let Ok(r) = &result {
+            st.mgr
+                .metrics_mut()
+                .nodes
+                .entry(label)
+                .or_default()
+                .record(r.bytes_out, r.bytes_in, r.latency);
+        }
+        self.pump(&mut st);
+        drop(st);
+        self.shared.wake.notify_one();
+        result.map_err(|e| if e.broker().is_none() { e.with_broker(broker) } else { e })
+    }
+
+    /// Tells the manager that metadata listed these brokers.
+    pub(crate) fn handle_metadata(&self, brokers: Vec<(i32, super::manager::Endpoint)>) {
+        let mut st = self.lock();
+        st.mgr.handle_metadata(brokers, Instant::now());
+        self.pump(&mut st);
+        drop(st);
+        self.shared.wake.notify_one();
+    }
+
+    /// Tells the manager which broker is the group coordinator now.
+    pub(crate) fn handle_coordinator(&self, id: Option<i32>) {
+        let mut st = self.lock();
+        st.mgr.handle_coordinator(id);
+        self.pump(&mut st);
+    }
+
+    /// Closes every socket and waits (up to `timeout`) until they are all gone.
+    pub(crate) async fn close(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        {
+            let mut st = self.lock();
+            st.closed = true;
+            st.mgr.shutdown();
+            self.pump(&mut st);
+        }
+        loop {
+            let gone = self.shared.socket_gone.notified();
+            self.drain_reports();
+            if self.lock().conns.is_empty() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, gone).await.is_err() {
+                break;
+            }
+        }
+        let driver = self.lock().driver.take();
+        if let Some(d) = driver {
+            d.abort();
+        }
+        // Anything still left is aborted: dropping the task drops its socket.
+        let mut st = self.lock();
+        for (_, mut h) in st.conns.drain() {
+            if let Some(t) = h.task.take() {
+                t.abort();
+            }
+        }
+    }
+
+    /// Processes socket reports right here (used by `close`, when the driver may be gone).
+    fn drain_reports(&self) {
+        let mut guard = self.shared.reports_rx.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rx) = guard.as_mut() {
+            while let Ok(r) = rx.try_recv() {
+                handle_report(&self.shared, r);
+            }
+        }
+    }
+
+    fn ensure_driver(&self, st: &mut State) {
+        if st.driver.is_some() {
+            return;
+        }
+        let rx = self.shared.reports_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(rx) = rx else { return };
+        // Give the receiver back for `close()` to drain once the driver stops.
+        let weak = Arc::downgrade(&self.shared);
+        st.driver = Some(tokio::spawn(drive(weak, self.shared.wake.clone(), rx)));
+    }
+
+    /// Carries out the manager's queued actions and publishes its events.
+    fn pump(&self, st: &mut State) {
+        pump(&self.shared, st)
+    }
+}
+
+fn encoder<R: Encodable + Send + 'static>(api_key: ApiKey, req: R) -> connection::EncodeFn {
+    Box::new(move |version, correlation_id, client_id| {
+        codec::encode_request(api_key, version, correlation_id, client_id, &req)
+    })
+}
+
+fn pump(shared: &Shared, st: &mut State) {
+    while let Some(action) = st.mgr.poll_action() {
+        match action {
+            Action::Connect { conn_id, endpoint: _, host, port, addr_attempt } => {
+                let s = &shared.sockets;
+                let spec = ConnSpec {
+                    conn_id,
+                    host,
+                    port,
+                    label: st.mgr.describe(conn_id),
+                    addr_attempt,
+                    client_id: s.client_id.clone(),
+                    max_frame: s.max_frame,
+                    request_timeout: s.request_timeout,
+                    max_in_flight: s.max_in_flight,
+                    send_buffer: s.send_buffer,
+                    receive_buffer: s.receive_buffer,
+                };
+                let (tx, rx) = mpsc::channel(s.max_in_flight.max(1));
+                let (close_tx, close_rx) = oneshot::channel();
+                let reports = shared.reports_tx.clone();
+                let task = tokio::spawn(connection::run(spec, rx, close_rx, reports));
+                st.conns.insert(conn_id, ConnHandle { tx, close: Some(close_tx), task: Some(task) });
+            }
+            Action::Close { conn_id, reason } => {
+                if let Some(h) = st.conns.get_mut(&conn_id) {
+                    if let Some(c) = h.close.take() {
+                        let _ = c.send(reason);
+                    }
+                }
+            }
+        }
+    }
+    while let Some(ev) = st.mgr.poll_event() {
+        let _ = shared.events.send(ev);
+    }
+}
+
+fn handle_report(shared: &Shared, report: Report) {
+    let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    match report {
+        Report::Ready { conn_id, local, remote } => st.mgr.handle_connected(conn_id, local, remote, now),
+        Report::Closed { conn_id, reason, error } => {
+            st.conns.remove(&conn_id);
+            st.mgr.handle_closed(conn_id, reason, error, now);
+            shared.socket_gone.notify_waiters();
+        }
+    }
+    pump(shared, &mut st);
+}
+
+/// The driver task: socket reports and timers. Holds only a weak reference, so dropping the
+/// last `NetClient` ends it (and `Shared`'s drop closes the sockets).
+async fn drive(weak: Weak<Shared>, wake: Arc<Notify>, mut reports: mpsc::UnboundedReceiver<Report>) {
+    loop {
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        let next = {
+            let Some(shared) = weak.upgrade() else { return };
+            let next = shared.state.lock().unwrap_or_else(|p| p.into_inner()).mgr.poll_timeout();
+            next
+        };
+        tokio::select! {
+            r = reports.recv() => {
+                let Some(r) = r else { return };
+                let Some(shared) = weak.upgrade() else { return };
+                handle_report(&shared, r);
+                while let Ok(r) = reports.try_recv() {
+                    handle_report(&shared, r);
+                }
+            }
+            _ = async { match next { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                let Some(shared) = weak.upgrade() else { return };
+                let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.mgr.handle_timeout(Instant::now());
+                pump(&shared, &mut st);
+            }
+            _ = &mut notified => {}
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Dropping the consumer closes its sockets: abort every socket task (dropping a task
+        // drops its socket) and the driver.
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for (_, h) in st.conns.drain() {
+            if let Some(t) = h.task {
+                t.abort();
+            }
+        }
+        if let Some(d) = st.driver.take() {
+            d.abort();
+        }
+    }
+}

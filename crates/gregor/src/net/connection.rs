@@ -1,0 +1,343 @@
+//! One task per socket: connect, handshake, then pipelined requests in, correlated responses out.
+//!
+//! The shape of tokio-postgres' `Connection`: the task owns the socket; callers hand it an
+//! [`Envelope`] (an encoder and a reply channel) through a bounded channel. Kafka answers the
+//! requests of one connection in the order they were sent (the broker mutes a channel until its
+//! response is written), so pending replies form a FIFO and each response's correlation id must
+//! match the oldest pending request — anything else means the stream is corrupt.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::codec::{self, ApiVersionsOutcome, BrokerVersions, FrameDecoder};
+use super::events::CloseReason;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Encodes a whole request frame for (version, correlation id, client id).
+pub(crate) type EncodeFn = Box<dyn FnOnce(i16, i32, &str) -> Result<Bytes> + Send>;
+
+/// A request handed to a connection task.
+pub(crate) struct Envelope {
+    pub(crate) api_key: ApiKey,
+    /// The versions gregor can speak for this request; the highest one the broker also
+    /// supports is used.
+    pub(crate) versions: (i16, i16),
+    pub(crate) encode: EncodeFn,
+    /// `false` only for Produce with acks=0, which gets no response.
+    pub(crate) expect_response: bool,
+    pub(crate) reply: oneshot::Sender<Result<RawResponse>>,
+}
+
+/// A response body (header stripped) and what it cost.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub(crate) version: i16,
+    pub(crate) body: Bytes,
+    pub(crate) bytes_out: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) latency: Duration,
+}
+
+/// What a connection task tells the driver.
+#[derive(Debug)]
+pub(crate) enum Report {
+    Ready { conn_id: u64, local: Option<SocketAddr>, remote: Option<SocketAddr> },
+    Closed { conn_id: u64, reason: CloseReason, error: Option<String> },
+}
+
+/// Everything a connection task needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnSpec {
+    pub(crate) conn_id: u64,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// Human label for errors: `host:port (node N)`.
+    pub(crate) label: String,
+    pub(crate) addr_attempt: usize,
+    pub(crate) client_id: String,
+    pub(crate) max_frame: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_in_flight: usize,
+    pub(crate) send_buffer: Option<u32>,
+    pub(crate) receive_buffer: Option<u32>,
+}
+
+struct Pending {
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    sent_at: Instant,
+    bytes_out: u64,
+    reply: oneshot::Sender<Result<RawResponse>>,
+}
+
+/// Runs one connection until it is closed. Always ends with exactly one `Report::Closed`.
+pub(crate) async fn run(
+    spec: ConnSpec,
+    mut requests: mpsc::Receiver<Envelope>,
+    mut close: oneshot::Receiver<CloseReason>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let setup = async {
+        let (stream, local, remote) = connect(&spec).await?;
+        let mut stream = stream;
+        let versions = handshake(&mut stream, &spec).await?;
+        Ok::<_, Error>((stream, versions, local, remote))
+    };
+    let outcome = tokio::select! {
+        r = setup => r,
+        reason = &mut close => {
+            let reason = reason.unwrap_or(CloseReason::Shutdown);
+            let msg = format!("connection to {} closed during setup ({reason})", spec.label);
+            fail_queued(&mut requests, &msg, error_kind_for(reason));
+            let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason, error: None });
+            return;
+        }
+    };
+    let (stream, versions, local, remote) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = format!("cannot connect to {}: {e}", spec.label);
+            fail_queued(&mut requests, &msg, ErrorKind::Unreachable);
+            let _ = reports.send(Report::Closed {
+                conn_id: spec.conn_id,
+                reason: CloseReason::Error,
+                error: Some(e.to_string()),
+            });
+            return;
+        }
+    };
+    let _ = reports.send(Report::Ready { conn_id: spec.conn_id, local: Some(local), remote: Some(remote) });
+    let mut pending = VecDeque::new();
+    let (reason, error) = serve(stream, &spec, &versions, &mut requests, &mut close, &mut pending).await;
+    let msg = match &error {
+        Some(e) => format!("connection to {} closed ({reason}): {e}", spec.label),
+        None => format!("connection to {} closed ({reason})", spec.label),
+    };
+    let kind = error_kind_for(reason);
+    for p in pending.drain(..) {
+        let _ = p.reply.send(Err(Error::new(kind, msg.clone()).with_broker(&spec.label)));
+    }
+    fail_queued(&mut requests, &msg, kind);
+    let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason, error });
+}
+
+fn error_kind_for(reason: CloseReason) -> ErrorKind {
+    match reason {
+        CloseReason::RequestTimeout | CloseReason::SetupTimeout => ErrorKind::Timeout,
+        CloseReason::Shutdown => ErrorKind::Closed,
+        CloseReason::Error => ErrorKind::Protocol,
+        _ => ErrorKind::Disconnected,
+    }
+}
+
+fn fail_queued(requests: &mut mpsc::Receiver<Envelope>, msg: &str, kind: ErrorKind) {
+    requests.close();
+    while let Ok(env) = requests.try_recv() {
+        let _ = env.reply.send(Err(Error::new(kind, msg.to_string())));
+    }
+}
+
+/// TCP connect to one resolved address (`client.dns.lookup=use_all_dns_ips`: the address
+/// index advances with every failed attempt, and names are resolved anew on every attempt).
+async fn connect(spec: &ConnSpec) -> Result<(TcpStream, SocketAddr, SocketAddr)> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((spec.host.as_str(), spec.port))
+        .await
+        .map_err(|e| Error::io(format!("cannot resolve {}", spec.label), e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::new(ErrorKind::Unreachable, format!("{} resolves to no address", spec.label)));
+    }
+    let addr = addrs[spec.addr_attempt % addrs.len()];
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
+        .map_err(|e| Error::io("cannot create socket", e))?;
+    let _ = socket.set_keepalive(true);
+    if let Some(n) = spec.send_buffer {
+        let _ = socket.set_send_buffer_size(n);
+    }
+    if let Some(n) = spec.receive_buffer {
+        let _ = socket.set_recv_buffer_size(n);
+    }
+    let stream = socket
+        .connect(addr)
+        .await
+        .map_err(|e| Error::io(format!("connect to {addr} failed"), e))?;
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().map_err(|e| Error::io("local_addr", e))?;
+    Ok((stream, local, addr))
+}
+
+/// ApiVersions on the new socket: learn which versions of each API the broker speaks.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &ConnSpec) -> Result<BrokerVersions> {
+    let mut version = codec::API_VERSIONS_FIRST;
+    let dec = FrameDecoder::new(spec.max_frame);
+    for correlation_id in 0..3 {
+        let frame = codec::encode_request(
+            ApiKey::ApiVersions,
+            version,
+            correlation_id,
+            &spec.client_id,
+            &codec::api_versions_request(),
+        )?;
+        stream.write_all(&frame).await.map_err(|e| Error::io("ApiVersions write failed", e))?;
+        let body = read_one_frame(stream, &dec).await?;
+        if codec::peek_correlation_id(&body)? != correlation_id {
+            return Err(Error::protocol("ApiVersions response has the wrong correlation id"));
+        }
+        let body = codec::strip_response_header(body, ApiKey::ApiVersions, version)?;
+        match codec::interpret_api_versions(body, version)? {
+            ApiVersionsOutcome::Ok(v) => return Ok(v),
+            ApiVersionsOutcome::Retry(v) => {
+                tracing::debug!(broker = %spec.label, from = version, to = v, "retrying ApiVersions at an older version");
+                version = v;
+            }
+        }
+    }
+    Err(Error::protocol("ApiVersions negotiation failed"))
+}
+
+async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder) -> Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        if let Some(f) = dec.decode(&mut buf)? {
+            return Ok(f);
+        }
+        let n = stream.read_buf(&mut buf).await.map_err(|e| Error::io("read failed", e))?;
+        if n == 0 {
+            return Err(Error::new(ErrorKind::Disconnected, "the broker closed the connection during the handshake"));
+        }
+    }
+}
+
+/// The steady state: interleave reading responses, writing requests and taking new ones.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    spec: &ConnSpec,
+    versions: &BrokerVersions,
+    requests: &mut mpsc::Receiver<Envelope>,
+    close: &mut oneshot::Receiver<CloseReason>,
+    pending: &mut VecDeque<Pending>,
+) -> (CloseReason, Option<String>) {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let dec = FrameDecoder::new(spec.max_frame);
+    let mut inbuf = BytesMut::with_capacity(64 * 1024);
+    let mut out = BytesMut::new();
+    let mut next_correlation: i32 = 3;
+    loop {
+        if inbuf.capacity() - inbuf.len() < 16 * 1024 {
+            inbuf.reserve(64 * 1024);
+        }
+        let oldest_deadline = pending.front().map(|p| p.sent_at + spec.request_timeout);
+        tokio::select! {
+            biased;
+            reason = &mut *close => {
+                return (reason.unwrap_or(CloseReason::Shutdown), None);
+            }
+            r = rd.read_buf(&mut inbuf) => {
+                match r {
+                    Ok(0) => return (CloseReason::BrokerClosed, None),
+                    Ok(_) => {}
+                    Err(e) => return (CloseReason::BrokerClosed, Some(e.to_string())),
+                }
+                loop {
+                    match dec.decode(&mut inbuf) {
+                        Ok(Some(frame)) => {
+                            if let Err(e) = complete(frame, pending) {
+                                tracing::warn!(broker = %spec.label, error = %e, "closing connection after a bad response");
+                                return (CloseReason::Error, Some(e.to_string()));
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(broker = %spec.label, error = %e, "closing connection after a bad response");
+                            return (CloseReason::Error, Some(e.to_string()));
+                        }
+                    }
+                }
+            }
+            r = wr.write_buf(&mut out), if !out.is_empty() => {
+                if let Err(e) = r {
+                    return (CloseReason::BrokerClosed, Some(e.to_string()));
+                }
+            }
+            env = requests.recv(), if pending.len() < spec.max_in_flight => {
+                let Some(env) = env else { return (CloseReason::Shutdown, None) };
+                let Some(version) = versions.pick(env.api_key, env.versions) else {
+                    let _ = env.reply.send(Err(Error::new(ErrorKind::Protocol, format!(
+                        "broker {} supports no version of {:?} in {}..={}",
+                        spec.label, env.api_key, env.versions.0, env.versions.1))));
+                    continue;
+                };
+                let correlation_id = next_correlation;
+                next_correlation = next_correlation.wrapping_add(1).max(0);
+                match (env.encode)(version, correlation_id, &spec.client_id) {
+                    Ok(frame) => {
+                        let bytes_out = frame.len() as u64;
+                        out.extend_from_slice(&frame);
+                        if env.expect_response {
+                            pending.push_back(Pending {
+                                correlation_id, api_key: env.api_key, version,
+                                sent_at: Instant::now(), bytes_out, reply: env.reply,
+                            });
+                        } else {
+                            let _ = env.reply.send(Ok(RawResponse {
+                                version, body: Bytes::new(), bytes_out, bytes_in: 0, latency: Duration::ZERO,
+                            }));
+                        }
+                    }
+                    Err(e) => { let _ = env.reply.send(Err(e)); }
+                }
+            }
+            _ = sleep_until_opt(oldest_deadline) => {
+                let p = pending.front().expect("deadline implies a pending request");
+                let msg = format!("{:?} request got no response within request.timeout.ms ({} ms)",
+                    p.api_key, spec.request_timeout.as_millis());
+                tracing::warn!(broker = %spec.label, "{msg}; closing the connection");
+                return (CloseReason::RequestTimeout, Some(msg));
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Matches a response frame to the oldest pending request.
+fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
+    let correlation_id = codec::peek_correlation_id(&frame)?;
+    let Some(front) = pending.front() else {
+        return Err(Error::protocol(format!(
+            "unexpected response (correlation id {correlation_id}) with no request pending"
+        )));
+    };
+    if front.correlation_id != correlation_id {
+        return Err(Error::protocol(format!(
+            "response correlation id {correlation_id} does not match the oldest request's {}",
+            front.correlation_id
+        )));
+    }
+    let p = pending.pop_front().expect("front exists");
+    let bytes_in = frame.len() as u64 + 4;
+    let body = codec::strip_response_header(frame, p.api_key, p.version);
+    let latency = p.sent_at.elapsed();
+    let _ = p.reply.send(body.map(|body| RawResponse {
+        version: p.version,
+        body,
+        bytes_out: p.bytes_out,
+        bytes_in,
+        latency,
+    }));
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Connections: the wire codec, one task per socket, and the sans-io connection manager.
+//!
+//! * [`codec`]: frames, headers, ApiVersions (no I/O).
+//! * [`manager`]: every decision about sockets (no I/O, explicit time).
+//! * [`connection`]: the task that owns one socket.
+//! * [`client`]: the thin driver tying them together.
+//! * [`events`]: the connection events and metrics users see.
+
+pub(crate) mod backoff;
+pub(crate) mod client;
+pub(crate) mod codec;
+pub(crate) mod connection;
+pub mod events;
+pub(crate) mod manager;
