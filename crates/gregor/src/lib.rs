@@ -2,6 +2,7 @@
 //! connections.
 #![warn(missing_docs)]
 
+pub(crate) mod cluster;
 mod error;
 pub(crate) mod net;
 #[path = "protocol_errors_shim.rs"]

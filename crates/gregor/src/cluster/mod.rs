@@ -1,0 +1,217 @@
+//! The cluster as the client sees it: connections plus metadata.
+//!
+//! [`Cluster`] is what the consumer and producer hold: it owns the [`NetClient`] and the
+//! metadata cache, refreshes metadata (to the least-loaded node) when it is due or stale, and
+//! feeds the broker list to the connection manager so that bootstrap sockets are adopted or
+//! retired.
+
+pub(crate) mod metadata;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{MetadataRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::net::backoff::ExponentialBackoff;
+use crate::net::client::{NetClient, SocketSettings};
+use crate::net::events::OpenReason;
+use crate::net::manager::{Endpoint, ManagerConfig, Target};
+use metadata::{RefreshPolicy, Snapshot};
+
+/// Everything the connection layer needs from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterSettings {
+    pub(crate) bootstrap: Vec<(String, u16)>,
+    pub(crate) client_id: String,
+    pub(crate) request_timeout: Duration,
+    pub(crate) api_timeout: Duration,
+    pub(crate) reconnect_backoff: (Duration, Duration),
+    pub(crate) setup_timeout: (Duration, Duration),
+    pub(crate) retry_backoff: (Duration, Duration),
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) metadata_max_age: Duration,
+    pub(crate) rebootstrap_trigger: Option<Duration>,
+    pub(crate) attempts_per_sec: u32,
+    pub(crate) max_frame: usize,
+    pub(crate) send_buffer: Option<u32>,
+    pub(crate) receive_buffer: Option<u32>,
+    pub(crate) shared_coordinator: bool,
+}
+
+impl ClusterSettings {
+    /// Java's defaults, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(bootstrap: &str) -> Self {
+        ClusterSettings {
+            bootstrap: bootstrap
+                .split(',')
+                .map(|s| {
+                    let (h, p) = s.rsplit_once(':').expect("host:port");
+                    (h.to_string(), p.parse().expect("port"))
+                })
+                .collect(),
+            client_id: "gregor-test".into(),
+            request_timeout: Duration::from_millis(30_000),
+            api_timeout: Duration::from_millis(60_000),
+            reconnect_backoff: (Duration::from_millis(50), Duration::from_millis(1000)),
+            setup_timeout: (Duration::from_millis(10_000), Duration::from_millis(30_000)),
+            retry_backoff: (Duration::from_millis(100), Duration::from_millis(1000)),
+            idle_timeout: Some(Duration::from_millis(540_000)),
+            metadata_max_age: Duration::from_millis(300_000),
+            rebootstrap_trigger: Some(Duration::from_millis(300_000)),
+            attempts_per_sec: 50,
+            max_frame: 52_428_800 + 1_048_576,
+            send_buffer: Some(131_072),
+            receive_buffer: Some(65_536),
+            shared_coordinator: false,
+        }
+    }
+}
+
+/// Connections and metadata for one cluster.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    pub(crate) net: NetClient,
+    pub(crate) settings: ClusterSettings,
+    snapshot: Mutex<Arc<Snapshot>>,
+    policy: Mutex<RefreshPolicy>,
+    /// One metadata request at a time: concurrent callers wait for the one in flight.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Cluster {
+    /// Creates the cluster handle. No socket, no task.
+    pub(crate) fn new(settings: ClusterSettings) -> Arc<Cluster> {
+        let mgr = ManagerConfig {
+            bootstrap: settings.bootstrap.iter().map(|(h, p)| Endpoint::new(h.clone(), *p)).collect(),
+            reconnect_backoff: ExponentialBackoff::new(settings.reconnect_backoff.0, settings.reconnect_backoff.1),
+            setup_timeout: ExponentialBackoff::new(settings.setup_timeout.0, settings.setup_timeout.1),
+            idle_timeout: settings.idle_timeout,
+            attempts_per_sec: settings.attempts_per_sec,
+            rebootstrap_trigger: settings.rebootstrap_trigger,
+            shared_coordinator: settings.shared_coordinator,
+            seed: None,
+        };
+        let sockets = SocketSettings {
+            client_id: settings.client_id.clone(),
+            max_frame: settings.max_frame,
+            request_timeout: settings.request_timeout,
+            max_in_flight: 100,
+            send_buffer: settings.send_buffer,
+            receive_buffer: settings.receive_buffer,
+        };
+        let retry = ExponentialBackoff::new(settings.retry_backoff.0, settings.retry_backoff.1);
+        Arc::new(Cluster {
+            net: NetClient::new(mgr, sockets),
+            policy: Mutex::new(RefreshPolicy::new(settings.metadata_max_age, retry)),
+            settings,
+            snapshot: Mutex::new(Arc::new(Snapshot::default())),
+            refreshing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The latest metadata.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Marks metadata stale; the next `refresh_if_due` refreshes (rate-limited).
+    pub(crate) fn request_update(&self, reason: impl Into<String>) {
+        self.policy.lock().unwrap_or_else(|p| p.into_inner()).request_update(reason);
+    }
+
+    /// When the next refresh is due.
+    pub(crate) fn next_refresh(&self) -> Instant {
+        self.policy.lock().unwrap_or_else(|p| p.into_inner()).next_due().0
+    }
+
+    /// Refreshes metadata if it is due (max age, or an update was requested).
+    pub(crate) async fn refresh_if_due(&self, topics: Option<&[String]>) -> Result<Arc<Snapshot>> {
+        let (due, why) = self.policy.lock().unwrap_or_else(|p| p.into_inner()).next_due();
+        if due > Instant::now() {
+            return Ok(self.snapshot());
+        }
+        self.refresh_once(topics, &why).await
+    }
+
+    /// Refreshes metadata, retrying with `retry.backoff.ms` until `default.api.timeout.ms`.
+    pub(crate) async fn refresh(&self, topics: Option<&[String]>, why: &str) -> Result<Arc<Snapshot>> {
+        let deadline = Instant::now() + self.settings.api_timeout;
+        let mut last_err;
+        loop {
+            match self.refresh_once(topics, why).await {
+                Ok(s) => return Ok(s),
+                Err(e) if !e.is_retriable() || e.kind() == ErrorKind::Closed => return Err(e),
+                Err(e) => last_err = e,
+            }
+            let next = self.next_refresh().max(Instant::now() + Duration::from_millis(1));
+            if next >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Unreachable,
+                    format!(
+                        "could not get metadata from any of bootstrap.servers={} within {} ms",
+                        self.bootstrap_list(),
+                        self.settings.api_timeout.as_millis()
+                    ),
+                )
+                .with_source(last_err));
+            }
+            tokio::time::sleep_until(next).await;
+        }
+    }
+
+    fn bootstrap_list(&self) -> String {
+        self.settings
+            .bootstrap
+            .iter()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// One metadata request to the least-loaded node.
+    pub(crate) async fn refresh_once(&self, topics: Option<&[String]>, why: &str) -> Result<Arc<Snapshot>> {
+        let _single = self.refreshing.lock().await;
+        let now = Instant::now();
+        self.policy.lock().unwrap_or_else(|p| p.into_inner()).attempted(now);
+        tracing::debug!(reason = why, topics = ?topics, "refreshing metadata");
+        let req = MetadataRequest::default()
+            .with_topics(topics.map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect()
+            }))
+            .with_allow_auto_topic_creation(false);
+        let resp = match self.net.send(Target::AnyNode, OpenReason::Metadata, req).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();
+                return Err(e);
+            }
+        };
+        if resp.error_code != 0 {
+            self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();
+            return Err(Error::broker_code(resp.error_code, "metadata request failed"));
+        }
+        let fresh = Snapshot::from_response(&resp);
+        let merged = Arc::new(self.snapshot().merged(fresh, topics));
+        self.net.handle_metadata(
+            merged.brokers.values().map(|b| (b.id, Endpoint::new(b.host.clone(), b.port))).collect(),
+        );
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = merged.clone();
+        self.policy.lock().unwrap_or_else(|p| p.into_inner()).succeeded(Instant::now());
+        Ok(merged)
+    }
+
+    /// Closes every connection.
+    pub(crate) async fn close(&self, timeout: Duration) {
+        self.net.close(timeout).await
+    }
+}
