@@ -1,0 +1,254 @@
+//! The table of every configuration key gregor understands: for README's table, the CLI's help
+//! and typo suggestions. A test checks that each entry's default is what the typed structs use.
+
+/// Which client a key applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppliesTo {
+    /// Consumer only.
+    Consumer,
+    /// Producer only.
+    Producer,
+    /// Both.
+    Both,
+}
+
+impl AppliesTo {
+    /// Whether a consumer accepts the key.
+    pub fn consumer(self) -> bool {
+        matches!(self, AppliesTo::Consumer | AppliesTo::Both)
+    }
+
+    /// Whether a producer accepts the key.
+    pub fn producer(self) -> bool {
+        matches!(self, AppliesTo::Producer | AppliesTo::Both)
+    }
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key, e.g. `session.timeout.ms`.
+    pub name: &'static str,
+    /// The default as it would be written in a properties file; empty = unset/required.
+    pub default: &'static str,
+    /// One line for humans.
+    pub description: &'static str,
+    /// Consumer, producer or both.
+    pub applies_to: AppliesTo,
+    /// Whether the value is a secret (never printed).
+    pub secret: bool,
+    /// A gregor extension, not a Java client key.
+    pub gregor_only: bool,
+    /// Another name for a key listed elsewhere (e.g. librdkafka's `ssl.ca.location`).
+    pub alias_of: Option<&'static str>,
+}
+
+const fn k(
+    name: &'static str,
+    default: &'static str,
+    applies_to: AppliesTo,
+    description: &'static str,
+) -> KeyInfo {
+    KeyInfo {
+        name,
+        default,
+        description,
+        applies_to,
+        secret: false,
+        gregor_only: false,
+        alias_of: None,
+    }
+}
+
+const fn secret(mut info: KeyInfo) -> KeyInfo {
+    info.secret = true;
+    info
+}
+
+const fn gregor(mut info: KeyInfo) -> KeyInfo {
+    info.gregor_only = true;
+    info
+}
+
+const fn alias(mut info: KeyInfo, of: &'static str) -> KeyInfo {
+    info.alias_of = Some(of);
+    info
+}
+
+use AppliesTo::{Both, Consumer as C, Producer as P};
+
+/// Every supported key, consumer and producer.
+pub static ALL_KEYS: &[KeyInfo] = &[
+    // --- connection (NetConfig) ---
+    k("bootstrap.servers", "", Both, "Required. Comma-separated host:port list used to fetch the first cluster metadata."),
+    k("client.id", "gregor", Both, "Id sent with every request; brokers use it in logs and quotas (Java generates consumer-<group>-<n>)."),
+    k("client.dns.lookup", "use_all_dns_ips", Both, "use_all_dns_ips: try every address of a host; resolve_canonical_bootstrap_servers_only: expand bootstrap aliases."),
+    k("request.timeout.ms", "30000", Both, "How long to wait for a response; on expiry the request fails and its connection is closed."),
+    k("retry.backoff.ms", "100", Both, "First wait before retrying a failed request; doubles up to retry.backoff.max.ms."),
+    k("retry.backoff.max.ms", "1000", Both, "Cap of the exponential retry backoff."),
+    k("reconnect.backoff.ms", "50", Both, "First wait before reconnecting to a node; doubles (with jitter) up to reconnect.backoff.max.ms."),
+    k("reconnect.backoff.max.ms", "1000", Both, "Cap of the exponential reconnect backoff."),
+    k("socket.connection.setup.timeout.ms", "10000", Both, "Time allowed for TCP connect plus TLS and SASL handshakes; grows on repeated failures."),
+    k("socket.connection.setup.timeout.max.ms", "30000", Both, "Cap of the growing connection setup timeout."),
+    k("connections.max.idle.ms", "540000", Both, "Close a connection with nothing in flight after this long idle; -1 = never."),
+    k("metadata.max.age.ms", "300000", Both, "Refresh cluster metadata at least this often."),
+    k("metadata.recovery.strategy", "rebootstrap", Both, "rebootstrap: return to bootstrap.servers when no known broker is reachable; none: keep trying known brokers."),
+    k("metadata.recovery.rebootstrap.trigger.ms", "300000", Both, "Rebootstrap after this long without usable metadata."),
+    k("send.buffer.bytes", "131072", Both, "TCP send buffer (SO_SNDBUF); -1 = OS default."),
+    k("receive.buffer.bytes", "65536", Both, "TCP receive buffer (SO_RCVBUF); -1 = OS default."),
+    k("max.in.flight.requests.per.connection", "100", C, "Requests that may await a response on one connection (Java's consumer fixes 100)."),
+    k("max.in.flight.requests.per.connection", "5", P, "Requests that may await a response on one connection."),
+    gregor(k("connection.attempts.max.per.sec", "20", Both, "Client-wide cap on new connection attempts per second, so a flapping cluster is not hammered.")),
+    gregor(k("response.max.bytes", "104857600", Both, "Largest response frame accepted; a bigger length prefix closes the connection.")),
+    // --- security ---
+    k("security.protocol", "PLAINTEXT", Both, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
+    k("ssl.truststore.location", "", Both, "PEM file of CA certificates to trust; unset = platform roots."),
+    alias(k("ssl.ca.location", "", Both, "librdkafka name for ssl.truststore.location."), "ssl.truststore.location"),
+    k("ssl.truststore.type", "PEM", Both, "Must be PEM."),
+    k("ssl.truststore.certificates", "", Both, "Inline PEM CA certificates."),
+    k("ssl.truststore.password", "", Both, "Accepted and ignored: PEM trust stores are not encrypted."),
+    k("ssl.keystore.location", "", Both, "PEM file with the client certificate chain and private key (mutual TLS)."),
+    k("ssl.keystore.type", "PEM", Both, "Must be PEM."),
+    secret(k("ssl.keystore.key", "", Both, "Inline PEM client private key.")),
+    k("ssl.keystore.certificate.chain", "", Both, "Inline PEM client certificate chain."),
+    secret(k("ssl.keystore.password", "", Both, "Password of an encrypted private key (same role as ssl.key.password).")),
+    k("ssl.certificate.location", "", Both, "librdkafka-style: PEM file of the client certificate chain."),
+    k("ssl.key.location", "", Both, "librdkafka-style: PEM file of the client private key."),
+    secret(k("ssl.key.password", "", Both, "Password of an encrypted private key.")),
+    k("ssl.endpoint.identification.algorithm", "https", Both, "https: check the broker certificate matches its host name; empty: do not check."),
+    k("sasl.mechanism", "PLAIN", Both, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Java defaults to GSSAPI, which gregor lacks)."),
+    secret(k("sasl.jaas.config", "", Both, "PlainLoginModule or ScramLoginModule entry with username and password.")),
+    k("sasl.username", "", Both, "librdkafka-style SASL user name (instead of sasl.jaas.config)."),
+    secret(k("sasl.password", "", Both, "librdkafka-style SASL password.")),
+    // --- consumer ---
+    k("group.id", "", C, "Consumer group to join; unset = no group (assign() only, no commits)."),
+    k("group.instance.id", "", C, "Static membership id (KIP-345): a restart within the session timeout causes no rebalance."),
+    k("client.rack", "", C, "Rack of this client, to fetch from a replica in the same rack (KIP-392)."),
+    k("group.protocol", "classic", C, "classic: JoinGroup/SyncGroup/Heartbeat; consumer: KIP-848 ConsumerGroupHeartbeat."),
+    k("group.remote.assignor", "", C, "Server-side assignor for group.protocol=consumer (uniform or range); unset = broker default."),
+    gregor(k("coordinator.connection", "auto", C, "dedicated: own socket to the group coordinator; shared: reuse the broker's; auto: dedicated for classic, shared for consumer.")),
+    k("partition.assignment.strategy", "range,cooperative-sticky", C, "Client-side assignors in preference order: range, roundrobin, cooperative-sticky (Java class names accepted)."),
+    k("session.timeout.ms", "45000", C, "A member that sends no heartbeat for this long is removed from the group (classic protocol)."),
+    k("heartbeat.interval.ms", "3000", C, "Time between heartbeats (classic protocol); must be below session.timeout.ms."),
+    k("max.poll.interval.ms", "300000", C, "Longest allowed gap between polls before the member leaves the group."),
+    k("max.poll.records", "500", C, "Most records returned by one poll."),
+    k("enable.auto.commit", "true", C, "Commit consumed positions in the background."),
+    k("auto.commit.interval.ms", "5000", C, "Time between automatic commits."),
+    k("auto.offset.reset", "latest", C, "Where to start without a committed offset: earliest, latest, none (error) or by_duration:<ISO-8601>."),
+    k("fetch.min.bytes", "1", C, "The broker waits until it has this many bytes (or fetch.max.wait.ms passes)."),
+    k("fetch.max.bytes", "52428800", C, "Target size of a Fetch response (the first batch is returned whole even if larger)."),
+    k("fetch.max.wait.ms", "500", C, "How long the broker may hold a Fetch waiting for fetch.min.bytes."),
+    k("max.partition.fetch.bytes", "1048576", C, "Target bytes per partition in a Fetch response."),
+    k("check.crcs", "true", C, "Verify the CRC32C of every record batch."),
+    k("isolation.level", "read_uncommitted", C, "read_committed hides aborted and open transactional records."),
+    k("exclude.internal.topics", "true", C, "Pattern subscriptions skip internal topics such as __consumer_offsets."),
+    k("allow.auto.create.topics", "false", C, "Let metadata requests create missing topics (Java defaults to true; gregor does not create topics by accident)."),
+    k("default.api.timeout.ms", "60000", C, "Timeout of blocking consumer calls (commit, position, close...) that take no explicit timeout."),
+    // --- producer ---
+    k("acks", "all", P, "Acknowledgements to wait for: 0, 1 or all (-1)."),
+    k("linger.ms", "5", P, "Wait up to this long to fill a batch before sending (Java 4.x default 5)."),
+    k("batch.size", "16384", P, "Target bytes per partition batch."),
+    k("compression.type", "none", P, "none, gzip, snappy, lz4 or zstd."),
+    k("delivery.timeout.ms", "120000", P, "Upper bound on reporting success or failure of a send; >= linger.ms + request.timeout.ms."),
+    k("retries", "2147483647", P, "How many times to retry a failed produce within delivery.timeout.ms."),
+    k("max.request.size", "1048576", P, "Largest produce request (and so record) the producer sends."),
+];
+
+/// Keys of the Java clients that gregor accepts and ignores (with a debug-level note), so that
+/// properties files written for the Java tools work unchanged. Class-valued hooks, metrics and
+/// JVM-specific TLS/SASL tuning have no meaning in gregor.
+pub static IGNORED_KEYS: &[&str] = &[
+    "key.deserializer",
+    "value.deserializer",
+    "key.serializer",
+    "value.serializer",
+    "interceptor.classes",
+    "metric.reporters",
+    "metrics.num.samples",
+    "metrics.sample.window.ms",
+    "metrics.recording.level",
+    "auto.include.jmx.reporter",
+    "enable.metrics.push",
+    "security.providers",
+    "ssl.protocol",
+    "ssl.enabled.protocols",
+    "ssl.provider",
+    "ssl.cipher.suites",
+    "ssl.keymanager.algorithm",
+    "ssl.trustmanager.algorithm",
+    "ssl.secure.random.implementation",
+    "ssl.engine.factory.class",
+    "sasl.client.callback.handler.class",
+    "sasl.login.callback.handler.class",
+    "sasl.login.class",
+    "sasl.login.connect.timeout.ms",
+    "sasl.login.read.timeout.ms",
+    "sasl.login.refresh.buffer.seconds",
+    "sasl.login.refresh.min.period.seconds",
+    "sasl.login.refresh.window.factor",
+    "sasl.login.refresh.window.jitter",
+    "sasl.login.retry.backoff.ms",
+    "sasl.login.retry.backoff.max.ms",
+    "sasl.kerberos.service.name",
+    "sasl.kerberos.kinit.cmd",
+    "sasl.kerberos.min.time.before.relogin",
+    "sasl.kerberos.ticket.renew.jitter",
+    "sasl.kerberos.ticket.renew.window.factor",
+    "partitioner.class",
+    "partitioner.ignore.keys",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
+    "buffer.memory",
+    "max.block.ms",
+    "transaction.timeout.ms",
+    "internal.leave.group.on.close",
+];
+
+/// Keys a consumer accepts (in table order).
+pub fn consumer_keys() -> &'static [KeyInfo] {
+    static KEYS: std::sync::OnceLock<Vec<KeyInfo>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| ALL_KEYS.iter().filter(|k| k.applies_to.consumer()).copied().collect())
+}
+
+/// Keys a producer accepts (in table order).
+pub fn producer_keys() -> &'static [KeyInfo] {
+    static KEYS: std::sync::OnceLock<Vec<KeyInfo>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| ALL_KEYS.iter().filter(|k| k.applies_to.producer()).copied().collect())
+}
+
+/// Java keys accepted and ignored.
+pub fn ignored_keys() -> &'static [&'static str] {
+    IGNORED_KEYS
+}
+
+/// Looks a key up for the given client.
+pub fn key_info(name: &str, producer: bool) -> Option<&'static KeyInfo> {
+    let keys = if producer { producer_keys() } else { consumer_keys() };
+    keys.iter().find(|k| k.name == name)
+}
+
+/// Whether `key` names a secret (its value must not be printed), for any client.
+pub fn is_secret(key: &str) -> bool {
+    ALL_KEYS.iter().any(|k| k.name == key && k.secret)
+}
+
+/// Builds the error for a key `client` does not know.
+pub(crate) fn unknown_key(key: &str, producer: bool) -> super::ConfigError {
+    let (client, other, mine, theirs) = if producer {
+        ("producer", "consumer", producer_keys(), consumer_keys())
+    } else {
+        ("consumer", "producer", consumer_keys(), producer_keys())
+    };
+    let other_client = theirs.iter().any(|k| k.name == key).then_some(other);
+    let suggestion = if other_client.is_some() {
+        None
+    } else {
+        super::parse::suggest(key, mine.iter().map(|k| k.name).chain(IGNORED_KEYS.iter().copied()))
+    };
+    super::ConfigError::UnknownKey {
+        client,
+        key: key.to_string(),
+        suggestion,
+        other_client,
+    }
+}

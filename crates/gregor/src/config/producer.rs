@@ -1,0 +1,302 @@
+//! `ProducerConfig` for gregor's simple producer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::consumer::ignored_note;
+use super::error::ConfigError;
+use super::keys;
+use super::net::{Explicit, NetConfig};
+use super::parse::{ms, parse_i64, parse_ms, parse_properties, parse_u32};
+
+/// `acks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// `0`: do not wait for the broker.
+    None,
+    /// `1`: the leader has written the records.
+    Leader,
+    /// `all` / `-1`: every in-sync replica has them (the default since Kafka 3.0).
+    #[default]
+    All,
+}
+
+impl Acks {
+    /// The value of ProduceRequest `acks`.
+    pub fn wire_value(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// `compression.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompressionType {
+    /// No compression (the default).
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+    /// Snappy (xerial framing).
+    Snappy,
+    /// LZ4 frame.
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+impl CompressionType {
+    /// The record-batch attribute bits (Kafka `CompressionType.id`).
+    pub fn attribute_id(self) -> i16 {
+        match self {
+            CompressionType::None => 0,
+            CompressionType::Gzip => 1,
+            CompressionType::Snappy => 2,
+            CompressionType::Lz4 => 3,
+            CompressionType::Zstd => 4,
+        }
+    }
+}
+
+/// Everything gregor's producer can be configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// Connection and security settings (5 requests in flight per connection by default).
+    pub net: NetConfig,
+    /// `acks` (all).
+    pub acks: Acks,
+    /// `linger.ms` (5 ms, Java 4.x default per KIP-1030).
+    pub linger: Duration,
+    /// `batch.size` (16 KiB).
+    pub batch_size: u32,
+    /// `compression.type` (none).
+    pub compression_type: CompressionType,
+    /// `delivery.timeout.ms` (2 min).
+    pub delivery_timeout: Duration,
+    /// `retries` (i32::MAX: bounded by `delivery.timeout.ms` instead).
+    pub retries: u32,
+    /// `max.request.size` (1 MiB).
+    pub max_request_size: u32,
+    explicit: Explicit,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            net: NetConfig::producer_defaults(),
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 16_384,
+            compression_type: CompressionType::None,
+            delivery_timeout: Duration::from_millis(120_000),
+            retries: i32::MAX as u32,
+            max_request_size: 1_048_576,
+            explicit: Explicit::default(),
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// A typed builder.
+    pub fn builder() -> ProducerConfigBuilder {
+        ProducerConfigBuilder {
+            config: ProducerConfig::default(),
+            error: None,
+        }
+    }
+
+    /// Builds from `(key, value)` pairs (applied in order) and validates.
+    pub fn from_map<K, V>(entries: impl IntoIterator<Item = (K, V)>) -> Result<Self, ConfigError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut c = ProducerConfig::default();
+        for (k, v) in entries {
+            c.set(k.as_ref(), v.as_ref())?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Builds from Java `.properties` text and validates.
+    pub fn from_properties_str(text: &str) -> Result<Self, ConfigError> {
+        Self::from_map(parse_properties(text)?)
+    }
+
+    /// Reads a Java `.properties` file (UTF-8) and validates.
+    pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_properties_str(&text)
+    }
+
+    /// Sets one key (a producer key or an ignored Java key).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let key = key.trim();
+        let canonical: &'static str = match key {
+            "acks" => {
+                self.acks = match value.trim().to_ascii_lowercase().as_str() {
+                    "0" => Acks::None,
+                    "1" => Acks::Leader,
+                    "all" | "-1" => Acks::All,
+                    _ => return Err(ConfigError::invalid(key, value, "0, 1, all or -1")),
+                };
+                "acks"
+            }
+            "linger.ms" => {
+                self.linger = parse_ms(key, value)?;
+                "linger.ms"
+            }
+            "batch.size" => {
+                self.batch_size = parse_u32(key, value, 0)?;
+                "batch.size"
+            }
+            "compression.type" => {
+                self.compression_type = match value.trim().to_ascii_lowercase().as_str() {
+                    "none" => CompressionType::None,
+                    "gzip" => CompressionType::Gzip,
+                    "snappy" => CompressionType::Snappy,
+                    "lz4" => CompressionType::Lz4,
+                    "zstd" => CompressionType::Zstd,
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            key,
+                            value,
+                            "none, gzip, snappy, lz4 or zstd",
+                        ))
+                    }
+                };
+                "compression.type"
+            }
+            "delivery.timeout.ms" => {
+                self.delivery_timeout = parse_ms(key, value)?;
+                "delivery.timeout.ms"
+            }
+            "retries" => {
+                let v = parse_i64(key, value)?;
+                if !(0..=i64::from(i32::MAX)).contains(&v) {
+                    return Err(ConfigError::invalid(key, value, "an integer between 0 and 2147483647"));
+                }
+                self.retries = v as u32;
+                "retries"
+            }
+            "max.request.size" => {
+                self.max_request_size = parse_u32(key, value, 1)?;
+                "max.request.size"
+            }
+            _ => {
+                if self.net.set(key, value)? {
+                    return Ok(());
+                }
+                if keys::IGNORED_KEYS.contains(&key) {
+                    ignored_note(key);
+                    return Ok(());
+                }
+                return Err(keys::unknown_key(key, true));
+            }
+        };
+        self.explicit.0.insert(canonical);
+        Ok(())
+    }
+
+    /// Cross-key rules.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        self.net.validate()?;
+        // Java `KafkaProducer.configureDeliveryTimeout`: a delivery timeout shorter than one
+        // linger plus one request could never be met. Java errors only if the user set it, and
+        // otherwise raises it silently; gregor does the same.
+        let floor = self.linger + self.net.request_timeout;
+        if self.delivery_timeout < floor {
+            if self.explicit.0.contains("delivery.timeout.ms") {
+                return Err(ConfigError::conflict(
+                    &["delivery.timeout.ms", "linger.ms", "request.timeout.ms"],
+                    format!(
+                        "delivery.timeout.ms ({}) must be at least linger.ms + request.timeout.ms ({})",
+                        ms(self.delivery_timeout),
+                        ms(floor)
+                    ),
+                ));
+            }
+            self.delivery_timeout = floor;
+        }
+        Ok(())
+    }
+}
+
+/// Typed builder for [`ProducerConfig`]; setters go through [`ProducerConfig::set`].
+#[derive(Debug)]
+pub struct ProducerConfigBuilder {
+    config: ProducerConfig,
+    error: Option<ConfigError>,
+}
+
+impl ProducerConfigBuilder {
+    /// Sets any key by name.
+    pub fn set(mut self, key: &str, value: impl AsRef<str>) -> Self {
+        if self.error.is_none() {
+            if let Err(e) = self.config.set(key, value.as_ref()) {
+                self.error = Some(e);
+            }
+        }
+        self
+    }
+    /// `bootstrap.servers`.
+    pub fn bootstrap_servers(self, servers: impl AsRef<str>) -> Self {
+        self.set("bootstrap.servers", servers)
+    }
+    /// `client.id`.
+    pub fn client_id(self, id: impl AsRef<str>) -> Self {
+        self.set("client.id", id)
+    }
+    /// `acks`.
+    pub fn acks(self, acks: Acks) -> Self {
+        self.set("acks", acks.wire_value().to_string())
+    }
+    /// `linger.ms`.
+    pub fn linger(self, d: Duration) -> Self {
+        self.set("linger.ms", d.as_millis().to_string())
+    }
+    /// `batch.size`.
+    pub fn batch_size(self, n: u32) -> Self {
+        self.set("batch.size", n.to_string())
+    }
+    /// `compression.type`.
+    pub fn compression_type(self, c: CompressionType) -> Self {
+        let v = match c {
+            CompressionType::None => "none",
+            CompressionType::Gzip => "gzip",
+            CompressionType::Snappy => "snappy",
+            CompressionType::Lz4 => "lz4",
+            CompressionType::Zstd => "zstd",
+        };
+        self.set("compression.type", v)
+    }
+    /// `delivery.timeout.ms`.
+    pub fn delivery_timeout(self, d: Duration) -> Self {
+        self.set("delivery.timeout.ms", d.as_millis().to_string())
+    }
+    /// `request.timeout.ms`.
+    pub fn request_timeout(self, d: Duration) -> Self {
+        self.set("request.timeout.ms", d.as_millis().to_string())
+    }
+    /// `max.request.size`.
+    pub fn max_request_size(self, n: u32) -> Self {
+        self.set("max.request.size", n.to_string())
+    }
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<ProducerConfig, ConfigError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut c = self.config;
+        c.validate()?;
+        Ok(c)
+    }
+}
