@@ -70,7 +70,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// Builds a topic-partition.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
     }
 }
 
@@ -138,7 +141,10 @@ pub struct TopicInfo {
 impl TopicInfo {
     /// A topic with `partition_count` partitions and no rack information.
     pub fn new(partition_count: i32) -> Self {
-        TopicInfo { partition_count, replica_racks: BTreeMap::new() }
+        TopicInfo {
+            partition_count,
+            replica_racks: BTreeMap::new(),
+        }
     }
 
     /// Records the racks hosting replicas of `partition`.
@@ -147,7 +153,8 @@ impl TopicInfo {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.replica_racks.insert(partition, racks.into_iter().map(Into::into).collect());
+        self.replica_racks
+            .insert(partition, racks.into_iter().map(Into::into).collect());
         self
     }
 }
@@ -189,7 +196,10 @@ pub enum AssignorErrorKind {
 
 impl AssignorError {
     pub(crate) fn new(kind: AssignorErrorKind, message: impl Into<String>) -> Self {
-        AssignorError { kind, message: message.into() }
+        AssignorError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// The class of error.
@@ -297,7 +307,11 @@ impl PartitionAssignor for BuiltinAssignor {
         match self {
             BuiltinAssignor::Range | BuiltinAssignor::RoundRobin => None,
             // Java StickyAssignor: no user data until the member has had an assignment.
-            BuiltinAssignor::Sticky if generation == DEFAULT_GENERATION && last_assignment.is_empty() => None,
+            BuiltinAssignor::Sticky
+                if generation == DEFAULT_GENERATION && last_assignment.is_empty() =>
+            {
+                None
+            }
             BuiltinAssignor::Sticky => {
                 protocol::encode_sticky_user_data(last_assignment, Some(generation)).ok()
             }
@@ -324,13 +338,20 @@ pub fn select_rebalance_protocol(
     assignors: &[&dyn PartitionAssignor],
 ) -> Result<RebalanceProtocol, AssignorError> {
     let first = assignors.first().ok_or_else(|| {
-        AssignorError::new(AssignorErrorKind::InvalidInput, "no partition assignor configured")
+        AssignorError::new(
+            AssignorErrorKind::InvalidInput,
+            "no partition assignor configured",
+        )
     })?;
     first
         .supported_protocols()
         .iter()
         .copied()
-        .filter(|p| assignors.iter().all(|a| a.supported_protocols().contains(p)))
+        .filter(|p| {
+            assignors
+                .iter()
+                .all(|a| a.supported_protocols().contains(p))
+        })
         .max()
         .ok_or_else(|| {
             let names: Vec<_> = assignors.iter().map(|a| a.name()).collect();
@@ -419,7 +440,10 @@ impl AssignmentDiff {
 
 /// Compares the partitions owned before a rebalance with the newly assigned ones. Output lists are
 /// sorted and free of duplicates.
-pub fn diff_assignment(owned_before: &[TopicPartition], assigned: &[TopicPartition]) -> AssignmentDiff {
+pub fn diff_assignment(
+    owned_before: &[TopicPartition],
+    assigned: &[TopicPartition],
+) -> AssignmentDiff {
     let before: BTreeSet<&TopicPartition> = owned_before.iter().collect();
     let now: BTreeSet<&TopicPartition> = assigned.iter().collect();
     AssignmentDiff {
@@ -438,5 +462,8 @@ pub(crate) fn sorted_members(members: &[GroupMember]) -> Vec<&GroupMember> {
 
 /// An empty assignment for every member (Java puts every member in the result map).
 pub(crate) fn empty_assignment(members: &[GroupMember]) -> GroupAssignment {
-    members.iter().map(|m| (m.member_id.clone(), Assignment::default())).collect()
+    members
+        .iter()
+        .map(|m| (m.member_id.clone(), Assignment::default()))
+        .collect()
 }
