@@ -315,6 +315,16 @@ impl fmt::Display for KafkaCode {
 /// So that a `KafkaCode` can be an error source in the client's `Error`.
 impl std::error::Error for KafkaCode {}
 
+/// Whether retrying a request that failed with `code` can succeed (unknown codes: no).
+pub fn is_retriable(code: i16) -> bool {
+    KafkaCode(code).is_retriable()
+}
+
+/// `NAME (code): description`, for error messages.
+pub fn describe(code: i16) -> String {
+    KafkaCode(code).to_string()
+}
+
 /// Looks a code up in the table (a direct index: codes are dense from -1).
 pub fn from_code(code: i16) -> Option<&'static ErrorInfo> {
     let idx = usize::try_from(i32::from(code) + 1).ok()?;
@@ -386,6 +396,8 @@ mod tests {
         assert_eq!(format!("{k:?}"), "NOT_LEADER_OR_FOLLOWER(6)");
         assert_eq!(KafkaCode(0).ok(), Ok(()));
         assert_eq!(KafkaCode(16).ok(), Err(KafkaCode::NOT_COORDINATOR));
+        assert_eq!(describe(16), KafkaCode(16).to_string());
+        assert!(is_retriable(6) && !is_retriable(25) && !is_retriable(999));
     }
 
     #[test]

@@ -232,6 +232,22 @@ pub fn is_secret(key: &str) -> bool {
     ALL_KEYS.iter().any(|k| k.name == key && k.secret)
 }
 
+/// Renders keys as a Markdown table (`| key | default | description |`), for README and docs.
+/// gregor-only keys are marked with a dagger; empty defaults print as `-`.
+pub fn markdown_table(keys: &[KeyInfo]) -> String {
+    let mut out = String::from("| Key | Default | Description |\n|---|---|---|\n");
+    for k in keys {
+        let mark = if k.gregor_only { " †" } else { "" };
+        let default = if k.default.is_empty() { "-".to_string() } else { format!("`{}`", k.default) };
+        out.push_str(&format!(
+            "| `{}`{mark} | {default} | {} |\n",
+            k.name,
+            k.description.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 /// Builds the error for a key `client` does not know.
 pub(crate) fn unknown_key(key: &str, producer: bool) -> super::ConfigError {
     let (client, other, mine, theirs) = if producer {

@@ -321,3 +321,12 @@ fn later_keys_override_earlier_ones() {
     let c = consumer(&[("max.poll.records", "10"), ("max.poll.records", "20")]).unwrap();
     assert_eq!(c.max_poll_records, 20);
 }
+
+#[test]
+fn markdown_table_lists_every_key() {
+    let md = keys::markdown_table(consumer_keys());
+    assert_eq!(md.lines().count(), consumer_keys().len() + 2);
+    assert!(md.contains("| `session.timeout.ms` | `45000` |"), "{md}");
+    assert!(md.contains("| `connection.attempts.max.per.sec` † | `20` |"), "{md}");
+    assert!(md.contains("| `group.id` | - |"), "{md}");
+}
