@@ -106,7 +106,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     alias(k("ssl.ca.location", "", Both, "librdkafka name for ssl.truststore.location."), "ssl.truststore.location"),
     k("ssl.truststore.type", "PEM", Both, "Must be PEM."),
     k("ssl.truststore.certificates", "", Both, "Inline PEM CA certificates."),
-    k("ssl.truststore.password", "", Both, "Accepted and ignored: PEM trust stores are not encrypted."),
+    secret(k("ssl.truststore.password", "", Both, "Accepted and ignored: PEM trust stores are not encrypted.")),
     k("ssl.keystore.location", "", Both, "PEM file with the client certificate chain and private key (mutual TLS)."),
     k("ssl.keystore.type", "PEM", Both, "Must be PEM."),
     secret(k("ssl.keystore.key", "", Both, "Inline PEM client private key.")),

@@ -263,13 +263,13 @@ fn builder_reports_the_first_error() {
         .group_id("g")
         .session_timeout(Duration::from_secs(10))
         .heartbeat_interval(Duration::from_secs(1))
-        .auto_offset_reset(AutoOffsetReset::ByDuration(Duration::from_millis(1500)))
+        .auto_offset_reset(AutoOffsetReset::ByDuration(Duration::new(1, 500_000_007)))
         .partition_assignment_strategy([Assignor::CooperativeSticky])
         .connections_max_idle(None)
         .build()
         .unwrap();
     assert_eq!(c.session_timeout, Duration::from_secs(10));
-    assert_eq!(c.auto_offset_reset, AutoOffsetReset::ByDuration(Duration::from_millis(1500)));
+    assert_eq!(c.auto_offset_reset, AutoOffsetReset::ByDuration(Duration::new(1, 500_000_007)));
     assert!(c.is_explicit("session.timeout.ms"));
     assert!(!c.is_explicit("max.poll.records"));
 
