@@ -40,6 +40,8 @@ pub mod sticky;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_java;
+#[cfg(test)]
 mod tests_sticky;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -382,8 +384,10 @@ pub fn make_cooperative(members: &[GroupMember], assignment: &mut GroupAssignmen
 }
 
 /// Java `ConsumerCoordinator.validateCooperativeAssignment`: under COOPERATIVE, no partition
-/// owned by one member (per its subscription) may be assigned to a different member in the same
-/// round. Also rejects a partition assigned to two members.
+/// may be newly added to one member (it did not claim it) while another member claims it, i.e.
+/// is having it revoked in the same round. A member that itself claims a partition may keep it
+/// even if others claim it too (conflicting claims). Also rejects a partition assigned to two
+/// members.
 pub fn validate_cooperative_assignment(
     members: &[GroupMember],
     assignment: &GroupAssignment,
@@ -402,7 +406,10 @@ pub fn validate_cooperative_assignment(
     for m in members {
         for tp in &m.subscription.owned_partitions {
             if let Some(&to) = holder.get(tp) {
-                if to != m.member_id {
+                let receiver_claims = members
+                    .iter()
+                    .any(|r| r.member_id == to && r.subscription.owned_partitions.contains(tp));
+                if to != m.member_id && !receiver_claims {
                     return Err(AssignorError::new(
                         AssignorErrorKind::InvalidInput,
                         format!(

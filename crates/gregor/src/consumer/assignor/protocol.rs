@@ -138,7 +138,9 @@ pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription, AssignorError> 
 }
 
 /// Encodes an assignment for SyncGroup. The layout is the same in every version; Java writes
-/// the newest, and every client parses newer versions as the newest it knows.
+/// the newest, and every client parses newer versions as the newest it knows. Partitions are
+/// grouped by topic in order of first appearance, keeping the given order within a topic, which
+/// gives the same bytes as Java `ConsumerProtocol.serializeAssignment` for the same list.
 pub fn encode_assignment(assignment: &Assignment, version: i16) -> Result<Bytes, AssignorError> {
     if version < 0 {
         return Err(encode_err(format!(
@@ -146,11 +148,18 @@ pub fn encode_assignment(assignment: &Assignment, version: i16) -> Result<Bytes,
         )));
     }
     let version = version.min(CONSUMER_PROTOCOL_VERSION);
-    let topics = group_by_topic(&assignment.partitions)
+    let mut grouped: Vec<(&str, Vec<i32>)> = Vec::new();
+    for tp in &assignment.partitions {
+        match grouped.iter_mut().find(|(t, _)| *t == tp.topic) {
+            Some((_, parts)) => parts.push(tp.partition),
+            None => grouped.push((tp.topic.as_str(), vec![tp.partition])),
+        }
+    }
+    let topics = grouped
         .into_iter()
         .map(|(t, p)| {
             AssignedTopic::default()
-                .with_topic(topic_name(&t))
+                .with_topic(topic_name(t))
                 .with_partitions(p)
         })
         .collect();

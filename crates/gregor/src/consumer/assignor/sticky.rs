@@ -71,8 +71,14 @@ pub(crate) fn eager_claim(m: &GroupMember) -> MemberClaim {
 /// first be revoked from their current owner.
 pub fn assign_cooperative(members: &[GroupMember], topics: &ClusterTopics) -> GroupAssignment {
     let claims: Vec<MemberClaim> = members.iter().map(cooperative_claim).collect();
-    let mut out = balanced_sticky(members, topics, &claims);
+    let (mut out, contested) = sticky_target(members, topics, &claims);
     make_cooperative(members, &mut out);
+    // A partition claimed by several members in the same generation is withheld from everyone
+    // this round, so every claimant revokes it before anyone is given it (Java's constrained
+    // path adds such partitions to `partitionsTransferringOwnership`).
+    for a in out.values_mut() {
+        a.partitions.retain(|tp| !contested.contains(tp));
+    }
     out
 }
 
@@ -89,6 +95,15 @@ pub(crate) fn balanced_sticky(
     topics: &ClusterTopics,
     claims: &[MemberClaim],
 ) -> GroupAssignment {
+    sticky_target(members, topics, claims).0
+}
+
+/// [`balanced_sticky`], plus the partitions whose claims tied at the highest generation.
+fn sticky_target(
+    members: &[GroupMember],
+    topics: &ClusterTopics,
+    claims: &[MemberClaim],
+) -> (GroupAssignment, BTreeSet<TopicPartition>) {
     // Members in member-id order; a duplicated id keeps its first entry.
     let mut order: Vec<usize> = (0..members.len()).collect();
     order.sort_by(|&a, &b| {
@@ -181,7 +196,12 @@ pub(crate) fn balanced_sticky(
             a.partitions = all;
         }
     }
-    out
+    let contested = best
+        .into_iter()
+        .filter(|(_, (_, owner))| owner.is_none())
+        .map(|(tp, _)| tp)
+        .collect();
+    (out, contested)
 }
 
 /// What one member holds during assignment: partitions it owned and keeps, and partitions given
