@@ -403,21 +403,24 @@ pub fn validate_cooperative_assignment(
             }
         }
     }
-    for m in members {
-        for tp in &m.subscription.owned_partitions {
-            if let Some(&to) = holder.get(tp) {
-                let receiver_claims = members
-                    .iter()
-                    .any(|r| r.member_id == to && r.subscription.owned_partitions.contains(tp));
-                if to != m.member_id && !receiver_claims {
-                    return Err(AssignorError::new(
-                        AssignorErrorKind::InvalidInput,
-                        format!(
-                            "partition {tp} owned by {} is assigned to {to} in the same rebalance",
-                            m.member_id
-                        ),
-                    ));
-                }
+    let claims: BTreeSet<(&str, &TopicPartition)> = members
+        .iter()
+        .flat_map(|m| {
+            m.subscription
+                .owned_partitions
+                .iter()
+                .map(move |tp| (m.member_id.as_str(), tp))
+        })
+        .collect();
+    for &(owner, tp) in &claims {
+        if let Some(&to) = holder.get(tp) {
+            if to != owner && !claims.contains(&(to, tp)) {
+                return Err(AssignorError::new(
+                    AssignorErrorKind::InvalidInput,
+                    format!(
+                        "partition {tp} owned by {owner} is assigned to {to} in the same rebalance"
+                    ),
+                ));
             }
         }
     }

@@ -26,7 +26,9 @@
 //! emptiest eligible member. Each hand-over lowers the sum of squared counts, so this ends.
 //!
 //! Cooperative: a partition moving from A to B is withheld from B this round and only revoked
-//! from A ([`super::make_cooperative`]); A rejoins and B gets it in the follow-up round.
+//! from A ([`super::make_cooperative`]); A rejoins and B gets it in the follow-up round. A
+//! partition whose claims tied is withheld from everyone for one round, so all its claimants
+//! revoke it first.
 //! Rack-aware placement (KIP-881) is not implemented for the sticky assignors.
 
 use std::collections::{BTreeMap, BTreeSet};

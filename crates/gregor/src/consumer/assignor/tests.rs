@@ -445,6 +445,22 @@ fn cooperative_validation_and_adjustment() {
     assert_eq!(names(&out, "A"), s(&["tp0"]));
     assert!(names(&out, "B").is_empty());
     assert!(validate_cooperative_assignment(&members, &out).is_ok());
+    // Two members both claim t-0: giving it to one of the claimants is not a transfer (Java's
+    // check is added-and-revoked), giving it to a third member is.
+    let mut c = member("C", &["t"]);
+    c.subscription.owned_partitions = vec![tp("t", 0)];
+    let d = member("D", &["t"]);
+    let members = vec![members[0].clone(), c, d];
+    let mut to_claimant = empty_assignment(&members);
+    to_claimant.get_mut("C").unwrap().partitions = vec![tp("t", 0)];
+    assert!(validate_cooperative_assignment(&members, &to_claimant).is_ok());
+    let mut to_other = empty_assignment(&members);
+    to_other.get_mut("D").unwrap().partitions = vec![tp("t", 0)];
+    assert!(validate_cooperative_assignment(&members, &to_other).is_err());
+    let mut twice = empty_assignment(&members);
+    twice.get_mut("A").unwrap().partitions = vec![tp("t", 0)];
+    twice.get_mut("C").unwrap().partitions = vec![tp("t", 0)];
+    assert!(validate_cooperative_assignment(&members, &twice).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
