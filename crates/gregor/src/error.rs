@@ -84,6 +84,11 @@ impl Error {
         e
     }
 
+    pub(crate) fn with_code(mut self, code: i16) -> Error {
+        self.inner.code = Some(code);
+        self
+    }
+
     pub(crate) fn with_broker(mut self, broker: impl fmt::Display) -> Error {
         self.inner.broker = Some(broker.to_string());
         self
