@@ -9,7 +9,7 @@
 //! Inputs are `handle_*`; parked requests are answered later through `poll_output`; the driver
 //! calls `handle_timeout(now)` at `poll_timeout()`.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -164,7 +164,7 @@ impl Groups {
             }
             g.pending.values().for_each(|&t| see(t));
             for m in g.members.values() {
-                if m.join_ticket.is_none() {
+                if m.join_ticket.is_none() && m.sync_ticket.is_none() {
                     see(m.session_deadline);
                 }
             }
@@ -223,6 +223,13 @@ impl Groups {
                 // KIP-345: a static member rejoining with an empty id replaces (fences) the old id.
                 if let Some(old) = g.static_members.get(inst).cloned() {
                     if let Some(mut m) = g.members.remove(&old) {
+                        // The old incarnation's parked requests are fenced (KIP-345).
+                        if let Some((t, _)) = m.join_ticket.take() {
+                            self.outbox.push_back((t, Output::Join(JoinResult { error_code: FENCED_INSTANCE_ID, generation_id: -1, member_id: old.clone(), ..Default::default() })));
+                        }
+                        if let Some(t) = m.sync_ticket.take() {
+                            self.outbox.push_back((t, Output::Sync(SyncResult { error_code: FENCED_INSTANCE_ID, ..Default::default() })));
+                        }
                         m.id = new_id.clone();
                         if g.leader.as_deref() == Some(&old) {
                             g.leader = Some(new_id.clone());
@@ -344,6 +351,7 @@ impl Groups {
                         m.assignment = map.remove(&m.id).unwrap_or_default();
                     }
                     g.state = GroupState::Stable;
+                    g.rebalance_deadline = None;
                     for m in g.members.values_mut() {
                         if let Some(t) = m.sync_ticket.take() {
                             self.outbox.push_back((t, Output::Sync(SyncResult { error_code: NONE, protocol_type: g.protocol_type.clone(), protocol_name: g.protocol_name.clone(), assignment: m.assignment.clone() })));
@@ -417,13 +425,23 @@ impl Groups {
         let delay = self.initial_rebalance_delay;
         for g in self.groups.values_mut() {
             g.pending.retain(|_, &mut t| t > now);
-            let expired: Vec<String> = g.members.values().filter(|m| m.join_ticket.is_none() && m.session_deadline <= now).map(|m| m.id.clone()).collect();
+            // Members awaiting a JoinGroup/SyncGroup answer are kept alive (MemberMetadata.shouldKeepAlive).
+            let expired: Vec<String> = g.members.values().filter(|m| m.join_ticket.is_none() && m.sync_ticket.is_none() && m.session_deadline <= now).map(|m| m.id.clone()).collect();
             for id in expired {
                 tracing::debug!(group = %g.id, member = %id, "mock: session expired");
                 g.remove_member(now, &id, delay, &mut self.outbox);
             }
             if g.initial_delay_until.is_some_and(|t| t <= now) {
                 g.initial_delay_until = None;
+            }
+            if g.state == GroupState::CompletingRebalance && g.rebalance_deadline.is_some_and(|t| t <= now) {
+                // Pending-sync timeout (Java: ClassicGroup pending sync members, KAFKA-13216): members
+                // that did not send SyncGroup within the rebalance timeout are removed.
+                let lagging: Vec<String> = g.members.values().filter(|m| m.sync_ticket.is_none()).map(|m| m.id.clone()).collect();
+                g.rebalance_deadline = None;
+                for id in lagging {
+                    g.remove_member(now, &id, delay, &mut self.outbox);
+                }
             }
             if g.state == GroupState::PreparingRebalance {
                 if g.rebalance_deadline.is_some_and(|t| t <= now) {
@@ -530,12 +548,12 @@ impl Group {
         }
     }
 
-    fn maybe_complete_join(&mut self, _now: Instant, outbox: &mut VecDeque<(Ticket, Output)>) {
+    fn maybe_complete_join(&mut self, now: Instant, outbox: &mut VecDeque<(Ticket, Output)>) {
         if self.state != GroupState::PreparingRebalance || self.initial_delay_until.is_some() {
             return;
         }
         let all_joined = self.members.values().all(|m| m.join_ticket.is_some()) && self.pending.is_empty();
-        let timed_out = self.rebalance_deadline.is_some_and(|t| t <= _now);
+        let timed_out = self.rebalance_deadline.is_some_and(|t| t <= now);
         if !all_joined && !timed_out {
             return;
         }
@@ -566,17 +584,21 @@ impl Group {
             self.leader = self.members.keys().next().cloned();
         }
         self.state = GroupState::CompletingRebalance;
+        let sync_timeout = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+        self.rebalance_deadline = Some(now + sync_timeout);
         let leader = self.leader.clone().unwrap_or_default();
         let ids: Vec<String> = self.members.keys().cloned().collect();
-        let seen: HashSet<String> = HashSet::new();
-        let _ = seen;
         for id in ids {
             let res = self.join_result(&id, id == leader, false);
             let m = self.members.get_mut(&id).expect("exists");
-            m.session_deadline = _now + m.session_timeout;
+            m.session_deadline = now + m.session_timeout;
             if let Some((t, _v)) = m.join_ticket.take() {
                 outbox.push_back((t, Output::Join(res)));
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;

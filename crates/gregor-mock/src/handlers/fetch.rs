@@ -17,6 +17,9 @@ use crate::faults::Malformed;
 use crate::log::concat;
 use crate::state::{FetchSession, SessionPartition, State};
 
+/// Kafka's `max.incremental.fetch.session.cache.slots` default.
+const MAX_SESSIONS: usize = 1000;
+
 /// One partition to consider in this fetch.
 #[derive(Debug, Clone)]
 struct Item {
@@ -125,6 +128,10 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
         }
         (_, 0) => {
             st.sessions.remove(&id);
+            if st.sessions.len() >= MAX_SESSIONS {
+                // Cache full: Kafka answers the full fetch without a session (session id 0).
+                return Ok((Session::None, requested));
+            }
             let sid = new_session(st, &requested);
             Ok((Session::Full(sid), requested))
         }

@@ -35,7 +35,7 @@ pub(crate) fn handle(ctx: &Ctx, req: MetadataRequest, v: i16, forced: Option<i16
             .iter()
             .map(|t| match &t.name {
                 // v10+: a topic asked by id has a null (or empty) name.
-                Some(n) if !(n.is_empty() && !t.topic_id.is_nil()) => topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced),
+                Some(n) if !n.is_empty() || t.topic_id.is_nil() => topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced),
                 _ => {
                     let name = st.topic_by_id(t.topic_id).map(str::to_string);
                     topic_entry(&st, name.as_deref(), t.topic_id, forced)

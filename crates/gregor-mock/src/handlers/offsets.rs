@@ -60,8 +60,11 @@ pub(crate) fn commit(ctx: &Ctx, req: OffsetCommitRequest, v: i16, forced: Option
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+/// Per topic: (partition, committed offset if any).
+type TopicOffsets = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+
 /// (topic, partition, committed) for the requested partitions, or all of the group's if None.
-fn lookup(st: &State, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Vec<(String, Vec<(i32, Option<Committed>)>)> {
+fn lookup(st: &State, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> TopicOffsets {
     match topics {
         Some(ts) => ts
             .into_iter()
@@ -71,7 +74,7 @@ fn lookup(st: &State, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> V
             })
             .collect(),
         None => {
-            let mut out: Vec<(String, Vec<(i32, Option<Committed>)>)> = Vec::new();
+            let mut out: TopicOffsets = Vec::new();
             for ((g, t, p), c) in &st.offsets {
                 if g != group {
                     continue;

@@ -20,7 +20,7 @@ pub(crate) fn handle(ctx: &Ctx, req: ProduceRequest, v: i16, forced: Option<i16>
                 let mut r = PartitionProduceResponse::default().with_index(p.index).with_base_offset(-1).with_log_append_time_ms(-1);
                 let code = if let Some(code) = forced {
                     code
-                } else if !matches!(req.acks, 0 | 1 | -1) {
+                } else if !(-1..=1).contains(&req.acks) {
                     INVALID_REQUIRED_ACKS
                 } else {
                     match st.topics.get_mut(&name).and_then(|tp| tp.partitions.get_mut(p.index as usize)) {
