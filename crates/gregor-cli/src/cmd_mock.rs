@@ -28,7 +28,9 @@ pub struct MockArgs {
 
 /// Starts the cluster, prints `bootstrap.servers=...` first, then runs until Ctrl-C.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
-    let mut b = MockCluster::builder().brokers(args.brokers).rebalance_delay(Duration::from_millis(args.rebalance_delay_ms));
+    let mut b = MockCluster::builder()
+        .brokers(args.brokers)
+        .rebalance_delay(Duration::from_millis(args.rebalance_delay_ms));
     if let Some(base) = args.port_base {
         b = b.port_base(base);
     }
@@ -41,7 +43,9 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     writeln!(out, "bootstrap.servers={}", cluster.bootstrap_servers())?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     cluster.shutdown().await;
     Ok(())
 }

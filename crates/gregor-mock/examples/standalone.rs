@@ -15,7 +15,10 @@ async fn main() -> anyhow::Result<()> {
     let mut delay = 0u64;
     let mut port_base = None;
     while let Some(a) = args.next() {
-        let mut val = || args.next().ok_or_else(|| anyhow::anyhow!("{a} needs a value"));
+        let mut val = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
         match a.as_str() {
             "--brokers" => brokers = val()?.parse()?,
             "--topic" => topics.push(parse_topic_spec(&val()?).map_err(anyhow::Error::msg)?),
@@ -24,7 +27,9 @@ async fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
-    b = b.brokers(brokers).rebalance_delay(Duration::from_millis(delay));
+    b = b
+        .brokers(brokers)
+        .rebalance_delay(Duration::from_millis(delay));
     if let Some(p) = port_base {
         b = b.port_base(p);
     }
@@ -32,7 +37,10 @@ async fn main() -> anyhow::Result<()> {
         b = b.topic(t, *p);
     }
     if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
     }
     let cluster = b.start().await?;
     let mut out = std::io::stdout().lock();

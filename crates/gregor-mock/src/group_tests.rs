@@ -30,12 +30,20 @@ fn join_out(g: &mut Groups) -> Vec<(Ticket, JoinResult)> {
 fn member_id_required_then_join_completes_alone() {
     let t0 = Instant::now();
     let mut g = Groups::new(Duration::ZERO);
-    let Reply::Now(r) = g.handle_join(t0, "g", 1, input("", 4, 10_000)) else { panic!("v4 must answer at once") };
+    let Reply::Now(r) = g.handle_join(t0, "g", 1, input("", 4, 10_000)) else {
+        panic!("v4 must answer at once")
+    };
     assert_eq!(r.error_code, MEMBER_ID_REQUIRED);
-    assert!(matches!(g.handle_join(t0, "g", 2, input(&r.member_id, 4, 10_000)), Reply::Parked));
+    assert!(matches!(
+        g.handle_join(t0, "g", 2, input(&r.member_id, 4, 10_000)),
+        Reply::Parked
+    ));
     let out = join_out(&mut g);
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].0, out[0].1.generation_id, out[0].1.leader.clone()), (2, 1, r.member_id.clone()));
+    assert_eq!(
+        (out[0].0, out[0].1.generation_id, out[0].1.leader.clone()),
+        (2, 1, r.member_id.clone())
+    );
     assert_eq!(g.groups["g"].state, GroupState::CompletingRebalance);
 }
 
@@ -43,9 +51,18 @@ fn member_id_required_then_join_completes_alone() {
 fn pending_member_id_blocks_completion_until_it_expires() {
     let t0 = Instant::now();
     let mut g = Groups::new(Duration::ZERO);
-    let a = match g.handle_join(t0, "g", 1, input("", 4, 1_000)) { Reply::Now(r) => r.member_id, Reply::Parked => unreachable!() };
-    let _b = match g.handle_join(t0, "g", 2, input("", 4, 1_000)) { Reply::Now(r) => r.member_id, Reply::Parked => unreachable!() };
-    assert!(matches!(g.handle_join(t0, "g", 3, input(&a, 4, 1_000)), Reply::Parked));
+    let a = match g.handle_join(t0, "g", 1, input("", 4, 1_000)) {
+        Reply::Now(r) => r.member_id,
+        Reply::Parked => unreachable!(),
+    };
+    let _b = match g.handle_join(t0, "g", 2, input("", 4, 1_000)) {
+        Reply::Now(r) => r.member_id,
+        Reply::Parked => unreachable!(),
+    };
+    assert!(matches!(
+        g.handle_join(t0, "g", 3, input(&a, 4, 1_000)),
+        Reply::Parked
+    ));
     assert!(join_out(&mut g).is_empty(), "B holds a pending member id");
     let deadline = g.poll_timeout().expect("pending expiry scheduled");
     assert_eq!(deadline, t0 + Duration::from_millis(1_000));
@@ -61,20 +78,48 @@ fn silent_member_expires_and_survivor_gets_new_generation() {
     let _ = g.handle_join(t0, "g", 1, input("", 3, 1_000));
     let a = join_out(&mut g).remove(0).1.member_id;
     // The leader's own SyncGroup parks and is answered at once through the outbox.
-    assert!(matches!(g.handle_sync("g", 2, 1, &a, None, vec![(a.clone(), Bytes::from_static(b"x"))]), Reply::Parked));
-    assert!(matches!(g.poll_output(), Some((2, Output::Sync(SyncResult { error_code: NONE, .. })))));
+    assert!(matches!(
+        g.handle_sync(
+            "g",
+            2,
+            1,
+            &a,
+            None,
+            vec![(a.clone(), Bytes::from_static(b"x"))]
+        ),
+        Reply::Parked
+    ));
+    assert!(matches!(
+        g.poll_output(),
+        Some((
+            2,
+            Output::Sync(SyncResult {
+                error_code: NONE,
+                ..
+            })
+        ))
+    ));
     assert_eq!(g.groups["g"].state, GroupState::Stable);
     let _ = g.handle_join(t0, "g", 3, input("", 3, 1_000));
     assert!(join_out(&mut g).is_empty(), "B waits for A to rejoin");
     // A heartbeats at t0+900: told to rejoin, session refreshed.
-    assert_eq!(g.handle_heartbeat(t0 + Duration::from_millis(900), "g", 1, &a, None), REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        g.handle_heartbeat(t0 + Duration::from_millis(900), "g", 1, &a, None),
+        REBALANCE_IN_PROGRESS
+    );
     g.handle_timeout(t0 + Duration::from_millis(1_500));
     assert!(join_out(&mut g).is_empty(), "A's session runs to t0+1900");
     g.handle_timeout(t0 + Duration::from_millis(1_900));
     let out = join_out(&mut g);
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].0, out[0].1.generation_id, out[0].1.members.len()), (3, 2, 1));
-    assert_eq!(g.handle_heartbeat(t0 + Duration::from_millis(2_000), "g", 2, &a, None), UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        (out[0].0, out[0].1.generation_id, out[0].1.members.len()),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        g.handle_heartbeat(t0 + Duration::from_millis(2_000), "g", 2, &a, None),
+        UNKNOWN_MEMBER_ID
+    );
 }
 
 #[test]
@@ -87,7 +132,10 @@ fn rebalance_timeout_drops_members_that_do_not_rejoin() {
     let _ = g.handle_join(t0, "g", 3, input("", 3, 60_000));
     // A keeps heartbeating but never rejoins; rebalance timeout is 60 s (max of session/rebalance).
     let at = t0 + Duration::from_secs(30);
-    assert_eq!(g.handle_heartbeat(at, "g", 1, &a, None), REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        g.handle_heartbeat(at, "g", 1, &a, None),
+        REBALANCE_IN_PROGRESS
+    );
     g.handle_timeout(t0 + Duration::from_secs(60));
     let out = join_out(&mut g);
     assert_eq!(out.len(), 1);
@@ -100,7 +148,12 @@ fn initial_delay_holds_the_first_join() {
     let mut g = Groups::new(Duration::from_millis(3_000));
     let _ = g.handle_join(t0, "g", 1, input("", 3, 10_000));
     assert!(join_out(&mut g).is_empty());
-    let _ = g.handle_join(t0 + Duration::from_millis(100), "g", 2, input("", 3, 10_000));
+    let _ = g.handle_join(
+        t0 + Duration::from_millis(100),
+        "g",
+        2,
+        input("", 3, 10_000),
+    );
     g.handle_timeout(t0 + Duration::from_millis(2_999));
     assert!(join_out(&mut g).is_empty());
     g.handle_timeout(t0 + Duration::from_millis(3_100));
@@ -126,10 +179,17 @@ fn simple_commit_only_into_empty_group() {
     let t0 = Instant::now();
     let mut g = Groups::new(Duration::ZERO);
     assert_eq!(g.validate_commit(t0, "nobody", -1, "", None), NONE);
-    assert_eq!(g.validate_commit(t0, "nobody", 3, "m", None), ILLEGAL_GENERATION);
+    assert_eq!(
+        g.validate_commit(t0, "nobody", 3, "m", None),
+        ILLEGAL_GENERATION
+    );
     let _ = g.handle_join(t0, "g", 1, input("", 3, 10_000));
     let a = join_out(&mut g).remove(0).1.member_id;
-    assert_eq!(g.validate_commit(t0, "g", 1, &a, None), REBALANCE_IN_PROGRESS, "CompletingRebalance");
+    assert_eq!(
+        g.validate_commit(t0, "g", 1, &a, None),
+        REBALANCE_IN_PROGRESS,
+        "CompletingRebalance"
+    );
     let _ = g.handle_sync("g", 2, 1, &a, None, vec![]);
     assert_eq!(g.validate_commit(t0, "g", 1, &a, None), NONE);
     assert_eq!(g.validate_commit(t0, "g", -1, "", None), UNKNOWN_MEMBER_ID);

@@ -31,11 +31,16 @@ mod malformed;
 mod state;
 
 pub use accounting::{ConnectionRecord, RequestRecord, TimedOut};
-pub use cluster::{parse_topic_spec, GroupSnapshot, MemberSnapshot, MockCluster, MockClusterBuilder};
+pub use cluster::{
+    parse_topic_spec, GroupSnapshot, MemberSnapshot, MockCluster, MockClusterBuilder,
+};
 pub use faults::Malformed;
 
 /// `(api_key, min_version, max_version)` for every API the mock implements, as advertised in
 /// its ApiVersions response.
 pub fn advertised_versions() -> Vec<(i16, i16, i16)> {
-    handlers::SUPPORTED.iter().map(|&(k, a, b)| (k as i16, a, b)).collect()
+    handlers::SUPPORTED
+        .iter()
+        .map(|&(k, a, b)| (k as i16, a, b))
+        .collect()
 }

@@ -13,17 +13,32 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::*;
 
 async fn cluster() -> MockCluster {
-    MockCluster::builder().brokers(3).topic("t", 3).start().await.unwrap()
+    MockCluster::builder()
+        .brokers(3)
+        .topic("t", 3)
+        .start()
+        .await
+        .unwrap()
 }
 
 fn fetch_req(partition: i32, max_wait_ms: i32) -> FetchRequest {
-    FetchRequest::default().with_max_wait_ms(max_wait_ms).with_min_bytes(1).with_session_epoch(-1).with_topics(vec![FetchTopic::default()
-        .with_topic(TopicName(sb("t")))
-        .with_partitions(vec![FetchPartition::default().with_partition(partition).with_fetch_offset(0).with_partition_max_bytes(1 << 20).with_current_leader_epoch(-1)])])
+    FetchRequest::default()
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(1)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(sb("t")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)
+                .with_current_leader_epoch(-1)])])
 }
 
 fn metadata() -> MetadataRequest {
-    MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(TopicName(sb("t"))))]))
+    MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(Some(TopicName(sb("t"))))
+    ]))
 }
 
 #[tokio::test]
@@ -34,17 +49,34 @@ async fn broker_down_refuses_connects_and_drops_live_sockets_then_up_again() {
     live.call(&ApiVersionsRequest::default(), 0).await;
     c.broker_down(1).await;
     assert!(live.closed_by_peer().await, "live socket dropped");
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "connect refused while down");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "connect refused while down"
+    );
     assert!(c.open_connections().iter().all(|r| r.broker_id != 1));
     // Metadata from another broker no longer lists it; its partitions have no leader.
     let mut other = RawClient::connect(c.broker_addr(0).unwrap()).await;
     let md = other.call(&metadata(), 12).await;
     assert_eq!(md.brokers.len(), 2);
-    let p1 = md.topics[0].partitions.iter().find(|p| p.partition_index == 1).unwrap();
-    assert_eq!((p1.error_code, p1.leader_id.0), (5, -1), "LEADER_NOT_AVAILABLE");
+    let p1 = md.topics[0]
+        .partitions
+        .iter()
+        .find(|p| p.partition_index == 1)
+        .unwrap();
+    assert_eq!(
+        (p1.error_code, p1.leader_id.0),
+        (5, -1),
+        "LEADER_NOT_AVAILABLE"
+    );
     c.broker_up(1).await.unwrap();
     let mut again = RawClient::connect(addr).await;
-    assert_eq!(again.call(&ApiVersionsRequest::default(), 0).await.error_code, 0);
+    assert_eq!(
+        again
+            .call(&ApiVersionsRequest::default(), 0)
+            .await
+            .error_code,
+        0
+    );
 }
 
 #[tokio::test]
@@ -57,7 +89,14 @@ async fn move_leader_bumps_epoch_and_old_leader_says_not_leader() {
     let mut cl = RawClient::connect(c.broker_addr(old).unwrap()).await;
     let resp = cl.call(&fetch_req(0, 0), 12).await;
     let p = &resp.responses[0].partitions[0];
-    assert_eq!((p.error_code, p.current_leader.leader_id.0, p.current_leader.leader_epoch), (6, new, 1));
+    assert_eq!(
+        (
+            p.error_code,
+            p.current_leader.leader_id.0,
+            p.current_leader.leader_epoch
+        ),
+        (6, new, 1)
+    );
     let md = cl.call(&metadata(), 12).await;
     let p0 = &md.topics[0].partitions[0];
     assert_eq!((p0.leader_id.0, p0.leader_epoch), (new, 1));
@@ -65,7 +104,11 @@ async fn move_leader_bumps_epoch_and_old_leader_says_not_leader() {
     let mut nl = RawClient::connect(c.broker_addr(new).unwrap()).await;
     let mut req = fetch_req(0, 0);
     req.topics[0].partitions[0].current_leader_epoch = 0;
-    assert_eq!(nl.call(&req, 12).await.responses[0].partitions[0].error_code, 74, "FENCED_LEADER_EPOCH");
+    assert_eq!(
+        nl.call(&req, 12).await.responses[0].partitions[0].error_code,
+        74,
+        "FENCED_LEADER_EPOCH"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +121,9 @@ async fn set_advertised_changes_metadata_and_find_coordinator() {
     let md = cl.call(&metadata(), 12).await;
     let b2 = md.brokers.iter().find(|b| b.node_id.0 == 2).unwrap();
     assert_eq!((b2.host.as_str(), b2.port), ("broker-two.example", 19092));
-    let fc = cl.call(&FindCoordinatorRequest::default().with_key(sb("g")), 3).await;
+    let fc = cl
+        .call(&FindCoordinatorRequest::default().with_key(sb("g")), 3)
+        .await;
     assert_eq!((fc.host.as_str(), fc.port), ("broker-two.example", 19092));
 }
 
@@ -114,12 +159,24 @@ async fn inject_errors_answers_next_n_requests_with_the_code() {
     let leader = c.partition_leader("t", 1).unwrap();
     let mut p = RawClient::connect(c.broker_addr(leader).unwrap()).await;
     c.inject_errors(0, 6, 1);
-    let req = ProduceRequest::default().with_acks(1).with_topic_data(vec![kafka_protocol::messages::produce_request::TopicProduceData::default()
-        .with_name(TopicName(sb("t")))
-        .with_partition_data(vec![kafka_protocol::messages::produce_request::PartitionProduceData::default().with_index(1).with_records(Some(batch(&[("k", "v")])))])]);
-    assert_eq!(p.call(&req, 9).await.responses[0].partition_responses[0].error_code, 6);
+    let req = ProduceRequest::default().with_acks(1).with_topic_data(vec![
+        kafka_protocol::messages::produce_request::TopicProduceData::default()
+            .with_name(TopicName(sb("t")))
+            .with_partition_data(vec![
+                kafka_protocol::messages::produce_request::PartitionProduceData::default()
+                    .with_index(1)
+                    .with_records(Some(batch(&[("k", "v")]))),
+            ]),
+    ]);
+    assert_eq!(
+        p.call(&req, 9).await.responses[0].partition_responses[0].error_code,
+        6
+    );
     assert_eq!(c.high_watermark("t", 1), Some(0));
-    assert_eq!(p.call(&req, 9).await.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(
+        p.call(&req, 9).await.responses[0].partition_responses[0].error_code,
+        0
+    );
     // Fetch: top-level error (v7+).
     c.inject_errors(1, 70, 1);
     assert_eq!(p.call(&fetch_req(1, 0), 12).await.error_code, 70);
@@ -134,7 +191,9 @@ async fn drop_connection_at_nth_request() {
     cl.call(&metadata(), 12).await;
     cl.send(&metadata(), 12).await;
     assert!(cl.closed_by_peer().await);
-    c.wait_until(|cs| cs.iter().any(|r| !r.is_open()), WAIT).await.unwrap();
+    c.wait_until(|cs| cs.iter().any(|r| !r.is_open()), WAIT)
+        .await
+        .unwrap();
     let rec = &c.connections()[0];
     assert_eq!(rec.requests.len(), 3);
     // One-shot: a new connection survives its third request.
@@ -156,7 +215,9 @@ async fn malformed_oversized_length_prefix() {
     let c = cluster().await;
     let (mut cl, _) = malformed_client(&c, Malformed::OversizedLength).await;
     let mut len = [0u8; 4];
-    tokio::io::AsyncReadExt::read_exact(&mut cl.sock, &mut len).await.unwrap();
+    tokio::io::AsyncReadExt::read_exact(&mut cl.sock, &mut len)
+        .await
+        .unwrap();
     assert!(i32::from_be_bytes(len) > 1 << 30, "about 2 GiB");
 }
 
@@ -165,9 +226,14 @@ async fn malformed_truncated_frame_then_hang_up() {
     let c = cluster().await;
     let (mut cl, _) = malformed_client(&c, Malformed::TruncatedThenHangUp).await;
     let mut all = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(&mut cl.sock, &mut all).await.unwrap();
+    tokio::io::AsyncReadExt::read_to_end(&mut cl.sock, &mut all)
+        .await
+        .unwrap();
     let declared = i32::from_be_bytes(all[..4].try_into().unwrap()) as usize;
-    assert!(all.len() - 4 < declared, "fewer bytes than the length prefix promised, then EOF");
+    assert!(
+        all.len() - 4 < declared,
+        "fewer bytes than the length prefix promised, then EOF"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +248,10 @@ async fn malformed_wrong_correlation_id_random_bytes_and_hang_up() {
     assert!(cl.closed_by_peer().await);
     // Rules are one-shot: the next ApiVersions is normal.
     let mut ok = RawClient::connect(c.broker_addr(0).unwrap()).await;
-    assert_eq!(ok.call(&ApiVersionsRequest::default(), 0).await.error_code, 0);
+    assert_eq!(
+        ok.call(&ApiVersionsRequest::default(), 0).await.error_code,
+        0
+    );
 }
 
 #[tokio::test]
@@ -199,14 +268,29 @@ async fn malformed_fetch_bad_crc_and_decompression_bomb() {
     // Next fetch is clean again.
     let r = cl.call(&fetch_req(0, 0), 12).await;
     let rec = r.responses[0].partitions[0].records.clone().unwrap();
-    assert_eq!(crc32c::crc32c(&rec[21..]), u32::from_be_bytes(rec[17..21].try_into().unwrap()));
+    assert_eq!(
+        crc32c::crc32c(&rec[21..]),
+        u32::from_be_bytes(rec[17..21].try_into().unwrap())
+    );
 
     c.inject_malformed(Some(leader), Some(1), Malformed::DecompressionBomb);
     let r = cl.call(&fetch_req(0, 0), 12).await;
     let rec = r.responses[0].partitions[0].records.clone().unwrap();
-    assert_eq!(i16::from_be_bytes([rec[21], rec[22]]) & 7, 1, "gzip attribute");
-    assert_eq!(crc32c::crc32c(&rec[21..]), u32::from_be_bytes(rec[17..21].try_into().unwrap()), "valid CRC");
-    assert!(rec.len() < 1 << 20, "small on the wire: {} bytes", rec.len());
+    assert_eq!(
+        i16::from_be_bytes([rec[21], rec[22]]) & 7,
+        1,
+        "gzip attribute"
+    );
+    assert_eq!(
+        crc32c::crc32c(&rec[21..]),
+        u32::from_be_bytes(rec[17..21].try_into().unwrap()),
+        "valid CRC"
+    );
+    assert!(
+        rec.len() < 1 << 20,
+        "small on the wire: {} bytes",
+        rec.len()
+    );
     let mut inflated = 0u64;
     let mut d = flate2::read::GzDecoder::new(&rec[61..]);
     let mut buf = vec![0u8; 1 << 20];
@@ -217,5 +301,8 @@ async fn malformed_fetch_bad_crc_and_decompression_bomb() {
         }
         inflated += n as u64;
     }
-    assert!(inflated >= 64 << 20, "inflates hugely (read {inflated} bytes before stopping)");
+    assert!(
+        inflated >= 64 << 20,
+        "inflates hugely (read {inflated} bytes before stopping)"
+    );
 }

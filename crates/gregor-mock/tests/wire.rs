@@ -14,19 +14,36 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 
 async fn cluster() -> MockCluster {
-    MockCluster::builder().brokers(3).topic("t", 6).start().await.unwrap()
+    MockCluster::builder()
+        .brokers(3)
+        .topic("t", 6)
+        .start()
+        .await
+        .unwrap()
 }
 
 fn fetch_req(topic: &str, partition: i32, offset: i64, max_wait_ms: i32) -> FetchRequest {
-    FetchRequest::default().with_max_wait_ms(max_wait_ms).with_min_bytes(1).with_session_epoch(-1).with_topics(vec![FetchTopic::default()
-        .with_topic(TopicName(sb(topic)))
-        .with_partitions(vec![FetchPartition::default().with_partition(partition).with_fetch_offset(offset).with_partition_max_bytes(1 << 20)])])
+    FetchRequest::default()
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(1)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(sb(topic)))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])])
 }
 
 fn produce_req(topic: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
-    ProduceRequest::default().with_acks(acks).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(sb(topic)))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(records))])])
+    ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(sb(topic)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(records))])])
 }
 
 #[tokio::test]
@@ -34,12 +51,23 @@ async fn api_versions_advertises_what_is_implemented_with_v0_response_header() {
     let c = cluster().await;
     let mut cl = RawClient::connect(c.broker_addr(0).unwrap()).await;
     // ApiVersions v3 is flexible, but its response header is always v0 (no tagged fields).
-    let corr = cl.send(&ApiVersionsRequest::default().with_client_software_name(sb("raw")).with_client_software_version(sb("1")), 3).await;
+    let corr = cl
+        .send(
+            &ApiVersionsRequest::default()
+                .with_client_software_name(sb("raw"))
+                .with_client_software_version(sb("1")),
+            3,
+        )
+        .await;
     let mut frame = cl.read_frame().await.unwrap();
     assert_eq!(frame.get_i32(), corr);
     let resp = ApiVersionsResponse::decode(&mut frame, 3).unwrap();
     assert_eq!(resp.error_code, 0);
-    let adv: Vec<(i16, i16, i16)> = resp.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
+    let adv: Vec<(i16, i16, i16)> = resp
+        .api_keys
+        .iter()
+        .map(|k| (k.api_key, k.min_version, k.max_version))
+        .collect();
     assert_eq!(adv, gregor_mock::advertised_versions());
     assert!(adv.contains(&(1, 4, 17)), "Fetch range {adv:?}");
 }
@@ -56,7 +84,10 @@ async fn too_new_api_versions_gets_unsupported_version_in_v0_layout() {
     assert_eq!(frame.get_i32(), 77);
     let resp = ApiVersionsResponse::decode(&mut frame, 0).unwrap();
     assert_eq!(resp.error_code, 35, "UNSUPPORTED_VERSION");
-    assert!(resp.api_keys.iter().any(|k| k.api_key == 18 && k.max_version == 4));
+    assert!(resp
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == 18 && k.max_version == 4));
     assert!(!frame.has_remaining());
 }
 
@@ -79,14 +110,24 @@ async fn metadata_lists_brokers_topics_with_ids_and_unknown_topic_errors() {
     assert!(!t.topic_id.is_nil());
     let leaders: Vec<i32> = t.partitions.iter().map(|p| p.leader_id.0).collect();
     assert_eq!(leaders, vec![0, 1, 2, 0, 1, 2], "round-robin leaders");
-    assert_eq!(resp.topics[1].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION, no auto-create");
+    assert_eq!(
+        resp.topics[1].error_code, 3,
+        "UNKNOWN_TOPIC_OR_PARTITION, no auto-create"
+    );
     assert!(c.partition_leader("nope", 0).is_none());
     // By topic id (v10+).
-    let by_id = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_topic_id(t.topic_id)]));
+    let by_id = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_topic_id(t.topic_id)
+    ]));
     let resp = cl.call(&by_id, 12).await;
-    assert_eq!(resp.topics[0].name.as_ref().map(|n| n.0.as_str()), Some("t"));
+    assert_eq!(
+        resp.topics[0].name.as_ref().map(|n| n.0.as_str()),
+        Some("t")
+    );
     // Old version too.
-    let resp = cl.call(&MetadataRequest::default().with_topics(Some(vec![])), 0).await;
+    let resp = cl
+        .call(&MetadataRequest::default().with_topics(Some(vec![])), 0)
+        .await;
     assert_eq!(resp.topics.len(), 1, "v0 empty list means all topics");
 }
 
@@ -105,7 +146,15 @@ async fn produced_batches_are_stored_as_sent_and_fetched_back() {
     assert_eq!(c.high_watermark("t", 1), Some(4));
     let resp = cl.call(&fetch_req("t", 1, 0, 0), 12).await;
     let p = &resp.responses[0].partitions[0];
-    assert_eq!((p.error_code, p.high_watermark, p.last_stable_offset, p.log_start_offset), (0, 4, 4, 0));
+    assert_eq!(
+        (
+            p.error_code,
+            p.high_watermark,
+            p.last_stable_offset,
+            p.log_start_offset
+        ),
+        (0, 4, 4, 0)
+    );
     let records = p.records.clone().unwrap();
     // Bytes as produced, only the base offset (outside the CRC) rewritten.
     assert_eq!(records.len(), b1.len() + b2.len());
@@ -115,7 +164,9 @@ async fn produced_batches_are_stored_as_sent_and_fetched_back() {
     // Produce to a non-leader.
     let other = (leader + 1) % 3;
     let mut cl2 = RawClient::connect(c.broker_addr(other).unwrap()).await;
-    let resp = cl2.call(&produce_req("t", 1, batch(&[("x", "y")]), 1), 10).await;
+    let resp = cl2
+        .call(&produce_req("t", 1, batch(&[("x", "y")]), 1), 10)
+        .await;
     let p = &resp.responses[0].partition_responses[0];
     assert_eq!(p.error_code, 6, "NOT_LEADER_OR_FOLLOWER");
     assert_eq!(p.current_leader.leader_id.0, leader);
@@ -125,7 +176,10 @@ async fn produced_batches_are_stored_as_sent_and_fetched_back() {
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
     let resp = cl.call(&produce_req("t", 1, Bytes::from(bad), 1), 9).await;
-    assert_eq!(resp.responses[0].partition_responses[0].error_code, 2, "CORRUPT_MESSAGE");
+    assert_eq!(
+        resp.responses[0].partition_responses[0].error_code, 2,
+        "CORRUPT_MESSAGE"
+    );
     assert_eq!(c.high_watermark("t", 1), Some(4));
 }
 
@@ -134,10 +188,14 @@ async fn acks_zero_produce_gets_no_response() {
     let c = cluster().await;
     let leader = c.partition_leader("t", 0).unwrap();
     let mut cl = RawClient::connect(c.broker_addr(leader).unwrap()).await;
-    cl.send(&produce_req("t", 0, batch(&[("k", "v")]), 0), 9).await;
+    cl.send(&produce_req("t", 0, batch(&[("k", "v")]), 0), 9)
+        .await;
     let corr = cl.send(&ApiVersionsRequest::default(), 0).await;
     let (got, _) = cl.recv::<ApiVersionsRequest>(0).await;
-    assert_eq!(got, corr, "the next frame answers ApiVersions: acks=0 produce had no response");
+    assert_eq!(
+        got, corr,
+        "the next frame answers ApiVersions: acks=0 produce had no response"
+    );
     assert_eq!(c.high_watermark("t", 0), Some(1));
 }
 
@@ -148,9 +206,14 @@ async fn fetch_long_poll_is_woken_by_produce() {
     let addr = c.broker_addr(leader).unwrap();
     let mut cl = RawClient::connect(addr).await;
     let corr = cl.send(&fetch_req("t", 2, 0, 60_000), 12).await;
-    c.wait_until(|cs| cs.iter().any(|r| r.count(1) == 1), WAIT).await.unwrap();
+    c.wait_until(|cs| cs.iter().any(|r| r.count(1) == 1), WAIT)
+        .await
+        .unwrap();
     let pending = tokio::time::timeout(std::time::Duration::ZERO, cl.read_frame()).await;
-    assert!(pending.is_err(), "fetch must be parked while there is no data (max_wait 60 s)");
+    assert!(
+        pending.is_err(),
+        "fetch must be parked while there is no data (max_wait 60 s)"
+    );
     c.append_records("t", 2, &[("k", "woken")]).unwrap();
     let (got, resp) = cl.recv::<FetchRequest>(12).await;
     assert_eq!(got, corr);
@@ -166,13 +229,19 @@ async fn one_request_at_a_time_a_parked_fetch_delays_the_next_request() {
     let mut cl = RawClient::connect(c.broker_addr(leader).unwrap()).await;
     let fetch_corr = cl.send(&fetch_req("t", 3, 0, 60_000), 12).await;
     let av_corr = cl.send(&ApiVersionsRequest::default(), 0).await;
-    c.wait_until(|cs| cs.iter().any(|r| r.count(1) == 1), WAIT).await.unwrap();
+    c.wait_until(|cs| cs.iter().any(|r| r.count(1) == 1), WAIT)
+        .await
+        .unwrap();
     c.append_records("t", 3, &[("k", "v")]).unwrap();
     // The Fetch answer comes first and carries the record: the ApiVersions behind it was not
     // answered while the Fetch was parked.
     let (first, resp) = cl.recv::<FetchRequest>(12).await;
     assert_eq!(first, fetch_corr);
-    assert!(!resp.responses[0].partitions[0].records.as_ref().unwrap().is_empty());
+    assert!(!resp.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
     let (second, _) = cl.recv::<ApiVersionsRequest>(0).await;
     assert_eq!(second, av_corr);
     let conns = c.connections();
@@ -192,37 +261,90 @@ async fn fetch_returns_first_batch_even_if_larger_than_max_bytes() {
     let mut req = fetch_req("t", 4, 0, 0);
     req.topics[0].partitions[0].partition_max_bytes = 100;
     let resp = cl.call(&req, 12).await;
-    assert_eq!(resp.responses[0].partitions[0].records.as_ref().unwrap().len(), sizes[0], "exactly the first (oversized) batch");
+    assert_eq!(
+        resp.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .unwrap()
+            .len(),
+        sizes[0],
+        "exactly the first (oversized) batch"
+    );
     req.topics[0].partitions[0].partition_max_bytes = (sizes[0] + sizes[1]) as i32;
     req.max_bytes = sizes[0] as i32 + 1;
     let resp = cl.call(&req, 12).await;
-    assert_eq!(resp.responses[0].partitions[0].records.as_ref().unwrap().len(), sizes[0], "response max_bytes bounds it");
+    assert_eq!(
+        resp.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .unwrap()
+            .len(),
+        sizes[0],
+        "response max_bytes bounds it"
+    );
     req.max_bytes = i32::MAX;
     let resp = cl.call(&req, 12).await;
-    assert_eq!(resp.responses[0].partitions[0].records.as_ref().unwrap().len(), sizes[0] + sizes[1]);
+    assert_eq!(
+        resp.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .unwrap()
+            .len(),
+        sizes[0] + sizes[1]
+    );
     // Out of range.
     let resp = cl.call(&fetch_req("t", 4, 99, 0), 12).await;
-    assert_eq!(resp.responses[0].partitions[0].error_code, 1, "OFFSET_OUT_OF_RANGE");
+    assert_eq!(
+        resp.responses[0].partitions[0].error_code, 1,
+        "OFFSET_OUT_OF_RANGE"
+    );
 }
 
 #[tokio::test]
 async fn fetch_sessions_full_incremental_forgotten_and_errors() {
-    let c = MockCluster::builder().brokers(1).topic("a", 2).start().await.unwrap();
+    let c = MockCluster::builder()
+        .brokers(1)
+        .topic("a", 2)
+        .start()
+        .await
+        .unwrap();
     let id = {
         let mut cl = RawClient::connect(c.broker_addr(0).unwrap()).await;
-        let md = cl.call(&MetadataRequest::default().with_topics(None), 12).await;
+        let md = cl
+            .call(&MetadataRequest::default().with_topics(None), 12)
+            .await;
         md.topics[0].topic_id
     };
     let mut cl = RawClient::connect(c.broker_addr(0).unwrap()).await;
-    let part = |p: i32, off: i64| FetchPartition::default().with_partition(p).with_fetch_offset(off).with_partition_max_bytes(1 << 20);
+    let part = |p: i32, off: i64| {
+        FetchPartition::default()
+            .with_partition(p)
+            .with_fetch_offset(off)
+            .with_partition_max_bytes(1 << 20)
+    };
     // Full fetch, epoch 0: creates a session (v13+: topics by id).
-    let full = FetchRequest::default().with_max_wait_ms(0).with_session_id(0).with_session_epoch(0).with_topics(vec![FetchTopic::default().with_topic_id(id).with_partitions(vec![part(0, 0), part(1, 0)])]);
+    let full = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_session_id(0)
+        .with_session_epoch(0)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(id)
+            .with_partitions(vec![part(0, 0), part(1, 0)])]);
     let resp = cl.call(&full, 13).await;
     assert_ne!(resp.session_id, 0);
-    assert_eq!(resp.responses[0].partitions.len(), 2, "full response has every partition");
+    assert_eq!(
+        resp.responses[0].partitions.len(),
+        2,
+        "full response has every partition"
+    );
     let sid = resp.session_id;
     // Incremental, epoch 1, nothing changed: no partitions.
-    let inc = |epoch: i32| FetchRequest::default().with_max_wait_ms(0).with_session_id(sid).with_session_epoch(epoch);
+    let inc = |epoch: i32| {
+        FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_session_id(sid)
+            .with_session_epoch(epoch)
+    };
     let resp = cl.call(&inc(1), 13).await;
     assert_eq!((resp.error_code, resp.session_id), (0, sid));
     assert!(resp.responses.is_empty(), "{resp:?}");
@@ -231,18 +353,42 @@ async fn fetch_sessions_full_incremental_forgotten_and_errors() {
     let resp = cl.call(&inc(2), 13).await;
     assert_eq!(resp.responses.len(), 1);
     assert_eq!(resp.responses[0].topic_id, id);
-    let ps: Vec<i32> = resp.responses[0].partitions.iter().map(|p| p.partition_index).collect();
+    let ps: Vec<i32> = resp.responses[0]
+        .partitions
+        .iter()
+        .map(|p| p.partition_index)
+        .collect();
     assert_eq!(ps, vec![1]);
     // Forget partition 1; new data there is no longer reported.
-    let resp = cl.call(&inc(3).with_forgotten_topics_data(vec![ForgottenTopic::default().with_topic_id(id).with_partitions(vec![1])]), 13).await;
+    let resp = cl
+        .call(
+            &inc(3).with_forgotten_topics_data(vec![ForgottenTopic::default()
+                .with_topic_id(id)
+                .with_partitions(vec![1])]),
+            13,
+        )
+        .await;
     assert_eq!(resp.error_code, 0);
     c.append_records("a", 1, &[("k", "v2")]).unwrap();
     let resp = cl.call(&inc(4), 13).await;
-    assert!(resp.responses.is_empty(), "forgotten partition must not be reported: {resp:?}");
+    assert!(
+        resp.responses.is_empty(),
+        "forgotten partition must not be reported: {resp:?}"
+    );
     // Wrong epoch and unknown session id.
-    assert_eq!(cl.call(&inc(9), 13).await.error_code, 71, "INVALID_FETCH_SESSION_EPOCH");
-    let unknown = FetchRequest::default().with_session_id(sid + 1000).with_session_epoch(1);
-    assert_eq!(cl.call(&unknown, 13).await.error_code, 70, "FETCH_SESSION_ID_NOT_FOUND");
+    assert_eq!(
+        cl.call(&inc(9), 13).await.error_code,
+        71,
+        "INVALID_FETCH_SESSION_EPOCH"
+    );
+    let unknown = FetchRequest::default()
+        .with_session_id(sid + 1000)
+        .with_session_epoch(1);
+    assert_eq!(
+        cl.call(&unknown, 13).await.error_code,
+        70,
+        "FETCH_SESSION_ID_NOT_FOUND"
+    );
 }
 
 #[tokio::test]
@@ -250,11 +396,23 @@ async fn list_offsets_earliest_latest_and_by_timestamp() {
     let c = cluster().await;
     let leader = c.partition_leader("t", 5).unwrap();
     let mut cl = RawClient::connect(c.broker_addr(leader).unwrap()).await;
-    cl.call(&produce_req("t", 5, batch(&[("a", "1"), ("b", "2")]), 1), 9).await; // ts 1000,1001
-    let req = |ts: i64| ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![ListOffsetsTopic::default()
-        .with_name(TopicName(sb("t")))
-        .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(5).with_timestamp(ts)])]);
-    let off = |r: ListOffsetsResponse| (r.topics[0].partitions[0].error_code, r.topics[0].partitions[0].offset);
+    cl.call(&produce_req("t", 5, batch(&[("a", "1"), ("b", "2")]), 1), 9)
+        .await; // ts 1000,1001
+    let req = |ts: i64| {
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(TopicName(sb("t")))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(5)
+                    .with_timestamp(ts)])])
+    };
+    let off = |r: ListOffsetsResponse| {
+        (
+            r.topics[0].partitions[0].error_code,
+            r.topics[0].partitions[0].offset,
+        )
+    };
     assert_eq!(off(cl.call(&req(-2), 7).await), (0, 0));
     assert_eq!(off(cl.call(&req(-1), 7).await), (0, 2));
     assert_eq!(off(cl.call(&req(500), 7).await), (0, 0));
@@ -268,12 +426,16 @@ async fn accounting_records_every_connection_its_addresses_and_requests() {
     let mut a = RawClient::connect(c.broker_addr(0).unwrap()).await;
     let mut b = RawClient::connect(c.broker_addr(1).unwrap()).await;
     a.call(&ApiVersionsRequest::default(), 0).await;
-    a.call(&MetadataRequest::default().with_topics(None), 9).await;
-    a.call(&MetadataRequest::default().with_topics(None), 9).await;
+    a.call(&MetadataRequest::default().with_topics(None), 9)
+        .await;
+    a.call(&MetadataRequest::default().with_topics(None), 9)
+        .await;
     b.call(&ApiVersionsRequest::default(), 0).await;
     let a_local = a.sock.local_addr().unwrap();
     drop(a);
-    c.wait_until(|cs| cs.iter().filter(|r| !r.is_open()).count() == 1, WAIT).await.unwrap();
+    c.wait_until(|cs| cs.iter().filter(|r| !r.is_open()).count() == 1, WAIT)
+        .await
+        .unwrap();
     let conns = c.connections();
     assert_eq!(conns.len(), 2);
     let ca = conns.iter().find(|r| r.broker_id == 0).unwrap();
@@ -285,5 +447,8 @@ async fn accounting_records_every_connection_its_addresses_and_requests() {
     let open = c.open_connections();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].broker_id, 1);
-    assert!(c.wait_until(|cs| cs.len() == 5, std::time::Duration::from_millis(1)).await.is_err());
+    assert!(c
+        .wait_until(|cs| cs.len() == 5, std::time::Duration::from_millis(1))
+        .await
+        .is_err());
 }

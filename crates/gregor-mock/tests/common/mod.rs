@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -22,7 +24,9 @@ pub struct RawClient {
 
 impl RawClient {
     pub async fn connect(addr: SocketAddr) -> RawClient {
-        let sock = TcpStream::connect(addr).await.expect("connect to mock broker");
+        let sock = TcpStream::connect(addr)
+            .await
+            .expect("connect to mock broker");
         sock.set_nodelay(true).unwrap();
         RawClient { sock, next_corr: 1 }
     }
@@ -38,7 +42,9 @@ impl RawClient {
             .with_correlation_id(corr)
             .with_client_id(Some(StrBytes::from_static_str("raw-test")));
         let mut body = BytesMut::new();
-        header.encode(&mut body, key.request_header_version(version)).unwrap();
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .unwrap();
         req.encode(&mut body, version).unwrap();
         self.write_frame(&body).await;
         corr
@@ -56,7 +62,10 @@ impl RawClient {
         let mut len = [0u8; 4];
         self.sock.read_exact(&mut len).await.ok()?;
         let len = i32::from_be_bytes(len);
-        assert!((0..64 << 20).contains(&len), "frame length {len} out of range");
+        assert!(
+            (0..64 << 20).contains(&len),
+            "frame length {len} out of range"
+        );
         let mut b = vec![0u8; len as usize];
         self.sock.read_exact(&mut b).await.ok()?;
         Some(Bytes::from(b))
@@ -64,11 +73,19 @@ impl RawClient {
 
     /// Reads and decodes a response to `R` at `version`; returns (correlation id, response).
     pub async fn recv<R: Request>(&mut self, version: i16) -> (i32, R::Response) {
-        let mut frame = tokio::time::timeout(WAIT, self.read_frame()).await.expect("response in time").expect("connection open");
+        let mut frame = tokio::time::timeout(WAIT, self.read_frame())
+            .await
+            .expect("response in time")
+            .expect("connection open");
         let key = ApiKey::try_from(R::KEY).unwrap();
-        let header = ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+        let header =
+            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
         let resp = R::Response::decode(&mut frame, version).expect("decode response");
-        assert!(!frame.has_remaining(), "{} trailing bytes after {key:?} v{version} response", frame.remaining());
+        assert!(
+            !frame.has_remaining(),
+            "{} trailing bytes after {key:?} v{version} response",
+            frame.remaining()
+        );
         (header.correlation_id, resp)
     }
 
@@ -82,7 +99,10 @@ impl RawClient {
     /// True once the peer closed the socket (reads EOF or reset).
     pub async fn closed_by_peer(&mut self) -> bool {
         let mut b = [0u8; 1];
-        matches!(tokio::time::timeout(WAIT, self.sock.read(&mut b)).await, Ok(Ok(0)) | Ok(Err(_)))
+        matches!(
+            tokio::time::timeout(WAIT, self.sock.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
     }
 }
 
@@ -108,7 +128,15 @@ pub fn batch(records: &[(&str, &str)]) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &recs,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
     buf.freeze()
 }
 
