@@ -130,6 +130,51 @@ def check_codec(bootstrap, admin, codec):
     assert [(k, v) for k, v, _, _ in got2] == [(b"sentinel", b"sentinel")], f"second consumer got {got2[:5]}"
 
 
+def check_two_consumers_share_a_group(bootstrap, admin):
+    """Two librdkafka consumers in one group split the 6 partitions (a real rebalance with a
+    parked JoinGroup) and together receive every record exactly once."""
+    topic = "t-shared"
+    admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result(timeout=30)
+    records = [(f"k{i}".encode(), f"v{i}".encode()) for i in range(N)]
+    cfg = {"group.id": "g-shared", "enable.auto.commit": False, "auto.offset.reset": "earliest",
+           "session.timeout.ms": 10000, "heartbeat.interval.ms": 300}
+    consumers = [Consumer(conf(bootstrap, **cfg)) for _ in range(2)]
+    for c in consumers:
+        c.subscribe([topic])
+    got = [[], []]
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        # Produce only once the group settled on two disjoint halves, so no record can be
+        # delivered twice across a rebalance (there are no commits before it).
+        while time.monotonic() < deadline:
+            for c in consumers:
+                assert c.poll(0.1) is None, "no records yet"
+            assigned = [set(p.partition for p in c.assignment()) for c in consumers]
+            if all(assigned) and (assigned[0] | assigned[1]) == set(range(6)) and not (assigned[0] & assigned[1]):
+                break
+        produce(bootstrap, topic, records, "none")
+        while time.monotonic() < deadline:
+            for i, c in enumerate(consumers):
+                m = c.poll(0.1)
+                if m is not None and not m.error():
+                    got[i].append((m.key(), m.value()))
+                elif m is not None and m.error().code() != KafkaError._PARTITION_EOF:
+                    raise AssertionError(f"consumer error: {m.error()}")
+            assigned = [set(p.partition for p in c.assignment()) for c in consumers]
+            if sum(len(g) for g in got) >= N and all(assigned) and not (assigned[0] & assigned[1]) \
+                    and (assigned[0] | assigned[1]) == set(range(6)):
+                break
+        assigned = [set(p.partition for p in c.assignment()) for c in consumers]
+        assert all(assigned), f"both consumers must own partitions: {assigned}"
+        assert not (assigned[0] & assigned[1]) and (assigned[0] | assigned[1]) == set(range(6)), assigned
+        for c in consumers:
+            c.commit(asynchronous=False)
+    finally:
+        for c in consumers:
+            c.close()
+    assert sorted(got[0] + got[1]) == sorted(records), f"got {len(got[0])}+{len(got[1])} records"
+
+
 def main():
     proc, bootstrap = start_mock()
     passed = failed = 0
@@ -142,6 +187,7 @@ def main():
         for codec in ["none", "gzip", "snappy", "lz4", "zstd"]:
             tests.append((f"produce/consume/commit with compression={codec}",
                           lambda codec=codec: check_codec(bootstrap, admin, codec)))
+        tests.append(("two consumers share one group", lambda: check_two_consumers_share_a_group(bootstrap, admin)))
         for name, fn in tests:
             t0 = time.monotonic()
             try:
