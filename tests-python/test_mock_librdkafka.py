@@ -5,6 +5,8 @@ Starts `$GREGOR_BIN mock --brokers 3 --topic t:6` (default target/debug/gregor),
 `bootstrap.servers=` line, then for each compression codec: produces 1000 keyed records,
 consumes them back in a group with synchronous commits, and checks that a second consumer in
 the same group resumes from the committed offsets (it sees only a sentinel produced later).
+Also: two consumers sharing a group, and (when Kafka 4.3.1 jars are present, see java_lib) the
+Java console producer/consumer.
 
 Run: python3 tests-python/test_mock_librdkafka.py   (re-executes itself in the venv made by
 scripts/setup-python.sh if confluent_kafka is not importable). Last line: "N passed, N failed".
@@ -175,9 +177,40 @@ def check_two_consumers_share_a_group(bootstrap, admin):
     assert sorted(got[0] + got[1]) == sorted(records), f"got {len(got[0])}+{len(got[1])} records"
 
 
+def java_lib():
+    """Kafka jars dir for the optional Java-client check (KAFKA_LIB, else the cache that
+    scripts/kafka-cluster.sh fills); None when absent."""
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    lib = os.environ.get("KAFKA_LIB", os.path.join(cache, "gregor", "kafka-4.3.1", "lib"))
+    return lib if os.path.isfile(os.path.join(lib, "kafka-clients-4.3.1.jar")) else None
+
+
+def check_java_console_clients(bootstrap, admin, lib):
+    """The Java 4.x producer (idempotent by default) and consumer against the same mock."""
+    topic = "t-java"
+    admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result(timeout=30)
+    cp = ["java", "-cp", os.path.join(lib, "*")]
+    lines = "".join(f"k{i}|v{i}\n" for i in range(N))
+    subprocess.run(cp + ["org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", bootstrap, "--topic", topic,
+                         "--command-property", "compression.type=zstd", "--reader-property", "parse.key=true",
+                         "--reader-property", "key.separator=|"],
+                   input=lines, text=True, check=True, timeout=120, capture_output=True)
+    out = subprocess.run(cp + ["org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", bootstrap,
+                               "--topic", topic, "--group", "g-java", "--from-beginning", "--max-messages", str(N),
+                               "--timeout-ms", "30000", "--formatter-property", "print.key=true",
+                               "--formatter-property", "key.separator=|"],
+                         text=True, check=True, timeout=120, capture_output=True).stdout
+    got = sorted(out.split())
+    assert got == sorted(f"k{i}|v{i}" for i in range(N)), f"java consumer got {len(got)} records"
+    # librdkafka in the same group resumes from the Java consumer's commits.
+    produce(bootstrap, topic, [(b"sentinel", b"sentinel")], "none")
+    got2, _ = consume(bootstrap, topic, "g-java", 1, stop=b"sentinel")
+    assert [(k, v) for k, v, _, _ in got2] == [(b"sentinel", b"sentinel")], f"resumed consumer got {got2[:5]}"
+
+
 def main():
     proc, bootstrap = start_mock()
-    passed = failed = 0
+    passed = failed = skipped = 0
     try:
         admin = AdminClient(conf(bootstrap))
         md = admin.list_topics(timeout=30)
@@ -188,6 +221,12 @@ def main():
             tests.append((f"produce/consume/commit with compression={codec}",
                           lambda codec=codec: check_codec(bootstrap, admin, codec)))
         tests.append(("two consumers share one group", lambda: check_two_consumers_share_a_group(bootstrap, admin)))
+        lib = java_lib()
+        if lib:
+            tests.append(("java 4.x console producer and consumer", lambda: check_java_console_clients(bootstrap, admin, lib)))
+        else:
+            skipped += 1
+            print("SKIP java 4.x console clients (no Kafka jars; set KAFKA_LIB)", flush=True)
         for name, fn in tests:
             t0 = time.monotonic()
             try:
@@ -204,7 +243,7 @@ def main():
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
 

@@ -452,3 +452,37 @@ async fn accounting_records_every_connection_its_addresses_and_requests() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn init_producer_id_for_idempotent_producers_only() {
+    let c = cluster().await;
+    let mut cl = RawClient::connect(c.broker_addr(0).unwrap()).await;
+    let r = cl
+        .call(
+            &InitProducerIdRequest::default().with_transaction_timeout_ms(60_000),
+            4,
+        )
+        .await;
+    assert_eq!((r.error_code, r.producer_epoch), (0, 0));
+    assert!(r.producer_id.0 >= 0);
+    let r2 = cl
+        .call(
+            &InitProducerIdRequest::default()
+                .with_producer_id(r.producer_id)
+                .with_producer_epoch(0),
+            4,
+        )
+        .await;
+    assert_eq!(
+        (r2.producer_id, r2.producer_epoch),
+        (r.producer_id, 1),
+        "epoch bump (KIP-360)"
+    );
+    let txn =
+        InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(sb("tx"))));
+    assert_eq!(
+        cl.call(&txn, 4).await.error_code,
+        35,
+        "transactions are not implemented"
+    );
+}

@@ -17,6 +17,7 @@ mod list_offsets;
 mod metadata;
 mod offsets;
 mod produce;
+mod producer_id;
 
 /// Per-request context handed to every handler.
 pub(crate) struct Ctx {
@@ -42,6 +43,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::InitProducerId, 0, 5),
 ];
 
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
@@ -140,6 +142,10 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
         }
         ApiKey::ListGroups => Some(enc(&group::list(ctx, dec(&mut buf, v)?, v, forced), v)?),
         ApiKey::OffsetCommit => Some(enc(&offsets::commit(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::InitProducerId => Some(enc(
+            &producer_id::handle(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
         ApiKey::OffsetFetch => Some(enc(&offsets::fetch(ctx, dec(&mut buf, v)?, v, forced), v)?),
         _ => bail!("unsupported api {key:?}"),
     };
