@@ -459,7 +459,9 @@ async fn init_producer_id_for_idempotent_producers_only() {
     let mut cl = RawClient::connect(c.broker_addr(0).unwrap()).await;
     let r = cl
         .call(
-            &InitProducerIdRequest::default().with_transaction_timeout_ms(60_000),
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000),
             4,
         )
         .await;

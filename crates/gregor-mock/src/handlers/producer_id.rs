@@ -24,7 +24,11 @@ pub(crate) fn handle(
     if let Some(code) = forced {
         return resp.with_error_code(code);
     }
-    if req.transactional_id.is_some() {
+    if req
+        .transactional_id
+        .as_ref()
+        .is_some_and(|t| !t.0.is_empty())
+    {
         return resp.with_error_code(UNSUPPORTED_VERSION);
     }
     if v >= 3 && req.producer_id.0 >= 0 {
