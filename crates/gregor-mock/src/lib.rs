@@ -25,6 +25,7 @@ mod broker;
 mod cluster;
 mod faults;
 mod group;
+mod group_io;
 mod handlers;
 mod log;
 mod malformed;

@@ -127,6 +127,10 @@ fn topic_entry(
         .with_partitions(if forced.is_some() { vec![] } else { partitions })
 }
 
+/// Upper bound on partitions per topic from a request: a count off the wire must not make the
+/// mock allocate without limit.
+const MAX_PARTITIONS: i32 = 100_000;
+
 pub(crate) fn create_topics(
     ctx: &Ctx,
     req: CreateTopicsRequest,
@@ -149,7 +153,7 @@ pub(crate) fn create_topics(
                 code
             } else if st.topics.contains_key(&name) {
                 TOPIC_ALREADY_EXISTS
-            } else if parts <= 0 {
+            } else if parts <= 0 || parts > MAX_PARTITIONS {
                 INVALID_PARTITIONS
             } else {
                 if !req.validate_only {
