@@ -265,12 +265,15 @@ impl MockCluster {
         let task = {
             let mut rt = self.rt();
             let Some(b) = rt.get_mut(&id) else { return };
-            b.kill.send_modify(|v| *v += 1);
             b.listener.take()
         };
+        // Close the listener first, so no connection is accepted after the kill signal.
         if let Some(t) = task {
             t.abort();
             let _ = t.await;
+        }
+        if let Some(b) = self.rt().get_mut(&id) {
+            b.kill.send_modify(|v| *v += 1);
         }
         if let Some(b) = self.shared.state().brokers.get_mut(&id) {
             b.up = false;
