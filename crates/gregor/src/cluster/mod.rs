@@ -204,17 +204,22 @@ impl Cluster {
         let now = Instant::now();
         self.policy.lock().unwrap_or_else(|p| p.into_inner()).attempted(now);
         tracing::debug!(reason = why, topics = ?topics, "refreshing metadata");
-        let req = MetadataRequest::default()
-            .with_topics(topics.map(|ts| {
-                ts.iter()
-                    .map(|t| {
-                        MetadataRequestTopic::default()
-                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
-                    })
+        let names: Option<Vec<String>> = topics.map(|t| t.to_vec());
+        let build = move |v: i16| {
+            let req = MetadataRequest::default().with_topics(names.map(|ts| {
+                ts.into_iter()
+                    .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t)))))
                     .collect()
-            }))
-            .with_allow_auto_topic_creation(false);
-        let resp = match self.net.send(Target::AnyNode, OpenReason::Metadata, req).await {
+            }));
+            // v4+ lets the client say "do not auto-create": gregor never creates topics by
+            // reading them (a typo must not make a topic).
+            if v >= 4 {
+                req.with_allow_auto_topic_creation(false)
+            } else {
+                req
+            }
+        };
+        let resp = match self.net.send_built(Target::AnyNode, OpenReason::Metadata, (0, 12), None, build).await {
             Ok(r) => r,
             Err(e) => {
                 self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
@@ -72,7 +72,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             let flight = InFlight { broker, asked };
             in_flight.push(Box::pin(async move {
                 let r = net
-                    .send_versions(Target::Broker(broker), OpenReason::Fetch, req, FETCH_VERSIONS)
+                    .send_built(Target::Broker(broker), OpenReason::Fetch, FETCH_VERSIONS, None, req)
                     .await;
                 (flight, r)
             }));
@@ -131,7 +131,7 @@ fn build_request(
     inner: &Inner,
     session: &mut FetchSession,
     want: &BTreeMap<TopicPartition, i64>,
-) -> (FetchRequest, HashMap<TopicPartition, (i64, u64)>) {
+) -> (impl FnOnce(i16) -> FetchRequest + Send + 'static, HashMap<TopicPartition, (i64, u64)>) {
     let cfg = &inner.config;
     let snapshot = inner.cluster.snapshot();
     let sreq = session.build(want);
@@ -159,42 +159,79 @@ fn build_request(
         );
     }
     drop(st);
-    let topic_id = |t: &str| snapshot.topics.get(t).map(|i| i.id).unwrap_or_default();
-    let fetch_topics = topics
-        .into_iter()
-        .map(|(t, parts)| {
-            FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(t.to_string())))
-                .with_topic_id(topic_id(&t))
-                .with_partitions(parts)
-        })
+    let ids: HashMap<Arc<str>, uuid::Uuid> = topics
+        .keys()
+        .chain(sreq.forgotten.iter().map(|tp| &tp.topic))
+        .map(|t| (t.clone(), snapshot.topics.get(&**t).map(|i| i.id).unwrap_or_default()))
         .collect();
     let mut forgotten: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
     for tp in &sreq.forgotten {
         forgotten.entry(tp.topic.clone()).or_default().push(tp.partition);
     }
-    let forgotten = forgotten
-        .into_iter()
-        .map(|(t, parts)| {
-            ForgottenTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(t.to_string())))
-                .with_topic_id(topic_id(&t))
-                .with_partitions(parts)
-        })
-        .collect();
-    let req = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(cfg.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32)
-        .with_min_bytes(cfg.fetch_min_bytes as i32)
-        .with_max_bytes(cfg.fetch_max_bytes as i32)
-        .with_isolation_level(cfg.isolation_level.wire_value())
-        .with_session_id(sreq.session_id)
-        .with_session_epoch(sreq.epoch)
-        .with_topics(fetch_topics)
-        .with_forgotten_topics_data(forgotten)
-        .with_rack_id(StrBytes::from_string(cfg.client_rack.clone().unwrap_or_default()));
-    (req, asked)
+    let (max_wait, min_bytes, max_bytes) = (
+        cfg.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32,
+        cfg.fetch_min_bytes as i32,
+        cfg.fetch_max_bytes as i32,
+    );
+    let isolation = cfg.isolation_level.wire_value();
+    let rack = cfg.client_rack.clone().unwrap_or_default();
+    let (session_id, epoch) = (sreq.session_id, sreq.epoch);
+    // v13 (KIP-516) names topics by id instead of by name; v11 adds the rack (KIP-392);
+    // v7 adds sessions (KIP-227).
+    let build = move |v: i16| {
+        let name_or_id = |t: &Arc<str>| {
+            if v >= 13 {
+                (TopicName::default(), ids.get(t).copied().unwrap_or_default())
+            } else {
+                (TopicName(StrBytes::from_string(t.to_string())), uuid::Uuid::nil())
+            }
+        };
+        let fetch_topics = topics
+            .into_iter()
+            .map(|(t, mut parts)| {
+                if v < 9 {
+                    for p in parts.iter_mut() {
+                        p.current_leader_epoch = -1;
+                    }
+                }
+                if v < 12 {
+                    for p in parts.iter_mut() {
+                        p.last_fetched_epoch = -1;
+                    }
+                }
+                let (name, id) = name_or_id(&t);
+                FetchTopic::default().with_topic(name).with_topic_id(id).with_partitions(parts)
+            })
+            .collect();
+        let forgotten = if v >= 7 {
+            forgotten
+                .into_iter()
+                .map(|(t, parts)| {
+                    let (name, id) = name_or_id(&t);
+                    ForgottenTopic::default().with_topic(name).with_topic_id(id).with_partitions(parts)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut req = FetchRequest::default()
+            .with_max_wait_ms(max_wait)
+            .with_min_bytes(min_bytes)
+            .with_max_bytes(if v >= 3 { max_bytes } else { i32::MAX })
+            .with_isolation_level(if v >= 4 { isolation } else { 0 })
+            .with_topics(fetch_topics)
+            .with_forgotten_topics_data(forgotten);
+        if v >= 7 {
+            req = req.with_session_id(session_id).with_session_epoch(epoch);
+        }
+        if v >= 11 {
+            req = req.with_rack_id(StrBytes::from_string(rack));
+        }
+        req
+    };
+    (build, asked)
 }
+
 
 fn handle_result(inner: &Inner, session: &mut FetchSession, flight: InFlight, result: Result<FetchResponse>) {
     let resp = match result {

@@ -120,11 +120,17 @@ impl GroupShared {
             if inner.cluster.snapshot().brokers.is_empty() {
                 inner.refresh_metadata_now("find the group coordinator").await?;
             }
-            let req = FindCoordinatorRequest::default()
-                .with_key(sb(&group))
-                .with_key_type(0)
-                .with_coordinator_keys(vec![sb(&group)]);
-            match inner.cluster.net.send(Target::AnyNode, OpenReason::Coordinator, req).await {
+            let g = group.clone();
+            // v4 (KIP-699) batches keys in `coordinator_keys`; older versions take one `key`.
+            let build = move |v: i16| {
+                let req = FindCoordinatorRequest::default();
+                if v >= 4 {
+                    req.with_coordinator_keys(vec![sb(&g)])
+                } else {
+                    req.with_key(sb(&g))
+                }
+            };
+            match inner.cluster.net.send_built(Target::AnyNode, OpenReason::Coordinator, (0, 6), None, build).await {
                 Ok(resp) => {
                     let (code, node) = match resp.coordinators.first() {
                         Some(c) => (c.error_code, c.node_id.0),
@@ -171,13 +177,16 @@ impl GroupShared {
     where
         R: Request + Send + 'static,
         R::Response: CoordinatorError,
-        F: Fn(&Membership) -> R,
+        F: Fn(&Membership, i16) -> R + Send + Sync + 'static,
     {
+        let build = Arc::new(build);
         let deadline = Instant::now() + inner.config.default_api_timeout;
         loop {
             let coord = self.coordinator(inner).await?;
-            let req = build(&self.membership());
-            match inner.cluster.net.send_versions(Target::Coordinator(coord), why, req, versions).await {
+            let m = self.membership();
+            let b = build.clone();
+            let one = move |v: i16| b(&m, v);
+            match inner.cluster.net.send_built(Target::Coordinator(coord), why, versions, None, one).await {
                 Ok(resp) if is_coordinator_error(resp.coordinator_error()) => {
                     self.coordinator_dead(inner, "coordinator error in response");
                 }
@@ -227,6 +236,8 @@ struct Round {
     topic_counts: BTreeMap<String, usize>,
     joined: bool,
     last_auto_commit: Instant,
+    /// Heartbeats keep their own schedule, whatever else wakes the loop.
+    next_heartbeat: Instant,
 }
 
 fn to_assignor_tp(tp: &TopicPartition) -> assignor::TopicPartition {
@@ -262,6 +273,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         topic_counts: BTreeMap::new(),
         joined: false,
         last_auto_commit: Instant::now(),
+        next_heartbeat: Instant::now(),
     };
     let mut failures: u32 = 0;
     loop {
@@ -325,12 +337,11 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             continue;
         }
         // Steady state: heartbeat, auto-commit, wait.
-        let hb_at = Instant::now() + inner.config.heartbeat_interval;
-        let commit_at = round.last_auto_commit + inner.config.net.request_timeout.min(inner.config.auto_commit_interval);
+        let hb_at = round.next_heartbeat;
         let commit_at = if inner.config.enable_auto_commit {
             round.last_auto_commit + inner.config.auto_commit_interval
         } else {
-            commit_at + Duration::from_secs(86_400)
+            hb_at + Duration::from_secs(86_400)
         };
         tokio::select! {
             _ = &mut wake => continue,
@@ -342,6 +353,10 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 tracing::warn!(error = %e, "auto-commit failed");
             }
         }
+        if Instant::now() < round.next_heartbeat {
+            continue;
+        }
+        round.next_heartbeat = Instant::now() + inner.config.heartbeat_interval;
         if let Err(e) = heartbeat(&inner, &mut round).await {
             if e.is_closed() {
                 return;
@@ -385,12 +400,14 @@ async fn heartbeat(inner: &Arc<Inner>, round: &mut Round) -> Result<()> {
     let instance = inner.config.group_instance_id.clone();
     let m = inner.group.membership();
     let coord = inner.group.coordinator(inner).await?;
-    let req = HeartbeatRequest::default()
-        .with_group_id(GroupId(sb(&group)))
-        .with_generation_id(m.generation)
-        .with_member_id(sb(&m.member_id))
-        .with_group_instance_id(instance.as_deref().map(sb));
-    let resp = match inner.cluster.net.send(Target::Coordinator(coord), OpenReason::Coordinator, req).await {
+    let build = move |v: i16| {
+        HeartbeatRequest::default()
+            .with_group_id(GroupId(sb(&group)))
+            .with_generation_id(m.generation)
+            .with_member_id(sb(&m.member_id))
+            .with_group_instance_id(if v >= 3 { instance.as_deref().map(sb) } else { None })
+    };
+    let resp = match inner.cluster.net.send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 4), None, build).await {
         Ok(r) => r,
         Err(e) => {
             inner.group.coordinator_dead(inner, &e.to_string());
@@ -496,14 +513,21 @@ pub(crate) async fn send_leave(inner: &Inner, why: &str) -> Result<()> {
     let Some(coord) = *inner.group.coordinator.lock().unwrap_or_else(|p| p.into_inner()) else {
         return Ok(());
     };
-    let req = LeaveGroupRequest::default()
-        .with_group_id(GroupId(sb(&group)))
-        .with_member_id(sb(&m.member_id))
-        .with_members(vec![MemberIdentity::default()
-            .with_member_id(sb(&m.member_id))
-            .with_reason(Some(sb(why)))]);
     tracing::info!(group = %group, member = %m.member_id, reason = why, "leaving the group");
-    let r = inner.cluster.net.send(Target::Coordinator(coord), OpenReason::Coordinator, req).await;
+    let why = why.to_string();
+    let member = m.member_id.clone();
+    // v3 (KIP-345) leaves by a list of members; v5 adds a reason.
+    let build = move |v: i16| {
+        let req = LeaveGroupRequest::default().with_group_id(GroupId(sb(&group)));
+        if v >= 3 {
+            req.with_members(vec![MemberIdentity::default()
+                .with_member_id(sb(&member))
+                .with_reason(if v >= 5 { Some(sb(&why)) } else { None })])
+        } else {
+            req.with_member_id(sb(&member))
+        }
+    };
+    let r = inner.cluster.net.send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 5), None, build).await;
     inner.group.set_membership(Membership::default());
     r.map(|_| ())
 }
@@ -540,19 +564,25 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
     let mut member_id = inner.group.membership().member_id;
     let resp = loop {
         let coord = inner.group.coordinator(inner).await?;
-        let req = JoinGroupRequest::default()
-            .with_group_id(GroupId(sb(&group)))
-            .with_session_timeout_ms(inner.config.session_timeout.as_millis() as i32)
-            .with_rebalance_timeout_ms(inner.config.max_poll_interval.as_millis() as i32)
-            .with_member_id(sb(&member_id))
-            .with_group_instance_id(instance.as_deref().map(sb))
-            .with_protocol_type(sb("consumer"))
-            .with_protocols(protocols.clone())
-            .with_reason(Some(sb(reason)));
+        let (g, mid, inst, protos, why) =
+            (group.clone(), member_id.clone(), instance.clone(), protocols.clone(), reason.to_string());
+        let (session_ms, rebalance_ms) =
+            (inner.config.session_timeout.as_millis() as i32, inner.config.max_poll_interval.as_millis() as i32);
+        let build = move |v: i16| {
+            JoinGroupRequest::default()
+                .with_group_id(GroupId(sb(&g)))
+                .with_session_timeout_ms(session_ms)
+                .with_rebalance_timeout_ms(if v >= 1 { rebalance_ms } else { -1 })
+                .with_member_id(sb(&mid))
+                .with_group_instance_id(if v >= 5 { inst.as_deref().map(sb) } else { None })
+                .with_protocol_type(sb("consumer"))
+                .with_protocols(protos)
+                .with_reason(if v >= 8 { Some(sb(&why)) } else { None })
+        };
         let resp = match inner
             .cluster
             .net
-            .send_with_timeout(Target::Coordinator(coord), OpenReason::Coordinator, req, (0, 9), join_timeout)
+            .send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 9), Some(join_timeout), build)
             .await
         {
             Ok(r) => r,
@@ -603,15 +633,18 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
         Vec::new()
     };
     let coord = inner.group.coordinator(inner).await?;
-    let sync = SyncGroupRequest::default()
-        .with_group_id(GroupId(sb(&group)))
-        .with_generation_id(membership.generation)
-        .with_member_id(sb(&membership.member_id))
-        .with_group_instance_id(instance.as_deref().map(sb))
-        .with_protocol_type(Some(sb("consumer")))
-        .with_protocol_name(Some(sb(&protocol_name)))
-        .with_assignments(assignments);
-    let sresp = match inner.cluster.net.send_with_timeout(Target::Coordinator(coord), OpenReason::Coordinator, sync, (0, 5), join_timeout).await {
+    let (g, m2, inst, pname) = (group.clone(), membership.clone(), instance.clone(), protocol_name.clone());
+    let build = move |v: i16| {
+        SyncGroupRequest::default()
+            .with_group_id(GroupId(sb(&g)))
+            .with_generation_id(m2.generation)
+            .with_member_id(sb(&m2.member_id))
+            .with_group_instance_id(if v >= 3 { inst.as_deref().map(sb) } else { None })
+            .with_protocol_type(if v >= 5 { Some(sb("consumer")) } else { None })
+            .with_protocol_name(if v >= 5 { Some(sb(&pname)) } else { None })
+            .with_assignments(assignments)
+    };
+    let sresp = match inner.cluster.net.send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 5), Some(join_timeout), build).await {
         Ok(r) => r,
         Err(e) => {
             inner.group.coordinator_dead(inner, &e.to_string());
@@ -658,6 +691,7 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
     inner.lock_state().add_partitions(added.iter().cloned());
     round.owned = assigned;
     round.joined = true;
+    round.next_heartbeat = Instant::now() + inner.config.heartbeat_interval;
     round.topic_counts = subscribed_topic_counts(inner, &inner.cluster.snapshot());
     inner.lock_state().poll_timed_out = false;
     tracing::info!(

@@ -173,21 +173,26 @@ pub(crate) async fn list_offsets(
                             .with_timestamp(*ts),
                     );
                 }
-                let req = ListOffsetsRequest::default()
-                    .with_replica_id(BrokerId(-1))
-                    .with_isolation_level(isolation)
-                    .with_topics(
-                        topics
-                            .into_iter()
-                            .map(|(t, p)| {
-                                ListOffsetsTopic::default()
-                                    .with_name(TopicName(sb(&t)))
-                                    .with_partitions(p)
-                            })
-                            .collect(),
-                    );
+                let build = move |v: i16| {
+                    ListOffsetsRequest::default()
+                        .with_replica_id(BrokerId(-1))
+                        .with_isolation_level(if v >= 2 { isolation } else { 0 })
+                        .with_topics(
+                            topics
+                                .into_iter()
+                                .map(|(t, mut p)| {
+                                    if v < 4 {
+                                        for x in p.iter_mut() {
+                                            x.current_leader_epoch = -1;
+                                        }
+                                    }
+                                    ListOffsetsTopic::default().with_name(TopicName(sb(&t))).with_partitions(p)
+                                })
+                                .collect(),
+                        )
+                };
                 let r = net
-                    .send_versions(Target::Broker(leader), OpenReason::ListOffsets, req, LIST_OFFSETS_VERSIONS)
+                    .send_built(Target::Broker(leader), OpenReason::ListOffsets, LIST_OFFSETS_VERSIONS, None, build)
                     .await;
                 (parts, r)
             }
@@ -244,30 +249,33 @@ pub(crate) async fn fetch_committed(
     for tp in parts {
         by_topic.entry(tp.topic.clone()).or_default().push(tp.partition);
     }
-    let old_topics: Vec<OffsetFetchRequestTopic> = by_topic
-        .iter()
-        .map(|(t, p)| OffsetFetchRequestTopic::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
-        .collect();
-    let new_topics: Vec<OffsetFetchRequestTopics> = by_topic
-        .iter()
-        .map(|(t, p)| OffsetFetchRequestTopics::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
-        .collect();
-    // Both layouts are filled; the encoder writes the one the negotiated version uses
-    // (v8 moved to a list of groups).
-    let req = OffsetFetchRequest::default()
-        .with_group_id(GroupId(sb(&group)))
-        .with_topics(Some(old_topics))
-        .with_groups(vec![OffsetFetchRequestGroup::default()
-            .with_group_id(GroupId(sb(&group)))
-            .with_member_epoch(-1)
-            .with_topics(Some(new_topics))])
-        .with_require_stable(true);
-    let resp = inner
-        .group
-        .coordinator_request(inner, OpenReason::Commit, move |_| req.clone(), OFFSET_FETCH_VERSIONS)
-        .await?;
+    let g = group.clone();
+    // v8 (KIP-709) moved to a list of groups; earlier versions name one group and its topics.
+    let build = move |_: &super::group::Membership, v: i16| {
+        if v >= 8 {
+            let topics: Vec<OffsetFetchRequestTopics> = by_topic
+                .iter()
+                .map(|(t, p)| OffsetFetchRequestTopics::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
+                .collect();
+            OffsetFetchRequest::default()
+                .with_groups(vec![OffsetFetchRequestGroup::default()
+                    .with_group_id(GroupId(sb(&g)))
+                    .with_topics(Some(topics))])
+                .with_require_stable(true)
+        } else {
+            let topics: Vec<OffsetFetchRequestTopic> = by_topic
+                .iter()
+                .map(|(t, p)| OffsetFetchRequestTopic::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
+                .collect();
+            OffsetFetchRequest::default()
+                .with_group_id(GroupId(sb(&g)))
+                .with_topics(Some(topics))
+                .with_require_stable(v >= 7)
+        }
+    };
+    let resp = inner.group.coordinator_request(inner, OpenReason::Commit, build, OFFSET_FETCH_VERSIONS).await?;
     let mut out = HashMap::new();
-    let mut check = |code: i16| -> Result<()> {
+    let check = |code: i16| -> Result<()> {
         if code == 0 {
             Ok(())
         } else {
@@ -338,13 +346,12 @@ pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, Off
         .coordinator_request(
             inner,
             OpenReason::Commit,
-            move |m: &super::group::Membership| {
+            move |m: &super::group::Membership, v: i16| {
                 OffsetCommitRequest::default()
                     .with_group_id(GroupId(sb(&group)))
                     .with_generation_id_or_member_epoch(m.generation)
                     .with_member_id(sb(&m.member_id))
-                    .with_group_instance_id(instance.as_deref().map(sb))
-                    .with_retention_time_ms(-1)
+                    .with_group_instance_id(if v >= 7 { instance.as_deref().map(sb) } else { None })
                     .with_topics(topics.clone())
             },
             OFFSET_COMMIT_VERSIONS,

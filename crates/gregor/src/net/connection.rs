@@ -281,6 +281,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     continue;
                 };
                 let correlation_id = next_correlation;
+                tracing::trace!(broker = %spec.label, api = ?env.api_key, version, correlation_id, "sending request");
                 next_correlation = next_correlation.wrapping_add(1).max(0);
                 match (env.encode)(version, correlation_id, &spec.client_id) {
                     Ok(frame) => {
@@ -335,6 +336,7 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
         )));
     }
     let p = pending.pop_front().expect("front exists");
+    tracing::trace!(api = ?p.api_key, correlation_id, bytes = frame.len(), "response received");
     let bytes_in = frame.len() as u64 + 4;
     let body = codec::strip_response_header(frame, p.api_key, p.version);
     let latency = p.sent_at.elapsed();
