@@ -201,3 +201,9 @@ impl std::error::Error for Error {
 
 /// `Result<T, gregor::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Error {
+        Error::new(ErrorKind::Config, e.to_string())
+    }
+}
