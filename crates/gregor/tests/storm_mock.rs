@@ -125,3 +125,34 @@ async fn dropping_the_consumer_closes_its_sockets() {
         .expect("dropping the consumer closed every socket");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_bootstrap_server_is_a_clear_error_not_a_hang() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    for group in [None, Some("gu")] {
+        let mut b = ConsumerConfig::builder()
+            .bootstrap_servers(format!("127.0.0.1:{port}"))
+            .set("default.api.timeout.ms", "1500");
+        if let Some(g) = group {
+            b = b.group_id(g);
+        }
+        let c = Consumer::new(b.build().unwrap()).unwrap();
+        match group {
+            Some(_) => c.subscribe(["t"]).unwrap(),
+            None => c.assign([TopicPartition::new("t", 0)]).unwrap(),
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let err = loop {
+            assert!(tokio::time::Instant::now() < deadline, "poll never reported the unreachable cluster");
+            match c.poll(Duration::from_millis(200)).await {
+                Ok(r) => assert!(r.is_empty()),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), gregor::ErrorKind::Unreachable, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
+        c.close(Duration::from_secs(5)).await;
+    }
+}

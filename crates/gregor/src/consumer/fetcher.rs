@@ -73,6 +73,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         if metadata.idle() {
             if let Some(Err(e)) = metadata.take_result() {
                 tracing::debug!(error = %e, "metadata refresh failed");
+                inner.maybe_unreachable(e);
             }
             if inner.cluster.next_refresh() <= Instant::now() {
                 let i = inner.clone();
