@@ -9,6 +9,11 @@ pub(crate) mod net;
 pub(crate) mod protocol_errors;
 
 pub use error::{Error, ErrorKind, Result};
+
+pub mod admin;
+pub mod producer;
+pub use admin::{Admin, NewTopic};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerSettings, RecordMetadata};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
 };
