@@ -111,7 +111,10 @@ pub(crate) fn encode_batch(records: &[PendingRecord], compression: Compression) 
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // kafka_protocol starts a new batch whenever `offset - sequence` changes, and derives
+            // the batch's base sequence from the first record: offset - 1 keeps one batch with
+            // base sequence -1 (no idempotence).
+            sequence: i as i32 - 1,
             timestamp: r.timestamp,
             key: r.key.clone(),
             value: r.value.clone(),
@@ -217,6 +220,8 @@ mod tests {
         assert_eq!(b.len(), expected);
         let (base, len, magic, attrs, count, producer_id, last_delta) = header(&b);
         assert_eq!((base, len as usize, magic, attrs, count, producer_id, last_delta), (0, b.len() - 12, 2, 0, 10, -1, 9));
+        assert_eq!(i32::from_be_bytes(b[53..57].try_into().unwrap()), -1, "base sequence: not idempotent");
+        assert_eq!(i16::from_be_bytes([b[51], b[52]]), -1, "producer epoch");
         let crc = u32::from_be_bytes(b[17..21].try_into().unwrap());
         assert_eq!(crc, crc32c::crc32c(&b[21..]), "CRC-32C over attributes..end");
     }
