@@ -47,6 +47,9 @@ pub(crate) struct Batch<T> {
     /// Produce attempts that failed with a retriable error.
     pub(crate) attempts: u32,
     retry_at: Option<Instant>,
+    /// Failed with a leader error or a disconnect: wait for fresh metadata before retrying, so
+    /// the retry goes to the current leader rather than the one that just refused it.
+    awaiting_metadata: bool,
     /// The encoded bytes, kept so a retry sends exactly the same batch.
     pub(crate) encoded: Option<Bytes>,
 }
@@ -152,6 +155,7 @@ impl<T> Accumulator<T> {
             created: now,
             attempts: 0,
             retry_at: None,
+            awaiting_metadata: false,
             encoded: None,
         });
         self.buffered += size;
@@ -193,6 +197,9 @@ impl<T> Accumulator<T> {
             wake(front.created + self.delivery_timeout, &mut r);
             match self.ready_at(q) {
                 Some(t) if t > now => wake(t, &mut r),
+                _ if front.awaiting_metadata => {
+                    r.unknown_leaders.insert(tp.topic.clone());
+                }
                 _ => match leader(tp) {
                     Some(node) => {
                         r.nodes.insert(node);
@@ -226,7 +233,9 @@ impl<T> Accumulator<T> {
             let idx = (start + i) % n;
             let ready = {
                 let (tp, q) = self.queues.get_index(idx).expect("index below len");
-                !q.is_empty() && self.ready_at(q).is_none_or_past(now) && leader(tp) == Some(node)
+                q.front().is_some_and(|b| !b.awaiting_metadata)
+                    && self.ready_at(q).is_none_or_past(now)
+                    && leader(tp) == Some(node)
             };
             if !ready {
                 continue;
@@ -249,11 +258,23 @@ impl<T> Accumulator<T> {
     }
 
     /// Puts a batch back at the front of its queue after a retriable failure; it is ready
-    /// again at `retry_at`.
-    pub(crate) fn reenqueue(&mut self, mut batch: Batch<T>, retry_at: Instant) {
+    /// again at `retry_at`, and, with `awaiting_metadata`, once [`metadata_updated`] was called.
+    ///
+    /// [`metadata_updated`]: Accumulator::metadata_updated
+    pub(crate) fn reenqueue(&mut self, mut batch: Batch<T>, retry_at: Instant, awaiting_metadata: bool) {
         batch.retry_at = Some(retry_at);
+        batch.awaiting_metadata = awaiting_metadata;
         self.buffered += batch.size;
         self.queues.entry(batch.tp.clone()).or_default().push_front(batch);
+    }
+
+    /// Fresh metadata arrived: batches waiting for it may be retried.
+    pub(crate) fn metadata_updated(&mut self) {
+        for q in self.queues.values_mut() {
+            for b in q.iter_mut() {
+                b.awaiting_metadata = false;
+            }
+        }
     }
 
     /// Removes the waiting batches that have been waiting for `delivery.timeout.ms`.
@@ -416,7 +437,7 @@ mod tests {
         b.attempts += 1;
         b.encoded = Some(Bytes::from_static(b"encoded"));
         let retry_at = t0 + Duration::from_millis(100);
-        a.reenqueue(b, retry_at);
+        a.reenqueue(b, retry_at, false);
         let r = a.append(tp(0), rec(10), 1u32, t0 + LINGER);
         assert!(r.new_batch, "a retried batch is sealed");
         let ready = a.poll_ready(t0 + LINGER, leader_all_0);
@@ -426,6 +447,23 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].tokens, vec![0], "the retry goes before newer records of its partition");
         assert_eq!(d[0].attempts, 1);
+    }
+
+    #[test]
+    fn batch_refused_by_a_stale_leader_waits_for_fresh_metadata() {
+        let t0 = Instant::now();
+        let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
+        a.append(tp(0), rec(10), 0u32, t0);
+        let b = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20).pop().unwrap();
+        let retry_at = t0 + Duration::from_millis(100);
+        a.reenqueue(b, retry_at, true);
+        let later = retry_at + Duration::from_secs(1);
+        let r = a.poll_ready(later, leader_all_0);
+        assert!(r.nodes.is_empty(), "backoff over, but metadata not refreshed yet");
+        assert_eq!(r.unknown_leaders.len(), 1, "asks for a metadata refresh");
+        assert!(a.drain(0, later, leader_all_0, 1 << 20).is_empty());
+        a.metadata_updated();
+        assert_eq!(a.drain(0, later, leader_all_0, 1 << 20).len(), 1);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub(crate) struct State {
     pub(crate) task: Option<JoinHandle<()>>,
     pub(crate) closed: bool,
     retry: ExponentialBackoff,
+    /// The metadata the sender saw last; a different one means a refresh happened.
+    last_snapshot: Option<Arc<Snapshot>>,
 }
 
 impl State {
@@ -48,6 +50,7 @@ impl State {
             task: None,
             closed: false,
             retry: ExponentialBackoff::new(cfg.retry_backoff.0, cfg.retry_backoff.1),
+            last_snapshot: None,
         }
     }
 
@@ -73,7 +76,9 @@ impl State {
 
     /// Retries a batch after `retry.backoff.ms` (growing with its attempts) if the error is
     /// retriable and `retries` and `delivery.timeout.ms` allow it; fails it otherwise.
-    fn retry_or_fail(&mut self, mut b: Batch<Completion>, err: Error, now: Instant, cfg: &Resolved) {
+    /// `stale_metadata`: the error means the leader may have moved; the retry waits for a
+    /// metadata refresh.
+    fn retry_or_fail(&mut self, mut b: Batch<Completion>, err: Error, stale_metadata: bool, now: Instant, cfg: &Resolved) {
         let backoff = self.retry.jittered(b.attempts, rand::random());
         let expires = b.created + cfg.delivery_timeout;
         if !err.is_retriable() || b.attempts >= cfg.retries || now + backoff >= expires {
@@ -96,7 +101,7 @@ impl State {
         }
         tracing::debug!(tp = %b.tp, attempt = b.attempts + 1, error = %err, "retrying produce");
         b.attempts += 1;
-        self.acc.reenqueue(b, now + backoff);
+        self.acc.reenqueue(b, now + backoff, stale_metadata);
     }
 
     /// Fails everything still waiting (close).
@@ -238,6 +243,10 @@ async fn run(inner: Arc<Inner>) {
         let leader = |tp: &TopicPartition| snap.leader(&tp.topic, tp.partition);
         let (sends, next_check, unknown, done, waiting) = {
             let mut st = inner.lock();
+            if !st.last_snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &snap)) {
+                st.acc.metadata_updated();
+                st.last_snapshot = Some(snap.clone());
+            }
             let expired = st.acc.expire(now);
             let had_expired = !expired.is_empty();
             for b in expired {
@@ -369,17 +378,18 @@ async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Compl
                 match o {
                     Some(o) if o.error_code == 0 => st.complete(b, o.base_offset, o.log_append_time),
                     Some(o) => {
-                        if request::needs_metadata_refresh(o.error_code) {
+                        let needs_refresh = request::needs_metadata_refresh(o.error_code);
+                        if needs_refresh {
                             stale.push(format!("{} ({})", b.tp, o.error_code));
                         }
                         let err = Error::broker_code(o.error_code, format!("producing to {} failed", b.tp))
                             .with_broker(format!("node {node}"));
-                        st.retry_or_fail(b, err, now, cfg);
+                        st.retry_or_fail(b, err, needs_refresh, now, cfg);
                     }
                     None => {
                         let err = Error::protocol(format!("the Produce response has no result for {}", b.tp))
                             .with_broker(format!("node {node}"));
-                        st.retry_or_fail(b, err, now, cfg);
+                        st.retry_or_fail(b, err, false, now, cfg);
                     }
                 }
             }
@@ -389,11 +399,12 @@ async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Compl
         }
         Err(e) => {
             // Java's Sender marks metadata stale after a disconnect: the leader may have moved.
-            if e.is_retriable() {
+            let stale = e.is_retriable();
+            if stale {
                 inner.cluster.request_update(format!("produce request to node {node} failed: {e}"));
             }
             for b in batches {
-                st.retry_or_fail(b, copy_error(&e), now, cfg);
+                st.retry_or_fail(b, copy_error(&e), stale, now, cfg);
             }
         }
     }
