@@ -204,7 +204,8 @@ pub(crate) async fn delete_topics(cluster: &Cluster, topics: &[&str], missing_ok
     }
     let names: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
     wait_for_metadata(cluster, &names, deadline, timeout, |snap| {
-        names.iter().all(|n| snap.topics.get(n).is_none_or_unknown())
+        // A deleted topic is either absent or reported as UNKNOWN_TOPIC_OR_PARTITION.
+        names.iter().all(|n| !matches!(snap.topics.get(n), Some(t) if t.error != UNKNOWN_TOPIC_OR_PARTITION))
     })
     .await
 }
@@ -244,17 +245,6 @@ async fn wait_for_metadata(
             Ok(Err(e)) if !e.is_retriable() => return Err(e),
             Ok(Err(_)) => {}
         }
-    }
-}
-
-trait Gone {
-    fn is_none_or_unknown(&self) -> bool;
-}
-
-impl Gone for Option<&crate::cluster::metadata::TopicInfo> {
-    /// A deleted topic is either absent or reported as UNKNOWN_TOPIC_OR_PARTITION.
-    fn is_none_or_unknown(&self) -> bool {
-        self.map_or(true, |t| t.error == UNKNOWN_TOPIC_OR_PARTITION)
     }
 }
 

@@ -294,3 +294,19 @@ async fn dropping_the_producer_still_delivers_queued_records() {
     }
     assert_eq!(total_hw(&mock, "t", 2), 10);
 }
+
+#[tokio::test]
+async fn leader_broker_down_retries_to_the_new_leader() {
+    let mock = cluster("t", 1).await;
+    let p = Producer::new(settings(&mock)).unwrap();
+    send_all(&p, vec![ProducerRecord::new("t").value("a")]).await;
+    let old = mock.partition_leader("t", 0).unwrap();
+    let new = (old + 1) % 3;
+    mock.broker_down(old).await;
+    mock.move_leader("t", 0, new);
+    let m = send_all(&p, vec![ProducerRecord::new("t").value("b")]).await;
+    assert_eq!(m[0].offset, 1, "written once, at the new leader");
+    let at_new: usize = mock.connections().iter().filter(|c| c.broker_id == new).map(|c| c.count(PRODUCE)).sum();
+    assert_eq!(at_new, 1);
+    p.close(WAIT).await.unwrap();
+}

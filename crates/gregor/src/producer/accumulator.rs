@@ -234,7 +234,7 @@ impl<T> Accumulator<T> {
             let ready = {
                 let (tp, q) = self.queues.get_index(idx).expect("index below len");
                 q.front().is_some_and(|b| !b.awaiting_metadata)
-                    && self.ready_at(q).is_none_or_past(now)
+                    && !matches!(self.ready_at(q), Some(t) if t > now)
                     && leader(tp) == Some(node)
             };
             if !ready {
@@ -301,16 +301,6 @@ impl<T> Accumulator<T> {
 /// Bytes a batch takes in a request: its encoding if it has one, else the estimate.
 fn wire_size<T>(b: &Batch<T>) -> usize {
     b.encoded.as_ref().map_or(b.size, |e| e.len())
-}
-
-trait ReadyAt {
-    fn is_none_or_past(&self, now: Instant) -> bool;
-}
-
-impl ReadyAt for Option<Instant> {
-    fn is_none_or_past(&self, now: Instant) -> bool {
-        self.map_or(true, |t| t <= now)
-    }
 }
 
 #[cfg(test)]

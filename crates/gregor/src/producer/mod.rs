@@ -257,12 +257,10 @@ impl Producer {
             let tp = TopicPartition { topic: partitions.topic.clone(), partition };
             let appended = st.acc.append(tp, pending, tx, Instant::now());
             if record.partition.is_none() {
-                let batch_size = self.inner.cfg.batch_size;
                 st.sticky.on_append(
                     &record.topic,
                     partition,
                     appended.bytes,
-                    batch_size,
                     partitions.count,
                     &partitions.available,
                     rand::random(),

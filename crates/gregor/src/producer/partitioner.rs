@@ -61,8 +61,10 @@ pub(crate) fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
 }
 
 /// Sticky partition choice for unkeyed records, per topic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StickyPartitioner {
+    /// `batch.size`: bytes produced to the sticky partition before moving on.
+    batch_size: usize,
     topics: HashMap<String, Sticky>,
 }
 
@@ -74,6 +76,10 @@ struct Sticky {
 }
 
 impl StickyPartitioner {
+    pub(crate) fn new(batch_size: usize) -> Self {
+        StickyPartitioner { batch_size, topics: HashMap::new() }
+    }
+
     /// The partition for the next unkeyed record of `topic`. `available` are the partitions with
     /// a leader (all partitions if none has one); `random` is any random number.
     pub(crate) fn partition(&mut self, topic: &str, partitions: i32, available: &[i32], random: u32) -> i32 {
@@ -96,11 +102,11 @@ impl StickyPartitioner {
         topic: &str,
         partition: i32,
         bytes: usize,
-        batch_size: usize,
         partitions: i32,
         available: &[i32],
         random: u32,
     ) {
+        let batch_size = self.batch_size;
         let Some(s) = self.topics.get_mut(topic) else { return };
         if s.partition != partition {
             return;
@@ -165,13 +171,13 @@ mod tests {
 
     #[test]
     fn sticky_partition_holds_until_batch_size_bytes_then_moves() {
-        let mut s = StickyPartitioner::default();
+        let mut s = StickyPartitioner::new(1000);
         let avail = [0, 1, 2, 3];
         let p = s.partition("t", 4, &avail, 1);
         assert_eq!(p, 1);
-        s.on_append("t", p, 600, 1000, 4, &avail, 7);
+        s.on_append("t", p, 600, 4, &avail, 7);
         assert_eq!(s.partition("t", 4, &avail, 99), 1, "still under batch.size");
-        s.on_append("t", p, 600, 1000, 4, &avail, 0);
+        s.on_append("t", p, 600, 4, &avail, 0);
         let q = s.partition("t", 4, &avail, 99);
         assert_ne!(q, 1, "moved on after batch.size bytes");
         assert_eq!(q, 0);
@@ -179,9 +185,9 @@ mod tests {
 
     #[test]
     fn sticky_partition_prefers_partitions_with_a_leader() {
-        let mut s = StickyPartitioner::default();
+        let mut s = StickyPartitioner::new(1000);
         for r in 0..20 {
-            let mut s2 = StickyPartitioner::default();
+            let mut s2 = StickyPartitioner::new(1000);
             assert_eq!(s2.partition("t", 8, &[5], r), 5);
         }
         assert_eq!(s.partition("t", 3, &[], 4), 1, "no leader known: any partition");
@@ -189,7 +195,7 @@ mod tests {
 
     #[test]
     fn sticky_partition_is_rechosen_when_partition_count_shrinks_below_it() {
-        let mut s = StickyPartitioner::default();
+        let mut s = StickyPartitioner::new(1000);
         assert_eq!(s.partition("t", 8, &[], 7), 7);
         assert_eq!(s.partition("t", 4, &[], 6), 2);
     }

@@ -41,7 +41,7 @@ impl State {
     pub(crate) fn new(cfg: &Resolved, linger: std::time::Duration) -> State {
         State {
             acc: Accumulator::new(cfg.batch_size, linger, cfg.delivery_timeout),
-            sticky: StickyPartitioner::default(),
+            sticky: StickyPartitioner::new(cfg.batch_size),
             incomplete: BTreeSet::new(),
             in_flight: HashMap::new(),
             inflight_bytes: 0,

@@ -139,7 +139,7 @@ impl ProducerSettings {
 
     /// Checks the values that would make the producer misbehave.
     pub(crate) fn validate(&self) -> Result<()> {
-        if !matches!(self.acks, -1 | 0 | 1) {
+        if !(-1..=1).contains(&self.acks) {
             return Err(bad("acks", &self.acks.to_string(), "0, 1 or -1"));
         }
         if self.max_in_flight == 0 {
