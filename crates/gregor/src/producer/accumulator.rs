@@ -265,7 +265,12 @@ impl<T> Accumulator<T> {
         batch.retry_at = Some(retry_at);
         batch.awaiting_metadata = awaiting_metadata;
         self.buffered += batch.size;
-        self.queues.entry(batch.tp.clone()).or_default().push_front(batch);
+        // Several batches of one partition may fail together (pipelined requests): put them
+        // back in creation order, ahead of the batches never sent, so the retries do not
+        // reorder the partition's records among themselves.
+        let q = self.queues.entry(batch.tp.clone()).or_default();
+        let at = q.iter().take_while(|b| b.retry_at.is_some() && b.id < batch.id).count();
+        q.insert(at, batch);
     }
 
     /// Fresh metadata arrived: batches waiting for it may be retried.
@@ -454,6 +459,22 @@ mod tests {
         assert!(a.drain(0, later, leader_all_0, 1 << 20).is_empty());
         a.metadata_updated();
         assert_eq!(a.drain(0, later, leader_all_0, 1 << 20).len(), 1);
+    }
+
+    #[test]
+    fn batches_failing_together_are_retried_in_creation_order() {
+        let t0 = Instant::now();
+        let mut a = Accumulator::new(100, LINGER, DELIVERY);
+        for i in 0..3u32 {
+            a.append(tp(0), rec(200), i, t0);
+        }
+        let first = a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap();
+        let second = a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap();
+        // The responses come back in any order.
+        a.reenqueue(second, t0, false);
+        a.reenqueue(first, t0, false);
+        let order: Vec<u32> = (0..3).map(|_| a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap().tokens[0]).collect();
+        assert_eq!(order, vec![0, 1, 2]);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! Like Java's `KafkaProducer` without idempotence or transactions:
 //!
-//! * [`Producer::send`] picks the partition ([`partitioner`]: murmur2 of the key, sticky for
-//!   unkeyed records), appends the record to that partition's batch ([`accumulator`]) and returns
+//! * [`Producer::send`] picks the partition (`partitioner`: murmur2 of the key, sticky for
+//!   unkeyed records), appends the record to that partition's batch (`accumulator`) and returns
 //!   a [`DeliveryFuture`] at once;
 //! * a background sender task (started by the first `send`, never at construction) sends a
 //!   batch when it reaches `batch.size` bytes or `linger.ms` after it was started; all the
@@ -340,4 +340,33 @@ impl Drop for Producer {
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn producer_and_its_futures_can_move_between_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Producer>();
+        send_sync::<DeliveryFuture>();
+        let p = Producer::new(ProducerSettings::new("127.0.0.1:1")).unwrap();
+        let send = p.send(ProducerRecord::new("t").value("v"));
+        is_send(&send);
+        let flush = p.flush();
+        is_send(&flush);
+        let close = p.close(Duration::from_secs(1));
+        is_send(&close);
+    }
+
+    #[test]
+    fn invalid_settings_fail_at_construction() {
+        let mut s = ProducerSettings::new("127.0.0.1:9092");
+        s.compression_type = "brotli".into();
+        assert_eq!(Producer::new(s).unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(Producer::new(ProducerSettings::new("nohost")).unwrap_err().kind(), ErrorKind::Config);
+    }
 }
