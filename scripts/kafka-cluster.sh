@@ -19,6 +19,7 @@
 #                              produce NUM records of SIZE bytes as fast as possible with
 #                              ProducerPerformance (--throughput -1); COMPRESSION = none|gzip|
 #                              snappy|lz4|zstd (default none); k=v are extra producer properties
+#   coordinator GROUP          print the broker id of GROUP's coordinator (ConsumerGroupCommand)
 #   harness ARGS...            exec the Java consumer harness (scripts/kafka/ConnHarness.java,
 #                              compiled once into the cache); see its --help
 #   tool CLASS ARGS...         run any class with the Kafka jars on the classpath
@@ -446,6 +447,18 @@ cmd_produce() {
         compression.type="$comp" "$@"
 }
 
+cmd_coordinator() {
+    (($# == 1)) || die "usage: coordinator GROUP"
+    local out id
+    out="$(tool_java org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$(bootstrap_servers)" --describe --group "$1" --state)" ||
+        die "ConsumerGroupCommand failed"
+    # Data row: "GROUP  HOST:PORT  (ID)  STRATEGY  STATE  MEMBERS".
+    id="$(awk -v g="$1" '$1 == g { if (match($0, /\([0-9]+\)/)) print substr($0, RSTART + 1, RLENGTH - 2) }' <<<"$out")"
+    [[ -n "$id" ]] || die "no coordinator for group $1 in: $out"
+    echo "$id"
+}
+
 cmd_harness() {
     ensure_harness
     exec java ${HARNESS_JAVA_OPTS:--Xmx512m} \
@@ -466,6 +479,7 @@ main() {
     topic-create) cmd_topic_create "$@" ;;
     topic) tool_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap_servers)" "$@" ;;
     produce) cmd_produce "$@" ;;
+    coordinator) cmd_coordinator "$@" ;;
     harness) cmd_harness "$@" ;;
     tool) tool_java "$@" ;;
     jars) ensure_harness && echo "$LIB_DIR" ;;

@@ -15,7 +15,7 @@
 # (`ss -tnpH`, all non-listening states, so SYN-SENT connects are seen too) owned by any process
 # of that group or descending from the command, and records each distinct connection
 # (local addr:port -> remote addr:port) with the times it was first and last seen. Times are
-# ms since the command was started.
+# ms since the command was started (exported to the command as MEASURE_T0_MS, epoch ms).
 #
 # Output (stdout = the summary; files in DIR):
 #   samples.tsv      t_ms state local remote pid          (one line per socket per sample)
@@ -76,6 +76,8 @@ now_ms() { date +%s%3N; }
 # Start the command in a new session (its own process group) so it can be stopped as a whole.
 # setsid does not fork here (a background job is not a group leader), so $! is the command.
 T0=$(now_ms)
+# Lets the command put its own timeline on the same clock (ConnHarness reads it).
+export MEASURE_T0_MS="$T0"
 if ((USE_STRACE)); then
     # --seccomp-bpf (strace >= 5.3) stops only at connect(), which keeps a JVM at full speed.
     SB=()
@@ -119,8 +121,9 @@ watched_pids() {
 
 sample() {
     local t pids
-    t=$(($(now_ms) - T0))
     pids="$(watched_pids)"
+    # Time stamp taken after the (slower) process scan, right before ss reads the sockets.
+    t=$(($(now_ms) - T0))
     ss -tnpH 2>/dev/null | awk -v t="$t" -v pids="$pids" -v ports="$PORTS" '
         BEGIN {
             n = split(pids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1

@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.io.Reader;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -59,7 +58,7 @@ public final class ConnHarness {
             "                        change of Java's connection-count/-creation/-close metrics",
             "  --json                print one JSON stats line on stdout (benchmark mode)",
             "Text mode prints 'records=N' (and the checksum) on stdout when done.",
-            "Timestamps (t=) are ms since the process started.");
+            "Timestamps (t=) are ms since MEASURE_T0_MS (epoch ms) if set, else since the JVM started.");
 
     private final long processStartMs;
     private boolean events;
@@ -77,8 +76,13 @@ public final class ConnHarness {
     }
 
     public static void main(String[] args) throws Exception {
-        long start = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli)
-                .orElse(ManagementFactory.getRuntimeMXBean().getStartTime());
+        // Time origin: MEASURE_T0_MS (epoch ms, exported by scripts/connections/measure.sh when it
+        // launches the command) so harness and socket timelines share one clock; otherwise the
+        // JVM's own start time (ms precision; ProcessHandle's startInstant is derived from
+        // /proc's boot time in whole seconds and can be off by up to a second).
+        long start = ManagementFactory.getRuntimeMXBean().getStartTime();
+        String t0 = System.getenv("MEASURE_T0_MS");
+        if (t0 != null && t0.matches("[0-9]{1,18}")) start = Long.parseLong(t0);
         System.exit(new ConnHarness(start).run(args));
     }
 

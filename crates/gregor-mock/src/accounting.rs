@@ -48,7 +48,10 @@ impl ConnectionRecord {
 
     /// Number of requests of `api_key` received on this connection.
     pub fn count(&self, api_key: i16) -> usize {
-        self.requests.iter().filter(|r| r.api_key == api_key).count()
+        self.requests
+            .iter()
+            .filter(|r| r.api_key == api_key)
+            .count()
     }
 
     /// API keys of all requests, in order.
@@ -76,7 +79,10 @@ pub(crate) struct Accounting {
 
 impl Accounting {
     pub(crate) fn new() -> Self {
-        Accounting { records: Mutex::new(Vec::new()), changed: watch::channel(0).0 }
+        Accounting {
+            records: Mutex::new(Vec::new()),
+            changed: watch::channel(0).0,
+        }
     }
 
     fn bump(&self) {
@@ -142,7 +148,10 @@ impl Accounting {
     }
 
     pub(crate) fn snapshot(&self) -> Vec<ConnectionRecord> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Waits until `pred(snapshot)` is true, re-checking on every accounting change.

@@ -22,7 +22,12 @@ const MAX_REQUEST: usize = 104_857_600;
 
 /// Accept loop; ends when the task is aborted (broker down / shutdown), dropping the listener
 /// so new connection attempts are refused by the OS.
-pub(crate) async fn run_listener(shared: Arc<Shared>, broker_id: i32, listener: TcpListener, kill: watch::Receiver<u64>) {
+pub(crate) async fn run_listener(
+    shared: Arc<Shared>,
+    broker_id: i32,
+    listener: TcpListener,
+    kill: watch::Receiver<u64>,
+) {
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -50,7 +55,13 @@ pub(crate) async fn run_listener(shared: Arc<Shared>, broker_id: i32, listener: 
     }
 }
 
-async fn serve(shared: Arc<Shared>, broker_id: i32, conn: u64, peer: SocketAddr, mut sock: TcpStream) -> anyhow::Result<()> {
+async fn serve(
+    shared: Arc<Shared>,
+    broker_id: i32,
+    conn: u64,
+    peer: SocketAddr,
+    mut sock: TcpStream,
+) -> anyhow::Result<()> {
     loop {
         let mut len = [0u8; 4];
         if sock.read_exact(&mut len).await.is_err() {
@@ -66,11 +77,22 @@ async fn serve(shared: Arc<Shared>, broker_id: i32, conn: u64, peer: SocketAddr,
         let api_key = i16::from_be_bytes([body[0], body[1]]);
         let api_version = i16::from_be_bytes([body[2], body[3]]);
         let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
-        let nth = shared.accounting.request(conn, RequestRecord { api_key, api_version, correlation_id });
+        let nth = shared.accounting.request(
+            conn,
+            RequestRecord {
+                api_key,
+                api_version,
+                correlation_id,
+            },
+        );
 
         let (delay, drop_now, malformed) = {
             let mut f = shared.faults();
-            (f.latency_for(broker_id, api_key), f.take_drop(broker_id, nth), f.take_malformed(broker_id, api_key))
+            (
+                f.latency_for(broker_id, api_key),
+                f.take_drop(broker_id, nth),
+                f.take_malformed(broker_id, api_key),
+            )
         };
         if drop_now {
             anyhow::bail!("fault: drop at request {nth}");
@@ -81,7 +103,11 @@ async fn serve(shared: Arc<Shared>, broker_id: i32, conn: u64, peer: SocketAddr,
         if malformed == Some(Malformed::HangUp) {
             anyhow::bail!("fault: hang up");
         }
-        let ctx = Ctx { shared: shared.clone(), broker_id, client_host: peer.ip().to_string() };
+        let ctx = Ctx {
+            shared: shared.clone(),
+            broker_id,
+            client_host: peer.ip().to_string(),
+        };
         let response = handlers::dispatch(&ctx, body).await;
         shared.accounting.touch();
         let response = response?;
@@ -98,7 +124,11 @@ async fn serve(shared: Arc<Shared>, broker_id: i32, conn: u64, peer: SocketAddr,
     }
 }
 
-async fn write_malformed(sock: &mut TcpStream, kind: Malformed, frame: BytesMut) -> anyhow::Result<()> {
+async fn write_malformed(
+    sock: &mut TcpStream,
+    kind: Malformed,
+    frame: BytesMut,
+) -> anyhow::Result<()> {
     match kind {
         Malformed::OversizedLength => {
             let mut b = BytesMut::new();
@@ -125,7 +155,9 @@ async fn write_malformed(sock: &mut TcpStream, kind: Malformed, frame: BytesMut)
             }
             sock.write_all(&b).await?;
         }
-        Malformed::HangUp | Malformed::BadCrc | Malformed::DecompressionBomb => sock.write_all(&frame).await?,
+        Malformed::HangUp | Malformed::BadCrc | Malformed::DecompressionBomb => {
+            sock.write_all(&frame).await?
+        }
     }
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -27,7 +29,12 @@ pub struct MockClusterBuilder {
 
 impl Default for MockClusterBuilder {
     fn default() -> Self {
-        MockClusterBuilder { brokers: 3, ports: None, topics: Vec::new(), rebalance_delay: Duration::ZERO }
+        MockClusterBuilder {
+            brokers: 3,
+            ports: None,
+            topics: Vec::new(),
+            rebalance_delay: Duration::ZERO,
+        }
     }
 }
 
@@ -67,19 +74,46 @@ impl MockClusterBuilder {
         let shared = Shared::new(self.rebalance_delay);
         let mut brokers = BTreeMap::new();
         for i in 0..self.brokers {
-            let port = self.ports.as_ref().and_then(|p| p.get(i).copied()).unwrap_or(0);
+            let port = self
+                .ports
+                .as_ref()
+                .and_then(|p| p.get(i).copied())
+                .unwrap_or(0);
             let listener = TcpListener::bind(("127.0.0.1", port)).await?;
             let addr = listener.local_addr()?;
-            shared.state().brokers.insert(i as i32, BrokerInfo { advertised_host: "127.0.0.1".into(), advertised_port: addr.port() as i32, up: true });
+            shared.state().brokers.insert(
+                i as i32,
+                BrokerInfo {
+                    advertised_host: "127.0.0.1".into(),
+                    advertised_port: addr.port() as i32,
+                    up: true,
+                },
+            );
             let (kill, kill_rx) = watch::channel(0u64);
-            let task = tokio::spawn(crate::broker::run_listener(shared.clone(), i as i32, listener, kill_rx));
-            brokers.insert(i as i32, BrokerRt { addr, listener: Some(task), kill });
+            let task = tokio::spawn(crate::broker::run_listener(
+                shared.clone(),
+                i as i32,
+                listener,
+                kill_rx,
+            ));
+            brokers.insert(
+                i as i32,
+                BrokerRt {
+                    addr,
+                    listener: Some(task),
+                    kill,
+                },
+            );
         }
         for (name, p) in &self.topics {
             shared.state().create_topic(name, *p);
         }
         let timer = tokio::spawn(group_timer(shared.clone()));
-        Ok(MockCluster { shared, brokers: Mutex::new(brokers), timer })
+        Ok(MockCluster {
+            shared,
+            brokers: Mutex::new(brokers),
+            timer,
+        })
     }
 }
 
@@ -127,11 +161,17 @@ pub struct MockCluster {
 /// Parses `name:partitions` (e.g. `orders:6`); a bare `name` means 1 partition.
 pub fn parse_topic_spec(spec: &str) -> Result<(String, i32), String> {
     let (name, parts) = match spec.rsplit_once(':') {
-        Some((n, p)) => (n, p.parse::<i32>().map_err(|e| format!("bad partition count in {spec:?}: {e}"))?),
+        Some((n, p)) => (
+            n,
+            p.parse::<i32>()
+                .map_err(|e| format!("bad partition count in {spec:?}: {e}"))?,
+        ),
         None => (spec, 1),
     };
     if name.is_empty() || parts <= 0 {
-        return Err(format!("bad topic spec {spec:?}: want name:partitions with partitions > 0"));
+        return Err(format!(
+            "bad topic spec {spec:?}: want name:partitions with partitions > 0"
+        ));
     }
     Ok((name.to_string(), parts))
 }
@@ -149,7 +189,11 @@ impl MockCluster {
     /// `host:port,...` of every broker's advertised endpoint, in id order.
     pub fn bootstrap_servers(&self) -> String {
         let st = self.shared.state();
-        st.brokers.values().map(|b| format!("{}:{}", b.advertised_host, b.advertised_port)).collect::<Vec<_>>().join(",")
+        st.brokers
+            .values()
+            .map(|b| format!("{}:{}", b.advertised_host, b.advertised_port))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The address broker `id` listens on (None for an unknown id).
@@ -169,13 +213,23 @@ impl MockCluster {
 
     /// Current leader of a partition.
     pub fn partition_leader(&self, topic: &str, partition: i32) -> Option<i32> {
-        self.shared.state().topics.get(topic)?.partitions.get(partition as usize).map(|p| p.leader)
+        self.shared
+            .state()
+            .topics
+            .get(topic)?
+            .partitions
+            .get(partition as usize)
+            .map(|p| p.leader)
     }
 
     /// Moves a partition's leadership to broker `to`, bumping its leader epoch.
     pub fn move_leader(&self, topic: &str, partition: i32, to: i32) {
         let mut st = self.shared.state();
-        if let Some(p) = st.topics.get_mut(topic).and_then(|t| t.partitions.get_mut(partition as usize)) {
+        if let Some(p) = st
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.partitions.get_mut(partition as usize))
+        {
             p.leader = to;
             p.leader_epoch += 1;
         }
@@ -185,7 +239,10 @@ impl MockCluster {
 
     /// Pins the coordinator of `group` to `broker` (moving it if it was elsewhere).
     pub fn set_coordinator(&self, group: &str, broker: i32) {
-        self.shared.state().coordinator_override.insert(group.to_string(), broker);
+        self.shared
+            .state()
+            .coordinator_override
+            .insert(group.to_string(), broker);
     }
 
     /// The broker currently coordinating `group`.
@@ -208,17 +265,25 @@ impl MockCluster {
         let task = {
             let mut rt = self.rt();
             let Some(b) = rt.get_mut(&id) else { return };
-            b.kill.send_modify(|v| *v += 1);
             b.listener.take()
         };
+        // Close the listener first, so no connection is accepted after the kill signal.
         if let Some(t) = task {
             t.abort();
             let _ = t.await;
         }
+        if let Some(b) = self.rt().get_mut(&id) {
+            b.kill.send_modify(|v| *v += 1);
+        }
         if let Some(b) = self.shared.state().brokers.get_mut(&id) {
             b.up = false;
         }
-        let _ = self.wait_until(|c| c.iter().all(|r| r.broker_id != id || !r.is_open()), Duration::from_secs(10)).await;
+        let _ = self
+            .wait_until(
+                |c| c.iter().all(|r| r.broker_id != id || !r.is_open()),
+                Duration::from_secs(10),
+            )
+            .await;
     }
 
     /// Brings broker `id` back on the same address.
@@ -231,7 +296,12 @@ impl MockCluster {
         let mut rt = self.rt();
         if let Some(b) = rt.get_mut(&id) {
             let rx = b.kill.subscribe();
-            b.listener = Some(tokio::spawn(crate::broker::run_listener(self.shared.clone(), id, listener, rx)));
+            b.listener = Some(tokio::spawn(crate::broker::run_listener(
+                self.shared.clone(),
+                id,
+                listener,
+                rx,
+            )));
         }
         drop(rt);
         if let Some(b) = self.shared.state().brokers.get_mut(&id) {
@@ -244,7 +314,8 @@ impl MockCluster {
     /// largest matching delay applies; `Duration::ZERO` cancels.
     pub fn set_latency(&self, broker: Option<i32>, api_key: Option<i16>, delay: Duration) {
         let mut f = self.shared.faults();
-        f.latency.retain(|(b, a, _)| !(*b == broker && *a == api_key));
+        f.latency
+            .retain(|(b, a, _)| !(*b == broker && *a == api_key));
         if !delay.is_zero() {
             f.latency.push((broker, api_key, delay));
         }
@@ -253,7 +324,11 @@ impl MockCluster {
     /// Answers the next `count` requests of `api_key` (any broker) with `error_code`, without
     /// side effects (a failed Produce appends nothing).
     pub fn inject_errors(&self, api_key: i16, error_code: i16, count: usize) {
-        self.shared.faults().errors.push(InjectedError { api_key, error_code, remaining: count });
+        self.shared.faults().errors.push(InjectedError {
+            api_key,
+            error_code,
+            remaining: count,
+        });
     }
 
     /// One-shot: the first connection to `broker` that reaches its `nth` request (1-based) is
@@ -264,7 +339,11 @@ impl MockCluster {
 
     /// One-shot: the next matching response is malformed as `kind` (see [`Malformed`]).
     pub fn inject_malformed(&self, broker: Option<i32>, api_key: Option<i16>, kind: Malformed) {
-        self.shared.faults().malformed.push(MalformedRule { broker, api_key, kind });
+        self.shared.faults().malformed.push(MalformedRule {
+            broker,
+            api_key,
+            kind,
+        });
     }
 
     /// Removes every armed fault and latency.
@@ -279,7 +358,10 @@ impl MockCluster {
 
     /// Connections the brokers still hold.
     pub fn open_connections(&self) -> Vec<ConnectionRecord> {
-        self.connections().into_iter().filter(|c| c.is_open()).collect()
+        self.connections()
+            .into_iter()
+            .filter(|c| c.is_open())
+            .collect()
     }
 
     /// Waits (without polling) until `pred` holds for the connection records.
@@ -310,12 +392,20 @@ impl MockCluster {
     }
 
     /// Appends records (key, value) as one uncompressed v2 batch; returns its base offset.
-    pub fn append_records<K, V>(&self, topic: &str, partition: i32, records: &[(K, V)]) -> anyhow::Result<i64>
+    pub fn append_records<K, V>(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[(K, V)],
+    ) -> anyhow::Result<i64>
     where
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
         let recs: Vec<Record> = records
             .iter()
             .enumerate()
@@ -336,9 +426,17 @@ impl MockCluster {
             })
             .collect();
         let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(&mut buf, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None })?;
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &recs,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )?;
         let raw = buf.freeze();
-        let batches = split_batches(&raw).map_err(|e| anyhow::anyhow!("encoded batch invalid: {e:?}"))?;
+        let batches =
+            split_batches(&raw).map_err(|e| anyhow::anyhow!("encoded batch invalid: {e:?}"))?;
         let base = {
             let mut st = self.shared.state();
             let p = st
@@ -360,17 +458,31 @@ impl MockCluster {
     /// Stored batches of a partition, as they will be served (bytes as produced).
     pub fn batches(&self, topic: &str, partition: i32) -> Vec<Bytes> {
         let st = self.shared.state();
-        st.topics.get(topic).and_then(|t| t.partitions.get(partition as usize)).map(|p| p.log.batches.iter().map(|b| b.bytes.clone()).collect()).unwrap_or_default()
+        st.topics
+            .get(topic)
+            .and_then(|t| t.partitions.get(partition as usize))
+            .map(|p| p.log.batches.iter().map(|b| b.bytes.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Next offset to be written (high watermark).
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.shared.state().topics.get(topic)?.partitions.get(partition as usize).map(|p| p.log.high_watermark)
+        self.shared
+            .state()
+            .topics
+            .get(topic)?
+            .partitions
+            .get(partition as usize)
+            .map(|p| p.log.high_watermark)
     }
 
     /// Offset committed by `group` for a partition.
     pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
-        self.shared.state().offsets.get(&(group.to_string(), topic.to_string(), partition)).map(|c| c.offset)
+        self.shared
+            .state()
+            .offsets
+            .get(&(group.to_string(), topic.to_string(), partition))
+            .map(|c| c.offset)
     }
 
     /// The group's state and members, if the coordinator knows the group.
@@ -385,7 +497,12 @@ impl MockCluster {
             members: g
                 .members
                 .values()
-                .map(|m| MemberSnapshot { member_id: m.id.clone(), instance_id: m.instance_id.clone(), client_id: m.client_id.clone(), assignment: m.assignment.clone() })
+                .map(|m| MemberSnapshot {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    assignment: m.assignment.clone(),
+                })
                 .collect(),
         })
     }

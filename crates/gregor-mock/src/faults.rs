@@ -68,7 +68,10 @@ impl Faults {
     }
 
     pub(crate) fn take_error(&mut self, api: i16) -> Option<i16> {
-        let idx = self.errors.iter().position(|e| e.api_key == api && e.remaining > 0)?;
+        let idx = self
+            .errors
+            .iter()
+            .position(|e| e.api_key == api && e.remaining > 0)?;
         let e = &mut self.errors[idx];
         e.remaining -= 1;
         let code = e.error_code;
@@ -79,7 +82,11 @@ impl Faults {
     }
 
     pub(crate) fn take_drop(&mut self, broker: i32, nth: usize) -> bool {
-        match self.drop_at.iter().position(|&(b, n)| b == broker && n == nth) {
+        match self
+            .drop_at
+            .iter()
+            .position(|&(b, n)| b == broker && n == nth)
+        {
             Some(i) => {
                 self.drop_at.remove(i);
                 true
@@ -112,7 +119,9 @@ impl Faults {
 
     pub(crate) fn consume_payload(&mut self, broker: i32, kind: Malformed) {
         if let Some(i) = self.malformed.iter().position(|r| {
-            r.kind == kind && r.broker.is_none_or(|b| b == broker) && r.api_key.is_none_or(|a| a == 1)
+            r.kind == kind
+                && r.broker.is_none_or(|b| b == broker)
+                && r.api_key.is_none_or(|a| a == 1)
         }) {
             self.malformed.remove(i);
         }

@@ -9,19 +9,12 @@
 //! Inputs are `handle_*`; parked requests are answered later through `poll_output`; the driver
 //! calls `handle_timeout(now)` at `poll_timeout()`.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub(crate) const NONE: i16 = 0;
-pub(crate) const ILLEGAL_GENERATION: i16 = 22;
-pub(crate) const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
-pub(crate) const UNKNOWN_MEMBER_ID: i16 = 25;
-pub(crate) const INVALID_SESSION_TIMEOUT: i16 = 26;
-pub(crate) const REBALANCE_IN_PROGRESS: i16 = 27;
-pub(crate) const MEMBER_ID_REQUIRED: i16 = 79;
-pub(crate) const FENCED_INSTANCE_ID: i16 = 82;
+pub(crate) use crate::group_io::*;
 
 /// Identifies a parked request so the driver can route its answer.
 pub(crate) type Ticket = u64;
@@ -63,56 +56,12 @@ pub(crate) struct Member {
 
 impl Member {
     fn metadata_for(&self, protocol: &str) -> Bytes {
-        self.protocols.iter().find(|(n, _)| n == protocol).map(|(_, m)| m.clone()).unwrap_or_default()
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == protocol)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default()
     }
-}
-
-/// JoinGroup input (decoded request fields plus connection facts).
-#[derive(Debug, Clone)]
-pub(crate) struct JoinInput {
-    pub version: i16,
-    pub member_id: String,
-    pub instance_id: Option<String>,
-    pub client_id: String,
-    pub client_host: String,
-    pub session_timeout_ms: i32,
-    pub rebalance_timeout_ms: i32,
-    pub protocol_type: String,
-    pub protocols: Vec<(String, Bytes)>,
-}
-
-/// A JoinGroup answer (mapped onto JoinGroupResponse by the handler).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct JoinResult {
-    pub error_code: i16,
-    pub generation_id: i32,
-    pub protocol_type: Option<String>,
-    pub protocol_name: Option<String>,
-    pub leader: String,
-    pub member_id: String,
-    /// (member id, instance id, metadata) — only for the leader.
-    pub members: Vec<(String, Option<String>, Bytes)>,
-    pub skip_assignment: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SyncResult {
-    pub error_code: i16,
-    pub protocol_type: Option<String>,
-    pub protocol_name: Option<String>,
-    pub assignment: Bytes,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Output {
-    Join(JoinResult),
-    Sync(SyncResult),
-}
-
-/// Outcome of a request that may park.
-pub(crate) enum Reply<T> {
-    Now(T),
-    Parked,
 }
 
 #[derive(Debug)]
@@ -143,7 +92,10 @@ pub(crate) struct Groups {
 
 impl Groups {
     pub(crate) fn new(initial_rebalance_delay: Duration) -> Self {
-        Groups { initial_rebalance_delay, ..Default::default() }
+        Groups {
+            initial_rebalance_delay,
+            ..Default::default()
+        }
     }
 
     /// Next answer for a parked JoinGroup / SyncGroup.
@@ -164,7 +116,7 @@ impl Groups {
             }
             g.pending.values().for_each(|&t| see(t));
             for m in g.members.values() {
-                if m.join_ticket.is_none() {
+                if m.join_ticket.is_none() && m.sync_ticket.is_none() {
                     see(m.session_deadline);
                 }
             }
@@ -180,23 +132,36 @@ impl Groups {
 
 fn group_entry<'a>(groups: &'a mut HashMap<String, Group>, id: &str) -> &'a mut Group {
     groups.entry(id.to_string()).or_insert_with(|| Group {
-            id: id.to_string(),
-            state: GroupState::Empty,
-            generation: 0,
-            protocol_type: None,
-            protocol_name: None,
-            leader: None,
-            members: BTreeMap::new(),
-            pending: HashMap::new(),
-            static_members: HashMap::new(),
-            rebalance_deadline: None,
-            initial_delay_until: None,
-        })
+        id: id.to_string(),
+        state: GroupState::Empty,
+        generation: 0,
+        protocol_type: None,
+        protocol_name: None,
+        leader: None,
+        members: BTreeMap::new(),
+        pending: HashMap::new(),
+        static_members: HashMap::new(),
+        rebalance_deadline: None,
+        initial_delay_until: None,
+    })
 }
 
 impl Groups {
-    pub(crate) fn handle_join(&mut self, now: Instant, group_id: &str, ticket: Ticket, j: JoinInput) -> Reply<JoinResult> {
-        let err = |code: i16, member_id: String| Reply::Now(JoinResult { error_code: code, generation_id: -1, member_id, ..Default::default() });
+    pub(crate) fn handle_join(
+        &mut self,
+        now: Instant,
+        group_id: &str,
+        ticket: Ticket,
+        j: JoinInput,
+    ) -> Reply<JoinResult> {
+        let err = |code: i16, member_id: String| {
+            Reply::Now(JoinResult {
+                error_code: code,
+                generation_id: -1,
+                member_id,
+                ..Default::default()
+            })
+        };
         if j.session_timeout_ms <= 0 || j.session_timeout_ms > 1_800_000 {
             return err(INVALID_SESSION_TIMEOUT, j.member_id);
         }
@@ -209,20 +174,55 @@ impl Groups {
         let g = group_entry(&mut self.groups, group_id);
         if g.state != GroupState::Empty {
             let same_type = g.protocol_type.as_deref() == Some(j.protocol_type.as_str());
-            let shared = j.protocols.iter().any(|(p, _)| g.members.values().all(|m| m.protocols.iter().any(|(q, _)| q == p)));
+            let shared = j.protocols.iter().any(|(p, _)| {
+                g.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(q, _)| q == p))
+            });
             if !same_type || !shared {
                 return err(INCONSISTENT_GROUP_PROTOCOL, j.member_id);
             }
         }
         let session = Duration::from_millis(j.session_timeout_ms as u64);
-        let rebalance = Duration::from_millis(j.rebalance_timeout_ms.max(j.session_timeout_ms) as u64);
+        let rebalance =
+            Duration::from_millis(j.rebalance_timeout_ms.max(j.session_timeout_ms) as u64);
         let mut member_id = j.member_id.clone();
         if member_id.is_empty() {
-            let new_id = format!("{}-{:08x}-{}", if j.client_id.is_empty() { "member" } else { &j.client_id }, rand::random::<u32>(), seq);
+            let new_id = format!(
+                "{}-{:08x}-{}",
+                if j.client_id.is_empty() {
+                    "member"
+                } else {
+                    &j.client_id
+                },
+                rand::random::<u32>(),
+                seq
+            );
             if let Some(inst) = &j.instance_id {
                 // KIP-345: a static member rejoining with an empty id replaces (fences) the old id.
                 if let Some(old) = g.static_members.get(inst).cloned() {
                     if let Some(mut m) = g.members.remove(&old) {
+                        // The old incarnation's parked requests are fenced (KIP-345).
+                        if let Some((t, _)) = m.join_ticket.take() {
+                            self.outbox.push_back((
+                                t,
+                                Output::Join(JoinResult {
+                                    error_code: FENCED_INSTANCE_ID,
+                                    generation_id: -1,
+                                    member_id: old.clone(),
+                                    ..Default::default()
+                                }),
+                            ));
+                        }
+                        if let Some(t) = m.sync_ticket.take() {
+                            self.outbox.push_back((
+                                t,
+                                Output::Sync(SyncResult {
+                                    error_code: FENCED_INSTANCE_ID,
+                                    ..Default::default()
+                                }),
+                            ));
+                        }
                         m.id = new_id.clone();
                         if g.leader.as_deref() == Some(&old) {
                             g.leader = Some(new_id.clone());
@@ -238,10 +238,17 @@ impl Groups {
                             // No rebalance: hand back the current generation; SyncGroup returns the
                             // kept assignment (skip_assignment tells a v9 leader not to reassign).
                             let is_leader = g.leader.as_deref() == Some(&new_id);
-                            return Reply::Now(g.join_result(&new_id, is_leader, j.version >= 9 && is_leader));
+                            return Reply::Now(g.join_result(
+                                &new_id,
+                                is_leader,
+                                j.version >= 9 && is_leader,
+                            ));
                         }
                         member_id = new_id;
-                        g.members.get_mut(&member_id).expect("just inserted").join_ticket = Some((ticket, j.version));
+                        g.members
+                            .get_mut(&member_id)
+                            .expect("just inserted")
+                            .join_ticket = Some((ticket, j.version));
                         g.prepare_rebalance(now, delay, &mut self.outbox);
                         g.maybe_complete_join(now, &mut self.outbox);
                         return Reply::Parked;
@@ -267,31 +274,41 @@ impl Groups {
             }
         }
         g.pending.remove(&member_id);
-        let existing = g.members.get(&member_id).map(|m| m.protocols == j.protocols);
+        let existing = g
+            .members
+            .get(&member_id)
+            .map(|m| m.protocols == j.protocols);
         // A known follower rejoining with unchanged metadata in Stable/CompletingRebalance gets
         // the current generation back without a rebalance (GroupCoordinator.doCurrentMemberJoinGroup).
         if existing == Some(true)
-            && matches!(g.state, GroupState::Stable | GroupState::CompletingRebalance)
-            && (g.leader.as_deref() != Some(&member_id) || g.state == GroupState::CompletingRebalance)
+            && matches!(
+                g.state,
+                GroupState::Stable | GroupState::CompletingRebalance
+            )
+            && (g.leader.as_deref() != Some(&member_id)
+                || g.state == GroupState::CompletingRebalance)
         {
             let m = g.members.get_mut(&member_id).expect("exists");
             m.session_deadline = now + session;
             let is_leader = g.leader.as_deref() == Some(&member_id);
             return Reply::Now(g.join_result(&member_id, is_leader, false));
         }
-        let m = g.members.entry(member_id.clone()).or_insert_with(|| Member {
-            id: member_id.clone(),
-            instance_id: j.instance_id.clone(),
-            client_id: j.client_id.clone(),
-            client_host: j.client_host.clone(),
-            session_timeout: session,
-            rebalance_timeout: rebalance,
-            protocols: Vec::new(),
-            assignment: Bytes::new(),
-            session_deadline: now + session,
-            join_ticket: None,
-            sync_ticket: None,
-        });
+        let m = g
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                id: member_id.clone(),
+                instance_id: j.instance_id.clone(),
+                client_id: j.client_id.clone(),
+                client_host: j.client_host.clone(),
+                session_timeout: session,
+                rebalance_timeout: rebalance,
+                protocols: Vec::new(),
+                assignment: Bytes::new(),
+                session_deadline: now + session,
+                join_ticket: None,
+                sync_ticket: None,
+            });
         m.protocols = j.protocols;
         m.session_timeout = session;
         m.rebalance_timeout = rebalance;
@@ -321,8 +338,15 @@ impl Groups {
         instance_id: Option<&str>,
         assignments: Vec<(String, Bytes)>,
     ) -> Reply<SyncResult> {
-        let err = |code| Reply::Now(SyncResult { error_code: code, ..Default::default() });
-        let Some(g) = self.groups.get_mut(group_id) else { return err(UNKNOWN_MEMBER_ID) };
+        let err = |code| {
+            Reply::Now(SyncResult {
+                error_code: code,
+                ..Default::default()
+            })
+        };
+        let Some(g) = self.groups.get_mut(group_id) else {
+            return err(UNKNOWN_MEMBER_ID);
+        };
         if let Some(code) = g.check_member(member_id, instance_id) {
             return err(code);
         }
@@ -334,7 +358,12 @@ impl Groups {
             GroupState::PreparingRebalance => err(REBALANCE_IN_PROGRESS),
             GroupState::Stable => {
                 let m = &g.members[member_id];
-                Reply::Now(SyncResult { error_code: NONE, protocol_type: g.protocol_type.clone(), protocol_name: g.protocol_name.clone(), assignment: m.assignment.clone() })
+                Reply::Now(SyncResult {
+                    error_code: NONE,
+                    protocol_type: g.protocol_type.clone(),
+                    protocol_name: g.protocol_name.clone(),
+                    assignment: m.assignment.clone(),
+                })
             }
             GroupState::CompletingRebalance => {
                 g.members.get_mut(member_id).expect("checked").sync_ticket = Some(ticket);
@@ -344,9 +373,18 @@ impl Groups {
                         m.assignment = map.remove(&m.id).unwrap_or_default();
                     }
                     g.state = GroupState::Stable;
+                    g.rebalance_deadline = None;
                     for m in g.members.values_mut() {
                         if let Some(t) = m.sync_ticket.take() {
-                            self.outbox.push_back((t, Output::Sync(SyncResult { error_code: NONE, protocol_type: g.protocol_type.clone(), protocol_name: g.protocol_name.clone(), assignment: m.assignment.clone() })));
+                            self.outbox.push_back((
+                                t,
+                                Output::Sync(SyncResult {
+                                    error_code: NONE,
+                                    protocol_type: g.protocol_type.clone(),
+                                    protocol_name: g.protocol_name.clone(),
+                                    assignment: m.assignment.clone(),
+                                }),
+                            ));
                         }
                     }
                 }
@@ -355,8 +393,17 @@ impl Groups {
         }
     }
 
-    pub(crate) fn handle_heartbeat(&mut self, now: Instant, group_id: &str, generation: i32, member_id: &str, instance_id: Option<&str>) -> i16 {
-        let Some(g) = self.groups.get_mut(group_id) else { return UNKNOWN_MEMBER_ID };
+    pub(crate) fn handle_heartbeat(
+        &mut self,
+        now: Instant,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> i16 {
+        let Some(g) = self.groups.get_mut(group_id) else {
+            return UNKNOWN_MEMBER_ID;
+        };
         if let Some(code) = g.check_member(member_id, instance_id) {
             return code;
         }
@@ -373,9 +420,17 @@ impl Groups {
     }
 
     /// Removes one member (LeaveGroup). Empty `member_id` with an instance id looks it up (v3+).
-    pub(crate) fn handle_leave(&mut self, now: Instant, group_id: &str, member_id: &str, instance_id: Option<&str>) -> i16 {
+    pub(crate) fn handle_leave(
+        &mut self,
+        now: Instant,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> i16 {
         let delay = self.initial_rebalance_delay;
-        let Some(g) = self.groups.get_mut(group_id) else { return UNKNOWN_MEMBER_ID };
+        let Some(g) = self.groups.get_mut(group_id) else {
+            return UNKNOWN_MEMBER_ID;
+        };
         let id = match (member_id.is_empty(), instance_id) {
             (true, Some(inst)) => match g.static_members.get(inst) {
                 Some(id) => id.clone(),
@@ -391,9 +446,20 @@ impl Groups {
     }
 
     /// Validates a commit's generation/member against the group (classic rules).
-    pub(crate) fn validate_commit(&mut self, now: Instant, group_id: &str, generation: i32, member_id: &str, instance_id: Option<&str>) -> i16 {
+    pub(crate) fn validate_commit(
+        &mut self,
+        now: Instant,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> i16 {
         let Some(g) = self.groups.get_mut(group_id) else {
-            return if generation < 0 { NONE } else { ILLEGAL_GENERATION };
+            return if generation < 0 {
+                NONE
+            } else {
+                ILLEGAL_GENERATION
+            };
         };
         if generation < 0 && g.state == GroupState::Empty {
             return NONE; // simple commit by a consumer outside any group
@@ -417,7 +483,15 @@ impl Groups {
         let delay = self.initial_rebalance_delay;
         for g in self.groups.values_mut() {
             g.pending.retain(|_, &mut t| t > now);
-            let expired: Vec<String> = g.members.values().filter(|m| m.join_ticket.is_none() && m.session_deadline <= now).map(|m| m.id.clone()).collect();
+            // Members awaiting a JoinGroup/SyncGroup answer are kept alive (MemberMetadata.shouldKeepAlive).
+            let expired: Vec<String> = g
+                .members
+                .values()
+                .filter(|m| {
+                    m.join_ticket.is_none() && m.sync_ticket.is_none() && m.session_deadline <= now
+                })
+                .map(|m| m.id.clone())
+                .collect();
             for id in expired {
                 tracing::debug!(group = %g.id, member = %id, "mock: session expired");
                 g.remove_member(now, &id, delay, &mut self.outbox);
@@ -425,14 +499,40 @@ impl Groups {
             if g.initial_delay_until.is_some_and(|t| t <= now) {
                 g.initial_delay_until = None;
             }
+            if g.state == GroupState::CompletingRebalance
+                && g.rebalance_deadline.is_some_and(|t| t <= now)
+            {
+                // Pending-sync timeout (Java: ClassicGroup pending sync members, KAFKA-13216): members
+                // that did not send SyncGroup within the rebalance timeout are removed.
+                let lagging: Vec<String> = g
+                    .members
+                    .values()
+                    .filter(|m| m.sync_ticket.is_none())
+                    .map(|m| m.id.clone())
+                    .collect();
+                g.rebalance_deadline = None;
+                for id in lagging {
+                    g.remove_member(now, &id, delay, &mut self.outbox);
+                }
+            }
             if g.state == GroupState::PreparingRebalance {
                 if g.rebalance_deadline.is_some_and(|t| t <= now) {
                     // Rebalance timeout: members that did not rejoin are dropped (Java:
                     // onCompleteJoin removes members not awaiting join).
-                    let gone: Vec<String> = g.members.values().filter(|m| m.join_ticket.is_none()).map(|m| m.id.clone()).collect();
+                    let gone: Vec<String> = g
+                        .members
+                        .values()
+                        .filter(|m| m.join_ticket.is_none())
+                        .map(|m| m.id.clone())
+                        .collect();
                     for id in gone {
                         g.members.remove(&id);
-                        if let Some(inst) = g.static_members.iter().find(|(_, v)| **v == id).map(|(k, _)| k.clone()) {
+                        if let Some(inst) = g
+                            .static_members
+                            .iter()
+                            .find(|(_, v)| **v == id)
+                            .map(|(k, _)| k.clone())
+                        {
                             g.static_members.remove(&inst);
                         }
                     }
@@ -446,7 +546,17 @@ impl Groups {
 
     /// Groups that exist (have members or ever had a generation) as (id, state, protocol type).
     pub(crate) fn list(&self) -> Vec<(String, GroupState, String)> {
-        let mut v: Vec<_> = self.groups.values().map(|g| (g.id.clone(), g.state, g.protocol_type.clone().unwrap_or_default())).collect();
+        let mut v: Vec<_> = self
+            .groups
+            .values()
+            .map(|g| {
+                (
+                    g.id.clone(),
+                    g.state,
+                    g.protocol_type.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -466,7 +576,12 @@ impl Group {
         None
     }
 
-    fn join_result(&self, member_id: &str, with_members: bool, skip_assignment: bool) -> JoinResult {
+    fn join_result(
+        &self,
+        member_id: &str,
+        with_members: bool,
+        skip_assignment: bool,
+    ) -> JoinResult {
         let proto = self.protocol_name.clone().unwrap_or_default();
         JoinResult {
             error_code: NONE,
@@ -476,7 +591,10 @@ impl Group {
             leader: self.leader.clone().unwrap_or_default(),
             member_id: member_id.to_string(),
             members: if with_members {
-                self.members.values().map(|m| (m.id.clone(), m.instance_id.clone(), m.metadata_for(&proto))).collect()
+                self.members
+                    .values()
+                    .map(|m| (m.id.clone(), m.instance_id.clone(), m.metadata_for(&proto)))
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -484,14 +602,30 @@ impl Group {
         }
     }
 
-    fn prepare_rebalance(&mut self, now: Instant, delay: Duration, outbox: &mut VecDeque<(Ticket, Output)>) {
+    fn prepare_rebalance(
+        &mut self,
+        now: Instant,
+        delay: Duration,
+        outbox: &mut VecDeque<(Ticket, Output)>,
+    ) {
         // Parked SyncGroups of the old generation learn about the new rebalance.
         for m in self.members.values_mut() {
             if let Some(t) = m.sync_ticket.take() {
-                outbox.push_back((t, Output::Sync(SyncResult { error_code: REBALANCE_IN_PROGRESS, ..Default::default() })));
+                outbox.push_back((
+                    t,
+                    Output::Sync(SyncResult {
+                        error_code: REBALANCE_IN_PROGRESS,
+                        ..Default::default()
+                    }),
+                ));
             }
         }
-        let timeout = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+        let timeout = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or_default();
         self.rebalance_deadline = Some(now + timeout);
         if self.state == GroupState::Empty && !delay.is_zero() {
             self.initial_delay_until = Some(now + delay.min(timeout));
@@ -499,18 +633,40 @@ impl Group {
         self.state = GroupState::PreparingRebalance;
     }
 
-    fn remove_member(&mut self, now: Instant, id: &str, delay: Duration, outbox: &mut VecDeque<(Ticket, Output)>) {
-        let Some(m) = self.members.remove(id) else { return };
+    fn remove_member(
+        &mut self,
+        now: Instant,
+        id: &str,
+        delay: Duration,
+        outbox: &mut VecDeque<(Ticket, Output)>,
+    ) {
+        let Some(m) = self.members.remove(id) else {
+            return;
+        };
         if let Some(inst) = &m.instance_id {
             if self.static_members.get(inst).is_some_and(|v| v == id) {
                 self.static_members.remove(inst);
             }
         }
         if let Some((t, _)) = m.join_ticket {
-            outbox.push_back((t, Output::Join(JoinResult { error_code: UNKNOWN_MEMBER_ID, generation_id: -1, member_id: id.to_string(), ..Default::default() })));
+            outbox.push_back((
+                t,
+                Output::Join(JoinResult {
+                    error_code: UNKNOWN_MEMBER_ID,
+                    generation_id: -1,
+                    member_id: id.to_string(),
+                    ..Default::default()
+                }),
+            ));
         }
         if let Some(t) = m.sync_ticket {
-            outbox.push_back((t, Output::Sync(SyncResult { error_code: UNKNOWN_MEMBER_ID, ..Default::default() })));
+            outbox.push_back((
+                t,
+                Output::Sync(SyncResult {
+                    error_code: UNKNOWN_MEMBER_ID,
+                    ..Default::default()
+                }),
+            ));
         }
         if self.leader.as_deref() == Some(id) {
             self.leader = None;
@@ -530,12 +686,13 @@ impl Group {
         }
     }
 
-    fn maybe_complete_join(&mut self, _now: Instant, outbox: &mut VecDeque<(Ticket, Output)>) {
+    fn maybe_complete_join(&mut self, now: Instant, outbox: &mut VecDeque<(Ticket, Output)>) {
         if self.state != GroupState::PreparingRebalance || self.initial_delay_until.is_some() {
             return;
         }
-        let all_joined = self.members.values().all(|m| m.join_ticket.is_some()) && self.pending.is_empty();
-        let timed_out = self.rebalance_deadline.is_some_and(|t| t <= _now);
+        let all_joined =
+            self.members.values().all(|m| m.join_ticket.is_some()) && self.pending.is_empty();
+        let timed_out = self.rebalance_deadline.is_some_and(|t| t <= now);
         if !all_joined && !timed_out {
             return;
         }
@@ -551,7 +708,16 @@ impl Group {
         // Protocol: among those every member supports, the one with most first-choice votes
         // (ClassicGroup.selectProtocol).
         let first = self.members.values().next().expect("non-empty");
-        let candidates: Vec<String> = first.protocols.iter().map(|(p, _)| p.clone()).filter(|p| self.members.values().all(|m| m.protocols.iter().any(|(q, _)| q == p))).collect();
+        let candidates: Vec<String> = first
+            .protocols
+            .iter()
+            .map(|(p, _)| p.clone())
+            .filter(|p| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(q, _)| q == p))
+            })
+            .collect();
         let mut votes: Vec<(String, usize)> = candidates.iter().map(|c| (c.clone(), 0)).collect();
         for m in self.members.values() {
             if let Some((p, _)) = m.protocols.iter().find(|(p, _)| candidates.contains(p)) {
@@ -562,21 +728,34 @@ impl Group {
         }
         let chosen = votes.iter().max_by_key(|(_, n)| *n).map(|(p, _)| p.clone());
         self.protocol_name = chosen;
-        if self.leader.as_ref().is_none_or(|l| !self.members.contains_key(l)) {
+        if self
+            .leader
+            .as_ref()
+            .is_none_or(|l| !self.members.contains_key(l))
+        {
             self.leader = self.members.keys().next().cloned();
         }
         self.state = GroupState::CompletingRebalance;
+        let sync_timeout = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or_default();
+        self.rebalance_deadline = Some(now + sync_timeout);
         let leader = self.leader.clone().unwrap_or_default();
         let ids: Vec<String> = self.members.keys().cloned().collect();
-        let seen: HashSet<String> = HashSet::new();
-        let _ = seen;
         for id in ids {
             let res = self.join_result(&id, id == leader, false);
             let m = self.members.get_mut(&id).expect("exists");
-            m.session_deadline = _now + m.session_timeout;
+            m.session_deadline = now + m.session_timeout;
             if let Some((t, _v)) = m.join_ticket.take() {
                 outbox.push_back((t, Output::Join(res)));
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;

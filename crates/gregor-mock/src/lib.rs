@@ -18,24 +18,38 @@
 //! the client sends next on that socket. `broker_down` closes the listener, so connection
 //! attempts are refused by the OS, and drops that broker's live sockets.
 //!
-//! Advertised API versions: see [`advertised_versions`].
+//! Advertised API versions (also [`advertised_versions`]): Produce 3-12, Fetch 4-17 (topic
+//! ids from v13, KIP-227 sessions from v7), ListOffsets 1-10, Metadata 0-13, OffsetCommit 2-9,
+//! OffsetFetch 1-9, FindCoordinator 0-6, JoinGroup 0-9, Heartbeat 0-4, LeaveGroup 0-5,
+//! SyncGroup 0-5, DescribeGroups 0-6, ListGroups 0-5, ApiVersions 0-4, CreateTopics 2-7,
+//! InitProducerId 0-5 (idempotent producers only, no transactions). Anything else closes the
+//! connection, as a broker does for an API it does not know.
+//!
+//! Faults (see [`MockCluster`]): latency persists until reset; every other fault is one-shot
+//! (injected errors count down). `inject_errors` answers without side effects.
 
 mod accounting;
 mod broker;
 mod cluster;
 mod faults;
 mod group;
+mod group_io;
 mod handlers;
 mod log;
 mod malformed;
 mod state;
 
 pub use accounting::{ConnectionRecord, RequestRecord, TimedOut};
-pub use cluster::{parse_topic_spec, GroupSnapshot, MemberSnapshot, MockCluster, MockClusterBuilder};
+pub use cluster::{
+    parse_topic_spec, GroupSnapshot, MemberSnapshot, MockCluster, MockClusterBuilder,
+};
 pub use faults::Malformed;
 
 /// `(api_key, min_version, max_version)` for every API the mock implements, as advertised in
 /// its ApiVersions response.
 pub fn advertised_versions() -> Vec<(i16, i16, i16)> {
-    handlers::SUPPORTED.iter().map(|&(k, a, b)| (k as i16, a, b)).collect()
+    handlers::SUPPORTED
+        .iter()
+        .map(|&(k, a, b)| (k as i16, a, b))
+        .collect()
 }

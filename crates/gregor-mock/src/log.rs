@@ -64,7 +64,12 @@ pub(crate) fn parse_batch(b: &[u8]) -> Result<BatchHeader, BatchError> {
     if b[16] != 2 {
         return Err(BatchError::UnsupportedMagic);
     }
-    let crc = u32::from_be_bytes([b[CRC_OFFSET], b[CRC_OFFSET + 1], b[CRC_OFFSET + 2], b[CRC_OFFSET + 3]]);
+    let crc = u32::from_be_bytes([
+        b[CRC_OFFSET],
+        b[CRC_OFFSET + 1],
+        b[CRC_OFFSET + 2],
+        b[CRC_OFFSET + 3],
+    ]);
     if crc32c::crc32c(&b[ATTRIBUTES_OFFSET..total_len]) != crc {
         return Err(BatchError::Corrupt);
     }
@@ -123,7 +128,12 @@ impl PartitionLog {
     /// Batches from the one containing `offset`, within `max_bytes` except that the first batch
     /// is always returned when `allow_oversized_first` (KIP-74: progress even if a batch is
     /// larger than the limit).
-    pub(crate) fn read(&self, offset: i64, max_bytes: usize, allow_oversized_first: bool) -> Vec<Bytes> {
+    pub(crate) fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        allow_oversized_first: bool,
+    ) -> Vec<Bytes> {
         let start = self.batches.partition_point(|b| b.last_offset < offset);
         let mut out = Vec::new();
         let mut size = 0usize;
@@ -147,12 +157,20 @@ impl PartitionLog {
         self.batches
             .iter()
             .find(|b| b.max_timestamp >= ts)
-            .map(|b| (b.base_offset.max(self.log_start_offset), b.first_timestamp.max(b.max_timestamp.min(ts))))
+            .map(|b| {
+                (
+                    b.base_offset.max(self.log_start_offset),
+                    b.first_timestamp.max(b.max_timestamp.min(ts)),
+                )
+            })
     }
 
     /// (offset, timestamp) of the batch with the largest timestamp (ListOffsets -3, KIP-734).
     pub(crate) fn max_timestamp(&self) -> Option<(i64, i64)> {
-        self.batches.iter().max_by_key(|b| b.max_timestamp).map(|b| (b.last_offset, b.max_timestamp))
+        self.batches
+            .iter()
+            .max_by_key(|b| b.max_timestamp)
+            .map(|b| (b.last_offset, b.max_timestamp))
     }
 }
 

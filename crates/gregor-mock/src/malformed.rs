@@ -48,7 +48,11 @@ fn gzip_payload() -> &'static Bytes {
 /// A v2 batch (valid CRC, gzip attribute) claiming one record, whose payload is the bomb.
 /// The base offset is taken from the first batch of `records` so the client accepts it.
 pub(crate) fn gzip_bomb(records: &Bytes) -> Bytes {
-    let base = if records.len() >= 8 { i64::from_be_bytes(records[..8].try_into().unwrap_or([0; 8])) } else { 0 };
+    let base = if records.len() >= 8 {
+        i64::from_be_bytes(records[..8].try_into().unwrap_or([0; 8]))
+    } else {
+        0
+    };
     let payload = gzip_payload();
     let mut after_crc = BytesMut::new();
     after_crc.put_i16(1); // attributes: gzip

@@ -95,14 +95,27 @@ impl State {
         let ids: Vec<i32> = self.brokers.keys().copied().collect();
         let start = (self.topics.len()) % ids.len().max(1);
         let parts = (0..partitions.max(0) as usize)
-            .map(|p| Partition { leader: ids[(start + p) % ids.len()], leader_epoch: 0, log: PartitionLog::default() })
+            .map(|p| Partition {
+                leader: ids[(start + p) % ids.len()],
+                leader_epoch: 0,
+                log: PartitionLog::default(),
+            })
             .collect();
-        self.topics.insert(name.to_string(), Topic { id: Uuid::from_bytes(rand::random()), partitions: parts });
+        self.topics.insert(
+            name.to_string(),
+            Topic {
+                id: Uuid::from_bytes(rand::random()),
+                partitions: parts,
+            },
+        );
         true
     }
 
     pub(crate) fn topic_by_id(&self, id: Uuid) -> Option<&str> {
-        self.topics.iter().find(|(_, t)| t.id == id).map(|(n, _)| n.as_str())
+        self.topics
+            .iter()
+            .find(|(_, t)| t.id == id)
+            .map(|(n, _)| n.as_str())
     }
 
     /// Coordinator broker for a group: the override, else Java's `abs(hashCode) % n` over

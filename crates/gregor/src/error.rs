@@ -84,6 +84,11 @@ impl Error {
         e
     }
 
+    pub(crate) fn with_code(mut self, code: i16) -> Error {
+        self.inner.code = Some(code);
+        self
+    }
+
     pub(crate) fn with_broker(mut self, broker: impl fmt::Display) -> Error {
         self.inner.broker = Some(broker.to_string());
         self
@@ -196,3 +201,9 @@ impl std::error::Error for Error {
 
 /// `Result<T, gregor::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Error {
+        Error::new(ErrorKind::Config, e.to_string())
+    }
+}

@@ -5,8 +5,10 @@
 pub(crate) mod cluster;
 mod error;
 pub(crate) mod net;
-#[path = "protocol_errors_shim.rs"]
-pub(crate) mod protocol_errors;
+pub mod config;
+pub mod consumer;
+pub mod protocol_errors;
+pub(crate) mod records;
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -16,4 +18,9 @@ pub use admin::{Admin, NewTopic};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerSettings, RecordMetadata};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
+};
+pub use config::{ConsumerConfig, ProducerConfig};
+pub use consumer::{
+    ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
+    RevokeContext, TimestampType, TopicPartition,
 };

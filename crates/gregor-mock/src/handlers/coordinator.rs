@@ -5,7 +5,12 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 
 use super::{sb, Ctx, COORDINATOR_NOT_AVAILABLE};
 
-pub(crate) fn handle(ctx: &Ctx, req: FindCoordinatorRequest, v: i16, forced: Option<i16>) -> FindCoordinatorResponse {
+pub(crate) fn handle(
+    ctx: &Ctx,
+    req: FindCoordinatorRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> FindCoordinatorResponse {
     let st = ctx.shared.state();
     let lookup = |key: &str| -> (i16, i32, String, i32) {
         if let Some(code) = forced {
@@ -23,12 +28,21 @@ pub(crate) fn handle(ctx: &Ctx, req: FindCoordinatorRequest, v: i16, forced: Opt
             .iter()
             .map(|k| {
                 let (err, id, host, port) = lookup(k.as_str());
-                Coordinator::default().with_key(k.clone()).with_node_id(BrokerId(id)).with_host(sb(host)).with_port(port).with_error_code(err)
+                Coordinator::default()
+                    .with_key(k.clone())
+                    .with_node_id(BrokerId(id))
+                    .with_host(sb(host))
+                    .with_port(port)
+                    .with_error_code(err)
             })
             .collect();
         FindCoordinatorResponse::default().with_coordinators(coordinators)
     } else {
         let (err, id, host, port) = lookup(req.key.as_str());
-        FindCoordinatorResponse::default().with_error_code(err).with_node_id(BrokerId(id)).with_host(sb(host)).with_port(port)
+        FindCoordinatorResponse::default()
+            .with_error_code(err)
+            .with_node_id(BrokerId(id))
+            .with_host(sb(host))
+            .with_port(port)
     }
 }

@@ -8,14 +8,23 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use uuid::Uuid;
 
-use super::{sb, Ctx, FENCED_LEADER_EPOCH, FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION};
+use super::{
+    sb, Ctx, FENCED_LEADER_EPOCH, FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH,
+    NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_ID,
+    UNKNOWN_TOPIC_OR_PARTITION,
+};
 use crate::faults::Malformed;
 use crate::log::concat;
 use crate::state::{FetchSession, SessionPartition, State};
+
+/// Kafka's `max.incremental.fetch.session.cache.slots` default.
+const MAX_SESSIONS: usize = 1000;
 
 /// One partition to consider in this fetch.
 #[derive(Debug, Clone)]
@@ -37,7 +46,12 @@ enum Session {
     Incremental(i32),
 }
 
-pub(crate) async fn handle(ctx: &Ctx, req: FetchRequest, v: i16, forced: Option<i16>) -> FetchResponse {
+pub(crate) async fn handle(
+    ctx: &Ctx,
+    req: FetchRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> FetchResponse {
     if let Some(code) = forced {
         return error_response(v, code);
     }
@@ -48,8 +62,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: FetchRequest, v: i16, forced: Option<
             Err(code) => return error_response(v, code),
         }
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
-    let response_max = if req.max_bytes <= 0 { i32::MAX as usize } else { req.max_bytes as usize };
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let response_max = if req.max_bytes <= 0 {
+        i32::MAX as usize
+    } else {
+        req.max_bytes as usize
+    };
     loop {
         // Register interest before reading the log so an append in between is not missed.
         let notified = ctx.shared.produce_notify.notified();
@@ -59,7 +78,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: FetchRequest, v: i16, forced: Option<
             let st = ctx.shared.state();
             build(&st, ctx.broker_id, &items, response_max, v)
         };
-        let done = errors || bytes >= req.min_bytes.max(0) as usize || tokio::time::Instant::now() >= deadline;
+        let done = errors
+            || bytes >= req.min_bytes.max(0) as usize
+            || tokio::time::Instant::now() >= deadline;
         if done {
             return finish(ctx, session, parts, v);
         }
@@ -79,7 +100,12 @@ fn error_response(v: i16, code: i16) -> FetchResponse {
 }
 
 /// Applies KIP-227 session rules; returns the session kind and the partitions to consider.
-fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Result<(Session, Vec<Item>), i16> {
+fn open_session(
+    st: &mut State,
+    broker: i32,
+    req: &FetchRequest,
+    v: i16,
+) -> Result<(Session, Vec<Item>), i16> {
     let resolve = |st: &State, name: &TopicName, id: Uuid| -> Option<String> {
         if v >= 13 {
             st.topic_by_id(id).map(str::to_string)
@@ -108,10 +134,22 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
     let new_session = |st: &mut State, items: &[Item]| -> i32 {
         st.next_session = st.next_session.wrapping_add(1).max(1);
         let sid = st.next_session;
-        let mut s = FetchSession { broker, next_epoch: 1, partitions: Default::default() };
+        let mut s = FetchSession {
+            broker,
+            next_epoch: 1,
+            partitions: Default::default(),
+        };
         for it in items {
             if let Some(name) = &it.topic {
-                s.partitions.insert((name.clone(), it.partition), SessionPartition { topic_id: it.topic_id, fetch_offset: it.fetch_offset, max_bytes: it.max_bytes, reported: None });
+                s.partitions.insert(
+                    (name.clone(), it.partition),
+                    SessionPartition {
+                        topic_id: it.topic_id,
+                        fetch_offset: it.fetch_offset,
+                        max_bytes: it.max_bytes,
+                        reported: None,
+                    },
+                );
             }
         }
         st.sessions.insert(sid, s);
@@ -125,12 +163,18 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
         }
         (_, 0) => {
             st.sessions.remove(&id);
+            if st.sessions.len() >= MAX_SESSIONS {
+                // Cache full: Kafka answers the full fetch without a session (session id 0).
+                return Ok((Session::None, requested));
+            }
             let sid = new_session(st, &requested);
             Ok((Session::Full(sid), requested))
         }
         (0, _) => Err(INVALID_FETCH_SESSION_EPOCH),
         (id, epoch) => {
-            let Some(s) = st.sessions.get_mut(&id).filter(|s| s.broker == broker) else { return Err(FETCH_SESSION_ID_NOT_FOUND) };
+            let Some(s) = st.sessions.get_mut(&id).filter(|s| s.broker == broker) else {
+                return Err(FETCH_SESSION_ID_NOT_FOUND);
+            };
             if s.next_epoch != epoch {
                 return Err(INVALID_FETCH_SESSION_EPOCH);
             }
@@ -139,7 +183,14 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
             for it in &requested {
                 match &it.topic {
                     Some(name) => {
-                        let e = s.partitions.entry((name.clone(), it.partition)).or_insert(SessionPartition { topic_id: it.topic_id, fetch_offset: 0, max_bytes: 0, reported: None });
+                        let e = s.partitions.entry((name.clone(), it.partition)).or_insert(
+                            SessionPartition {
+                                topic_id: it.topic_id,
+                                fetch_offset: 0,
+                                max_bytes: 0,
+                                reported: None,
+                            },
+                        );
                         e.fetch_offset = it.fetch_offset;
                         e.max_bytes = it.max_bytes;
                     }
@@ -147,7 +198,11 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
                 }
             }
             for f in &req.forgotten_topics_data {
-                let name = if v >= 13 { st_topic_name(&st_topics_snapshot(s), f.topic_id) } else { Some(f.topic.0.to_string()) };
+                let name = if v >= 13 {
+                    st_topic_name(&st_topics_snapshot(s), f.topic_id)
+                } else {
+                    Some(f.topic.0.to_string())
+                };
                 if let Some(name) = name {
                     for p in &f.partitions {
                         s.partitions.shift_remove(&(name.clone(), *p));
@@ -157,11 +212,21 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
             let mut items: Vec<Item> = s
                 .partitions
                 .iter()
-                .map(|((t, p), sp)| Item { topic: Some(t.clone()), topic_id: sp.topic_id, partition: *p, fetch_offset: sp.fetch_offset, max_bytes: sp.max_bytes, current_leader_epoch: -1 })
+                .map(|((t, p), sp)| Item {
+                    topic: Some(t.clone()),
+                    topic_id: sp.topic_id,
+                    partition: *p,
+                    fetch_offset: sp.fetch_offset,
+                    max_bytes: sp.max_bytes,
+                    current_leader_epoch: -1,
+                })
                 .collect();
             // Keep the leader epochs the client sent this time for validation.
             for it in items.iter_mut() {
-                if let Some(r) = requested.iter().find(|r| r.topic == it.topic && r.partition == it.partition) {
+                if let Some(r) = requested
+                    .iter()
+                    .find(|r| r.topic == it.topic && r.partition == it.partition)
+                {
                     it.current_leader_epoch = r.current_leader_epoch;
                 }
             }
@@ -172,7 +237,10 @@ fn open_session(st: &mut State, broker: i32, req: &FetchRequest, v: i16) -> Resu
 }
 
 fn st_topics_snapshot(s: &FetchSession) -> Vec<(String, Uuid)> {
-    s.partitions.iter().map(|((t, _), sp)| (t.clone(), sp.topic_id)).collect()
+    s.partitions
+        .iter()
+        .map(|((t, _), sp)| (t.clone(), sp.topic_id))
+        .collect()
 }
 
 fn st_topic_name(known: &[(String, Uuid)], id: Uuid) -> Option<String> {
@@ -181,23 +249,41 @@ fn st_topic_name(known: &[(String, Uuid)], id: Uuid) -> Option<String> {
 
 /// Reads the log for every item; returns the partitions, total record bytes, and whether any
 /// partition carries an error (which makes Kafka answer without waiting).
-fn build(st: &State, broker: i32, items: &[Item], response_max: usize, v: i16) -> (Vec<(Item, PartitionData)>, usize, bool) {
+fn build(
+    st: &State,
+    broker: i32,
+    items: &[Item],
+    response_max: usize,
+    v: i16,
+) -> (Vec<(Item, PartitionData)>, usize, bool) {
     let mut out = Vec::with_capacity(items.len());
     let mut total = 0usize;
     let mut errors = false;
     for it in items {
-        let mut pd = PartitionData::default().with_partition_index(it.partition).with_high_watermark(-1).with_last_stable_offset(-1).with_log_start_offset(-1);
-        let part = it.topic.as_ref().and_then(|t| st.topics.get(t)).and_then(|t| t.partitions.get(it.partition as usize));
+        let mut pd = PartitionData::default()
+            .with_partition_index(it.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1);
+        let part = it
+            .topic
+            .as_ref()
+            .and_then(|t| st.topics.get(t))
+            .and_then(|t| t.partitions.get(it.partition as usize));
         let code = match part {
             None if it.topic.is_none() && v >= 13 => UNKNOWN_TOPIC_ID,
             None => UNKNOWN_TOPIC_OR_PARTITION,
             Some(p) if p.leader != broker => {
                 if v >= 12 {
-                    pd.current_leader = LeaderIdAndEpoch::default().with_leader_id(BrokerId(p.leader)).with_leader_epoch(p.leader_epoch);
+                    pd.current_leader = LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(p.leader))
+                        .with_leader_epoch(p.leader_epoch);
                 }
                 NOT_LEADER_OR_FOLLOWER
             }
-            Some(p) if it.current_leader_epoch >= 0 && it.current_leader_epoch < p.leader_epoch => FENCED_LEADER_EPOCH,
+            Some(p) if it.current_leader_epoch >= 0 && it.current_leader_epoch < p.leader_epoch => {
+                FENCED_LEADER_EPOCH
+            }
             Some(p) if it.current_leader_epoch > p.leader_epoch => UNKNOWN_LEADER_EPOCH,
             Some(p) => {
                 let log = &p.log;
@@ -228,10 +314,18 @@ fn build(st: &State, broker: i32, items: &[Item], response_max: usize, v: i16) -
 }
 
 /// Applies payload faults, filters for incremental sessions, groups partitions by topic.
-fn finish(ctx: &Ctx, session: Session, mut parts: Vec<(Item, PartitionData)>, v: i16) -> FetchResponse {
+fn finish(
+    ctx: &Ctx,
+    session: Session,
+    mut parts: Vec<(Item, PartitionData)>,
+    v: i16,
+) -> FetchResponse {
     let payload_fault = ctx.shared.faults().peek_payload(ctx.broker_id);
     if let Some(kind) = payload_fault {
-        if let Some((_, pd)) = parts.iter_mut().find(|(_, pd)| pd.records.as_ref().is_some_and(|r| !r.is_empty())) {
+        if let Some((_, pd)) = parts
+            .iter_mut()
+            .find(|(_, pd)| pd.records.as_ref().is_some_and(|r| !r.is_empty()))
+        {
             let records = pd.records.take().unwrap_or_default();
             pd.records = Some(match kind {
                 Malformed::BadCrc => crate::malformed::corrupt_crc(&records),
@@ -256,7 +350,9 @@ fn finish(ctx: &Ctx, session: Session, mut parts: Vec<(Item, PartitionData)>, v:
             (Some(s), Some(k)) => s.partitions.get_mut(k),
             _ => None,
         };
-        let changed = pd.error_code != 0 || pd.records.as_ref().is_some_and(|r| !r.is_empty()) || sp.as_ref().is_none_or(|sp| sp.reported != Some(now));
+        let changed = pd.error_code != 0
+            || pd.records.as_ref().is_some_and(|r| !r.is_empty())
+            || sp.as_ref().is_none_or(|sp| sp.reported != Some(now));
         if let Some(sp) = sp {
             if changed {
                 sp.reported = Some(now);
@@ -267,11 +363,22 @@ fn finish(ctx: &Ctx, session: Session, mut parts: Vec<(Item, PartitionData)>, v:
         }
     }
     let nodes: Vec<NodeEndpoint> = if v >= 16 {
-        let mut ids: Vec<i32> = kept.iter().filter(|(_, pd)| pd.error_code == NOT_LEADER_OR_FOLLOWER).map(|(_, pd)| pd.current_leader.leader_id.0).collect();
+        let mut ids: Vec<i32> = kept
+            .iter()
+            .filter(|(_, pd)| pd.error_code == NOT_LEADER_OR_FOLLOWER)
+            .map(|(_, pd)| pd.current_leader.leader_id.0)
+            .collect();
         ids.sort();
         ids.dedup();
         ids.iter()
-            .filter_map(|id| st.brokers.get(id).map(|b| NodeEndpoint::default().with_node_id(BrokerId(*id)).with_host(sb(b.advertised_host.clone())).with_port(b.advertised_port)))
+            .filter_map(|id| {
+                st.brokers.get(id).map(|b| {
+                    NodeEndpoint::default()
+                        .with_node_id(BrokerId(*id))
+                        .with_host(sb(b.advertised_host.clone()))
+                        .with_port(b.advertised_port)
+                })
+            })
             .collect()
     } else {
         Vec::new()
@@ -279,7 +386,13 @@ fn finish(ctx: &Ctx, session: Session, mut parts: Vec<(Item, PartitionData)>, v:
     drop(st);
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (it, pd) in kept {
-        let same = topics.last().is_some_and(|t| if v >= 13 { t.topic_id == it.topic_id } else { Some(t.topic.0.to_string()) == it.topic });
+        let same = topics.last().is_some_and(|t| {
+            if v >= 13 {
+                t.topic_id == it.topic_id
+            } else {
+                Some(t.topic.0.to_string()) == it.topic
+            }
+        });
         if !same {
             let mut t = FetchableTopicResponse::default();
             if v >= 13 {

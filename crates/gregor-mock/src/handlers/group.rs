@@ -10,8 +10,9 @@ use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
-    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, RequestHeader, SyncGroupRequest, SyncGroupResponse,
+    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
+    ListGroupsResponse, RequestHeader, SyncGroupRequest, SyncGroupResponse,
 };
 use tokio::sync::oneshot;
 
@@ -26,7 +27,12 @@ fn join_response(r: JoinResult, v: i16) -> JoinGroupResponse {
     let members = r
         .members
         .into_iter()
-        .map(|(id, inst, meta)| JoinGroupResponseMember::default().with_member_id(sb(id)).with_group_instance_id(if v >= 5 { inst.map(sb) } else { None }).with_metadata(meta))
+        .map(|(id, inst, meta)| {
+            JoinGroupResponseMember::default()
+                .with_member_id(sb(id))
+                .with_group_instance_id(if v >= 5 { inst.map(sb) } else { None })
+                .with_metadata(meta)
+        })
         .collect();
     let mut resp = JoinGroupResponse::default()
         .with_error_code(r.error_code)
@@ -35,7 +41,11 @@ fn join_response(r: JoinResult, v: i16) -> JoinGroupResponse {
         .with_member_id(sb(r.member_id))
         .with_members(members);
     // Before v7 the protocol name is a non-nullable string ("" when unknown).
-    resp.protocol_name = if v >= 7 { r.protocol_name.map(sb) } else { Some(sb(r.protocol_name.unwrap_or_default())) };
+    resp.protocol_name = if v >= 7 {
+        r.protocol_name.map(sb)
+    } else {
+        Some(sb(r.protocol_name.unwrap_or_default()))
+    };
     if v >= 7 {
         resp.protocol_type = r.protocol_type.map(sb);
     }
@@ -45,9 +55,25 @@ fn join_response(r: JoinResult, v: i16) -> JoinGroupResponse {
     resp
 }
 
-pub(crate) async fn join(ctx: &Ctx, header: &RequestHeader, req: JoinGroupRequest, v: i16, forced: Option<i16>) -> JoinGroupResponse {
+pub(crate) async fn join(
+    ctx: &Ctx,
+    header: &RequestHeader,
+    req: JoinGroupRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> JoinGroupResponse {
     let group = req.group_id.0.to_string();
-    let error = |code| join_response(JoinResult { error_code: code, generation_id: -1, member_id: req.member_id.to_string(), ..Default::default() }, v);
+    let error = |code| {
+        join_response(
+            JoinResult {
+                error_code: code,
+                generation_id: -1,
+                member_id: req.member_id.to_string(),
+                ..Default::default()
+            },
+            v,
+        )
+    };
     if let Some(code) = forced {
         return error(code);
     }
@@ -58,12 +84,24 @@ pub(crate) async fn join(ctx: &Ctx, header: &RequestHeader, req: JoinGroupReques
         version: v,
         member_id: req.member_id.to_string(),
         instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
-        client_id: header.client_id.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+        client_id: header
+            .client_id
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
         client_host: format!("/{}", ctx.client_host),
         session_timeout_ms: req.session_timeout_ms,
-        rebalance_timeout_ms: if v >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
+        rebalance_timeout_ms: if v >= 1 {
+            req.rebalance_timeout_ms
+        } else {
+            req.session_timeout_ms
+        },
         protocol_type: req.protocol_type.to_string(),
-        protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+        protocols: req
+            .protocols
+            .iter()
+            .map(|p| (p.name.to_string(), p.metadata.clone()))
+            .collect(),
     };
     let (tx, rx) = oneshot::channel();
     let reply = {
@@ -87,7 +125,9 @@ pub(crate) async fn join(ctx: &Ctx, header: &RequestHeader, req: JoinGroupReques
 }
 
 fn sync_response(r: SyncResult, v: i16) -> SyncGroupResponse {
-    let mut resp = SyncGroupResponse::default().with_error_code(r.error_code).with_assignment(r.assignment);
+    let mut resp = SyncGroupResponse::default()
+        .with_error_code(r.error_code)
+        .with_assignment(r.assignment);
     if v >= 5 {
         resp.protocol_type = r.protocol_type.map(sb);
         resp.protocol_name = r.protocol_name.map(sb);
@@ -95,9 +135,22 @@ fn sync_response(r: SyncResult, v: i16) -> SyncGroupResponse {
     resp
 }
 
-pub(crate) async fn sync(ctx: &Ctx, req: SyncGroupRequest, v: i16, forced: Option<i16>) -> SyncGroupResponse {
+pub(crate) async fn sync(
+    ctx: &Ctx,
+    req: SyncGroupRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> SyncGroupResponse {
     let group = req.group_id.0.to_string();
-    let error = |code| sync_response(SyncResult { error_code: code, ..Default::default() }, v);
+    let error = |code| {
+        sync_response(
+            SyncResult {
+                error_code: code,
+                ..Default::default()
+            },
+            v,
+        )
+    };
     if let Some(code) = forced {
         return error(code);
     }
@@ -108,9 +161,20 @@ pub(crate) async fn sync(ctx: &Ctx, req: SyncGroupRequest, v: i16, forced: Optio
     let reply = {
         let mut st = ctx.shared.state();
         let ticket = st.new_ticket(tx);
-        let assignments = req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect();
+        let assignments = req
+            .assignments
+            .iter()
+            .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+            .collect();
         let inst = req.group_instance_id.as_ref().map(|s| s.to_string());
-        let r = st.groups.handle_sync(&group, ticket, req.generation_id, req.member_id.as_str(), inst.as_deref(), assignments);
+        let r = st.groups.handle_sync(
+            &group,
+            ticket,
+            req.generation_id,
+            req.member_id.as_str(),
+            inst.as_deref(),
+            assignments,
+        );
         if matches!(r, Reply::Now(_)) {
             st.parked.remove(&ticket);
         }
@@ -127,7 +191,12 @@ pub(crate) async fn sync(ctx: &Ctx, req: SyncGroupRequest, v: i16, forced: Optio
     }
 }
 
-pub(crate) fn heartbeat(ctx: &Ctx, req: HeartbeatRequest, _v: i16, forced: Option<i16>) -> HeartbeatResponse {
+pub(crate) fn heartbeat(
+    ctx: &Ctx,
+    req: HeartbeatRequest,
+    _v: i16,
+    forced: Option<i16>,
+) -> HeartbeatResponse {
     let group = req.group_id.0.to_string();
     let code = if let Some(code) = forced {
         code
@@ -136,13 +205,24 @@ pub(crate) fn heartbeat(ctx: &Ctx, req: HeartbeatRequest, _v: i16, forced: Optio
     } else {
         let inst = req.group_instance_id.as_ref().map(|s| s.to_string());
         let mut st = ctx.shared.state();
-        st.groups.handle_heartbeat(Instant::now(), &group, req.generation_id, req.member_id.as_str(), inst.as_deref())
+        st.groups.handle_heartbeat(
+            Instant::now(),
+            &group,
+            req.generation_id,
+            req.member_id.as_str(),
+            inst.as_deref(),
+        )
     };
     ctx.shared.group_notify.notify_one();
     HeartbeatResponse::default().with_error_code(code)
 }
 
-pub(crate) fn leave(ctx: &Ctx, req: LeaveGroupRequest, v: i16, forced: Option<i16>) -> LeaveGroupResponse {
+pub(crate) fn leave(
+    ctx: &Ctx,
+    req: LeaveGroupRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> LeaveGroupResponse {
     let group = req.group_id.0.to_string();
     let top = forced.or_else(|| not_coordinator(ctx, &group).then_some(NOT_COORDINATOR));
     if let Some(code) = top {
@@ -158,13 +238,20 @@ pub(crate) fn leave(ctx: &Ctx, req: LeaveGroupRequest, v: i16, forced: Option<i1
                 .iter()
                 .map(|m| {
                     let inst = m.group_instance_id.as_ref().map(|s| s.to_string());
-                    let code = st.groups.handle_leave(now, &group, m.member_id.as_str(), inst.as_deref());
-                    MemberResponse::default().with_member_id(m.member_id.clone()).with_group_instance_id(m.group_instance_id.clone()).with_error_code(code)
+                    let code =
+                        st.groups
+                            .handle_leave(now, &group, m.member_id.as_str(), inst.as_deref());
+                    MemberResponse::default()
+                        .with_member_id(m.member_id.clone())
+                        .with_group_instance_id(m.group_instance_id.clone())
+                        .with_error_code(code)
                 })
                 .collect();
             LeaveGroupResponse::default().with_members(members)
         } else {
-            let code = st.groups.handle_leave(now, &group, req.member_id.as_str(), None);
+            let code = st
+                .groups
+                .handle_leave(now, &group, req.member_id.as_str(), None);
             LeaveGroupResponse::default().with_error_code(code)
         };
         st.flush_group_outputs();
@@ -174,7 +261,12 @@ pub(crate) fn leave(ctx: &Ctx, req: LeaveGroupRequest, v: i16, forced: Option<i1
     resp
 }
 
-pub(crate) fn describe(ctx: &Ctx, req: DescribeGroupsRequest, v: i16, forced: Option<i16>) -> DescribeGroupsResponse {
+pub(crate) fn describe(
+    ctx: &Ctx,
+    req: DescribeGroupsRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> DescribeGroupsResponse {
     let st = ctx.shared.state();
     let groups = req
         .groups
@@ -189,7 +281,9 @@ pub(crate) fn describe(ctx: &Ctx, req: DescribeGroupsRequest, v: i16, forced: Op
                 return d.with_error_code(NOT_COORDINATOR);
             }
             match st.groups.groups.get(&id) {
-                None if v >= 6 => d.with_error_code(GROUP_ID_NOT_FOUND).with_group_state(sb("Dead")),
+                None if v >= 6 => d
+                    .with_error_code(GROUP_ID_NOT_FOUND)
+                    .with_group_state(sb("Dead")),
                 None => d.with_group_state(sb("Dead")),
                 Some(g) => {
                     let proto = g.protocol_name.clone().unwrap_or_default();
@@ -200,11 +294,25 @@ pub(crate) fn describe(ctx: &Ctx, req: DescribeGroupsRequest, v: i16, forced: Op
                         .map(|m| {
                             DescribedGroupMember::default()
                                 .with_member_id(sb(m.id.clone()))
-                                .with_group_instance_id(if v >= 4 { m.instance_id.clone().map(sb) } else { None })
+                                .with_group_instance_id(if v >= 4 {
+                                    m.instance_id.clone().map(sb)
+                                } else {
+                                    None
+                                })
                                 .with_client_id(sb(m.client_id.clone()))
                                 .with_client_host(sb(m.client_host.clone()))
-                                .with_member_metadata(m.protocols.iter().find(|(n, _)| *n == proto).map(|(_, b)| b.clone()).unwrap_or_default())
-                                .with_member_assignment(if stable { m.assignment.clone() } else { Default::default() })
+                                .with_member_metadata(
+                                    m.protocols
+                                        .iter()
+                                        .find(|(n, _)| *n == proto)
+                                        .map(|(_, b)| b.clone())
+                                        .unwrap_or_default(),
+                                )
+                                .with_member_assignment(if stable {
+                                    m.assignment.clone()
+                                } else {
+                                    Default::default()
+                                })
                         })
                         .collect();
                     d.with_group_state(sb(g.state.name()))
@@ -218,7 +326,12 @@ pub(crate) fn describe(ctx: &Ctx, req: DescribeGroupsRequest, v: i16, forced: Op
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
-pub(crate) fn list(ctx: &Ctx, req: ListGroupsRequest, v: i16, forced: Option<i16>) -> ListGroupsResponse {
+pub(crate) fn list(
+    ctx: &Ctx,
+    req: ListGroupsRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> ListGroupsResponse {
     if let Some(code) = forced {
         return ListGroupsResponse::default().with_error_code(code);
     }
@@ -228,10 +341,26 @@ pub(crate) fn list(ctx: &Ctx, req: ListGroupsRequest, v: i16, forced: Option<i16
         .list()
         .into_iter()
         .filter(|(id, _, _)| st.coordinator_for(id) == ctx.broker_id)
-        .filter(|(_, state, _)| v < 4 || req.states_filter.is_empty() || req.states_filter.iter().any(|s| s.as_str().eq_ignore_ascii_case(state.name())))
-        .filter(|(_, _, _)| v < 5 || req.types_filter.is_empty() || req.types_filter.iter().any(|s| s.as_str().eq_ignore_ascii_case("classic")))
+        .filter(|(_, state, _)| {
+            v < 4
+                || req.states_filter.is_empty()
+                || req
+                    .states_filter
+                    .iter()
+                    .any(|s| s.as_str().eq_ignore_ascii_case(state.name()))
+        })
+        .filter(|(_, _, _)| {
+            v < 5
+                || req.types_filter.is_empty()
+                || req
+                    .types_filter
+                    .iter()
+                    .any(|s| s.as_str().eq_ignore_ascii_case("classic"))
+        })
         .map(|(id, state, ptype)| {
-            let mut g = ListedGroup::default().with_group_id(GroupId(sb(id))).with_protocol_type(sb(ptype));
+            let mut g = ListedGroup::default()
+                .with_group_id(GroupId(sb(id)))
+                .with_protocol_type(sb(ptype));
             if v >= 4 {
                 g.group_state = sb(state.name());
             }

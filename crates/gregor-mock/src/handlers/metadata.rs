@@ -5,37 +5,65 @@
 //! real cluster; a partition whose leader is down reports LEADER_NOT_AVAILABLE, leader -1.
 
 use kafka_protocol::messages::create_topics_request::CreateTopicsRequest;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicResult, CreateTopicsResponse};
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicResult, CreateTopicsResponse,
+};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use uuid::Uuid;
 
-use super::{sb, Ctx, INVALID_PARTITIONS, LEADER_NOT_AVAILABLE, TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION};
+use super::{
+    sb, Ctx, INVALID_PARTITIONS, LEADER_NOT_AVAILABLE, TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_ID,
+    UNKNOWN_TOPIC_OR_PARTITION,
+};
 use crate::state::State;
 
-pub(crate) fn handle(ctx: &Ctx, req: MetadataRequest, v: i16, forced: Option<i16>) -> MetadataResponse {
+pub(crate) fn handle(
+    ctx: &Ctx,
+    req: MetadataRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> MetadataResponse {
     let st = ctx.shared.state();
     let brokers = st
         .brokers
         .iter()
         .filter(|(_, b)| b.up)
-        .map(|(&id, b)| MetadataResponseBroker::default().with_node_id(BrokerId(id)).with_host(sb(b.advertised_host.clone())).with_port(b.advertised_port))
+        .map(|(&id, b)| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id))
+                .with_host(sb(b.advertised_host.clone()))
+                .with_port(b.advertised_port)
+        })
         .collect();
-    let controller = st.brokers.iter().find(|(_, b)| b.up).map(|(&id, _)| id).unwrap_or(-1);
+    let controller = st
+        .brokers
+        .iter()
+        .find(|(_, b)| b.up)
+        .map(|(&id, _)| id)
+        .unwrap_or(-1);
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let all = match &req.topics {
         None => true,
         Some(t) => t.is_empty() && v == 0,
     };
     let topics: Vec<MetadataResponseTopic> = if all {
-        st.topics.keys().map(|n| topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced)).collect()
+        st.topics
+            .keys()
+            .map(|n| topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced))
+            .collect()
     } else {
         req.topics
             .unwrap_or_default()
             .iter()
             .map(|t| match &t.name {
-                Some(n) => topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced),
-                None => {
+                // v10+: a topic asked by id has a null (or empty) name.
+                Some(n) if !n.is_empty() || t.topic_id.is_nil() => {
+                    topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced)
+                }
+                _ => {
                     let name = st.topic_by_id(t.topic_id).map(str::to_string);
                     topic_entry(&st, name.as_deref(), t.topic_id, forced)
                 }
@@ -53,9 +81,18 @@ pub(crate) fn handle(ctx: &Ctx, req: MetadataRequest, v: i16, forced: Option<i16
     resp
 }
 
-fn topic_entry(st: &State, name: Option<&str>, asked_id: Uuid, forced: Option<i16>) -> MetadataResponseTopic {
+fn topic_entry(
+    st: &State,
+    name: Option<&str>,
+    asked_id: Uuid,
+    forced: Option<i16>,
+) -> MetadataResponseTopic {
     let Some(topic) = name.and_then(|n| st.topics.get(n)) else {
-        let code = if name.is_none() { UNKNOWN_TOPIC_ID } else { UNKNOWN_TOPIC_OR_PARTITION };
+        let code = if name.is_none() {
+            UNKNOWN_TOPIC_ID
+        } else {
+            UNKNOWN_TOPIC_OR_PARTITION
+        };
         return MetadataResponseTopic::default()
             .with_error_code(code)
             .with_name(name.map(|n| TopicName(sb(n))))
@@ -68,7 +105,11 @@ fn topic_entry(st: &State, name: Option<&str>, asked_id: Uuid, forced: Option<i1
         .enumerate()
         .map(|(i, p)| {
             let up = st.broker_up(p.leader);
-            let (err, leader) = if up { (0, p.leader) } else { (LEADER_NOT_AVAILABLE, -1) };
+            let (err, leader) = if up {
+                (0, p.leader)
+            } else {
+                (LEADER_NOT_AVAILABLE, -1)
+            };
             MetadataResponsePartition::default()
                 .with_error_code(err)
                 .with_partition_index(i as i32)
@@ -86,20 +127,33 @@ fn topic_entry(st: &State, name: Option<&str>, asked_id: Uuid, forced: Option<i1
         .with_partitions(if forced.is_some() { vec![] } else { partitions })
 }
 
-pub(crate) fn create_topics(ctx: &Ctx, req: CreateTopicsRequest, v: i16, forced: Option<i16>) -> CreateTopicsResponse {
+/// Upper bound on partitions per topic from a request: a count off the wire must not make the
+/// mock allocate without limit.
+const MAX_PARTITIONS: i32 = 100_000;
+
+pub(crate) fn create_topics(
+    ctx: &Ctx,
+    req: CreateTopicsRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> CreateTopicsResponse {
     let mut st = ctx.shared.state();
     let results = req
         .topics
         .iter()
         .map(|t| {
             let name = t.name.0.to_string();
-            let parts = if t.num_partitions == -1 { 1 } else { t.num_partitions };
+            let parts = if t.num_partitions == -1 {
+                1
+            } else {
+                t.num_partitions
+            };
             let mut r = CreatableTopicResult::default().with_name(t.name.clone());
             let code = if let Some(code) = forced {
                 code
             } else if st.topics.contains_key(&name) {
                 TOPIC_ALREADY_EXISTS
-            } else if parts <= 0 {
+            } else if parts <= 0 || parts > MAX_PARTITIONS {
                 INVALID_PARTITIONS
             } else {
                 if !req.validate_only {

@@ -17,6 +17,7 @@ mod list_offsets;
 mod metadata;
 mod offsets;
 mod produce;
+mod producer_id;
 
 /// Per-request context handed to every handler.
 pub(crate) struct Ctx {
@@ -42,10 +43,14 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::InitProducerId, 0, 5),
 ];
 
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, a, b)| (a, b))
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, a, b)| (a, b))
 }
 
 // Kafka error codes used by the handlers (org.apache.kafka.common.protocol.Errors).
@@ -75,8 +80,11 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
     let raw_key = i16::from_be_bytes([body[0], body[1]]);
     let version = i16::from_be_bytes([body[2], body[3]]);
     let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
-    let key = ApiKey::try_from(raw_key).map_err(|_| anyhow::anyhow!("unknown api key {raw_key}"))?;
-    let Some((min, max)) = supported(key) else { bail!("unsupported api {key:?}") };
+    let key =
+        ApiKey::try_from(raw_key).map_err(|_| anyhow::anyhow!("unknown api key {raw_key}"))?;
+    let Some((min, max)) = supported(key) else {
+        bail!("unsupported api {key:?}")
+    };
     if version < min || version > max {
         if key == ApiKey::ApiVersions {
             // KIP-511: answer a too-new ApiVersions in the v0 layout with UNSUPPORTED_VERSION so
@@ -87,29 +95,66 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
         bail!("unsupported version {version} of {key:?}");
     }
     let mut buf = body;
-    let header = RequestHeader::decode(&mut buf, key.request_header_version(version)).context("request header")?;
+    let header = RequestHeader::decode(&mut buf, key.request_header_version(version))
+        .context("request header")?;
     let forced = ctx.shared.faults().take_error(raw_key);
     let v = version;
     let resp: Option<BytesMut> = match key {
         ApiKey::ApiVersions => Some(enc(&api_versions::handle(forced), v)?),
-        ApiKey::Metadata => Some(enc(&metadata::handle(ctx, dec(&mut buf, v)?, v, forced), v)?),
-        ApiKey::CreateTopics => Some(enc(&metadata::create_topics(ctx, dec(&mut buf, v)?, v, forced), v)?),
-        ApiKey::Produce => produce::handle(ctx, dec(&mut buf, v)?, v, forced).map(|r| enc(&r, v)).transpose()?,
-        ApiKey::Fetch => Some(enc(&fetch::handle(ctx, dec(&mut buf, v)?, v, forced).await, v)?),
-        ApiKey::ListOffsets => Some(enc(&list_offsets::handle(ctx, dec(&mut buf, v)?, v, forced), v)?),
-        ApiKey::FindCoordinator => Some(enc(&coordinator::handle(ctx, dec(&mut buf, v)?, v, forced), v)?),
-        ApiKey::JoinGroup => Some(enc(&group::join(ctx, &header, dec(&mut buf, v)?, v, forced).await, v)?),
-        ApiKey::SyncGroup => Some(enc(&group::sync(ctx, dec(&mut buf, v)?, v, forced).await, v)?),
-        ApiKey::Heartbeat => Some(enc(&group::heartbeat(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::Metadata => Some(enc(
+            &metadata::handle(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::CreateTopics => Some(enc(
+            &metadata::create_topics(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::Produce => produce::handle(ctx, dec(&mut buf, v)?, v, forced)
+            .map(|r| enc(&r, v))
+            .transpose()?,
+        ApiKey::Fetch => Some(enc(
+            &fetch::handle(ctx, dec(&mut buf, v)?, v, forced).await,
+            v,
+        )?),
+        ApiKey::ListOffsets => Some(enc(
+            &list_offsets::handle(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::FindCoordinator => Some(enc(
+            &coordinator::handle(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::JoinGroup => Some(enc(
+            &group::join(ctx, &header, dec(&mut buf, v)?, v, forced).await,
+            v,
+        )?),
+        ApiKey::SyncGroup => Some(enc(
+            &group::sync(ctx, dec(&mut buf, v)?, v, forced).await,
+            v,
+        )?),
+        ApiKey::Heartbeat => Some(enc(
+            &group::heartbeat(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
         ApiKey::LeaveGroup => Some(enc(&group::leave(ctx, dec(&mut buf, v)?, v, forced), v)?),
-        ApiKey::DescribeGroups => Some(enc(&group::describe(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::DescribeGroups => {
+            Some(enc(&group::describe(ctx, dec(&mut buf, v)?, v, forced), v)?)
+        }
         ApiKey::ListGroups => Some(enc(&group::list(ctx, dec(&mut buf, v)?, v, forced), v)?),
         ApiKey::OffsetCommit => Some(enc(&offsets::commit(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::InitProducerId => Some(enc(
+            &producer_id::handle(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
         ApiKey::OffsetFetch => Some(enc(&offsets::fetch(ctx, dec(&mut buf, v)?, v, forced), v)?),
         _ => bail!("unsupported api {key:?}"),
     };
     match resp {
-        Some(body) => Ok(Some(frame(header.correlation_id, key.response_header_version(version), &body)?)),
+        Some(body) => Ok(Some(frame(
+            header.correlation_id,
+            key.response_header_version(version),
+            &body,
+        )?)),
         None => Ok(None),
     }
 }
@@ -125,10 +170,16 @@ fn enc<T: Encodable>(msg: &T, version: i16) -> anyhow::Result<BytesMut> {
 }
 
 /// Length prefix + response header (v0, or v1 with tagged fields for flexible versions) + body.
-pub(crate) fn frame(correlation_id: i32, header_version: i16, body: &[u8]) -> anyhow::Result<BytesMut> {
+pub(crate) fn frame(
+    correlation_id: i32,
+    header_version: i16,
+    body: &[u8],
+) -> anyhow::Result<BytesMut> {
     let mut out = BytesMut::with_capacity(body.len() + 16);
     out.put_i32(0);
-    ResponseHeader::default().with_correlation_id(correlation_id).encode(&mut out, header_version)?;
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut out, header_version)?;
     out.extend_from_slice(body);
     let len = (out.len() - 4) as i32;
     out[0..4].copy_from_slice(&len.to_be_bytes());

@@ -2,16 +2,26 @@
 
 use std::time::Instant;
 
-use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
-use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+};
 
 use super::{sb, Ctx, NOT_COORDINATOR, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::state::{Committed, State};
 
-pub(crate) fn commit(ctx: &Ctx, req: OffsetCommitRequest, v: i16, forced: Option<i16>) -> OffsetCommitResponse {
+pub(crate) fn commit(
+    ctx: &Ctx,
+    req: OffsetCommitRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> OffsetCommitResponse {
     let group = req.group_id.0.to_string();
     let mut st = ctx.shared.state();
     let group_code = if let Some(code) = forced {
@@ -19,8 +29,18 @@ pub(crate) fn commit(ctx: &Ctx, req: OffsetCommitRequest, v: i16, forced: Option
     } else if st.coordinator_for(&group) != ctx.broker_id {
         NOT_COORDINATOR
     } else {
-        let inst = if v >= 7 { req.group_instance_id.as_ref().map(|s| s.to_string()) } else { None };
-        st.groups.validate_commit(Instant::now(), &group, req.generation_id_or_member_epoch, req.member_id.as_str(), inst.as_deref())
+        let inst = if v >= 7 {
+            req.group_instance_id.as_ref().map(|s| s.to_string())
+        } else {
+            None
+        };
+        st.groups.validate_commit(
+            Instant::now(),
+            &group,
+            req.generation_id_or_member_epoch,
+            req.member_id.as_str(),
+            inst.as_deref(),
+        )
     };
     if group_code == 0 && !st.groups.groups.contains_key(&group) {
         // A simple commit creates an Empty group, as the Java coordinator does.
@@ -35,7 +55,9 @@ pub(crate) fn commit(ctx: &Ctx, req: OffsetCommitRequest, v: i16, forced: Option
                 .partitions
                 .iter()
                 .map(|p| {
-                    let exists = st.topics.get(&name).is_some_and(|tp| (p.partition_index as usize) < tp.partitions.len() && p.partition_index >= 0);
+                    let exists = st.topics.get(&name).is_some_and(|tp| {
+                        (p.partition_index as usize) < tp.partitions.len() && p.partition_index >= 0
+                    });
                     let code = if group_code != 0 {
                         group_code
                     } else if !exists {
@@ -51,27 +73,42 @@ pub(crate) fn commit(ctx: &Ctx, req: OffsetCommitRequest, v: i16, forced: Option
                         );
                         0
                     };
-                    OffsetCommitResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code)
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
                 })
                 .collect();
-            OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(parts)
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(parts)
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+/// Per topic: (partition, committed offset if any).
+type TopicOffsets = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+
 /// (topic, partition, committed) for the requested partitions, or all of the group's if None.
-fn lookup(st: &State, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Vec<(String, Vec<(i32, Option<Committed>)>)> {
+fn lookup(st: &State, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> TopicOffsets {
     match topics {
         Some(ts) => ts
             .into_iter()
             .map(|(t, ps)| {
-                let parts = ps.into_iter().map(|p| (p, st.offsets.get(&(group.to_string(), t.clone(), p)).cloned())).collect();
+                let parts = ps
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            p,
+                            st.offsets.get(&(group.to_string(), t.clone(), p)).cloned(),
+                        )
+                    })
+                    .collect();
                 (t, parts)
             })
             .collect(),
         None => {
-            let mut out: Vec<(String, Vec<(i32, Option<Committed>)>)> = Vec::new();
+            let mut out: TopicOffsets = Vec::new();
             for ((g, t, p), c) in &st.offsets {
                 if g != group {
                     continue;
@@ -86,9 +123,16 @@ fn lookup(st: &State, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> V
     }
 }
 
-pub(crate) fn fetch(ctx: &Ctx, req: OffsetFetchRequest, v: i16, forced: Option<i16>) -> OffsetFetchResponse {
+pub(crate) fn fetch(
+    ctx: &Ctx,
+    req: OffsetFetchRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> OffsetFetchResponse {
     let st = ctx.shared.state();
-    let group_error = |g: &str| forced.or_else(|| (st.coordinator_for(g) != ctx.broker_id).then_some(NOT_COORDINATOR));
+    let group_error = |g: &str| {
+        forced.or_else(|| (st.coordinator_for(g) != ctx.broker_id).then_some(NOT_COORDINATOR))
+    };
     if v >= 8 {
         let groups = req
             .groups
@@ -99,14 +143,22 @@ pub(crate) fn fetch(ctx: &Ctx, req: OffsetFetchRequest, v: i16, forced: Option<i
                 if let Some(code) = group_error(&id) {
                     return out.with_error_code(code);
                 }
-                let wanted = g.topics.as_ref().map(|ts| ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect());
+                let wanted = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
                 let topics = lookup(&st, &id, wanted)
                     .into_iter()
                     .map(|(t, ps)| {
                         let parts = ps
                             .into_iter()
                             .map(|(p, c)| {
-                                let c = c.unwrap_or(Committed { offset: -1, leader_epoch: -1, metadata: Some(String::new()) });
+                                let c = c.unwrap_or(Committed {
+                                    offset: -1,
+                                    leader_epoch: -1,
+                                    metadata: Some(String::new()),
+                                });
                                 OffsetFetchResponsePartitions::default()
                                     .with_partition_index(p)
                                     .with_committed_offset(c.offset)
@@ -114,7 +166,9 @@ pub(crate) fn fetch(ctx: &Ctx, req: OffsetFetchRequest, v: i16, forced: Option<i
                                     .with_metadata(c.metadata.map(sb))
                             })
                             .collect();
-                        OffsetFetchResponseTopics::default().with_name(TopicName(sb(t))).with_partitions(parts)
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(sb(t)))
+                            .with_partitions(parts)
                     })
                     .collect();
                 out.with_topics(topics)
@@ -135,29 +189,53 @@ pub(crate) fn fetch(ctx: &Ctx, req: OffsetFetchRequest, v: i16, forced: Option<i
                 .unwrap_or_default()
                 .iter()
                 .map(|t| {
-                    let parts = t.partition_indexes.iter().map(|&p| OffsetFetchResponsePartition::default().with_partition_index(p).with_committed_offset(-1).with_error_code(code)).collect();
-                    OffsetFetchResponseTopic::default().with_name(t.name.clone()).with_partitions(parts)
+                    let parts = t
+                        .partition_indexes
+                        .iter()
+                        .map(|&p| {
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(-1)
+                                .with_error_code(code)
+                        })
+                        .collect();
+                    OffsetFetchResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(parts)
                 })
                 .collect();
         }
         return r;
     }
-    let wanted = req.topics.as_ref().map(|ts| ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect());
+    let wanted = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+            .collect()
+    });
     let topics = lookup(&st, &id, wanted)
         .into_iter()
         .map(|(t, ps)| {
             let parts = ps
                 .into_iter()
                 .map(|(p, c)| {
-                    let c = c.unwrap_or(Committed { offset: -1, leader_epoch: -1, metadata: Some(String::new()) });
-                    let mut r = OffsetFetchResponsePartition::default().with_partition_index(p).with_committed_offset(c.offset).with_metadata(c.metadata.map(sb));
+                    let c = c.unwrap_or(Committed {
+                        offset: -1,
+                        leader_epoch: -1,
+                        metadata: Some(String::new()),
+                    });
+                    let mut r = OffsetFetchResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(c.offset)
+                        .with_metadata(c.metadata.map(sb));
                     if v >= 5 {
                         r.committed_leader_epoch = c.leader_epoch;
                     }
                     r
                 })
                 .collect();
-            OffsetFetchResponseTopic::default().with_name(TopicName(sb(t))).with_partitions(parts)
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(sb(t)))
+                .with_partitions(parts)
         })
         .collect();
     OffsetFetchResponse::default().with_topics(topics)

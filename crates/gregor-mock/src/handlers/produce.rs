@@ -1,13 +1,23 @@
 //! Produce (key 0): validate each batch (magic 2, CRC-32C) and store its bytes as sent.
 
-use kafka_protocol::messages::produce_response::{LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 
-use super::{sb, Ctx, CORRUPT_MESSAGE, INVALID_REQUIRED_ACKS, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_FOR_MESSAGE_FORMAT};
+use super::{
+    sb, Ctx, CORRUPT_MESSAGE, INVALID_REQUIRED_ACKS, NOT_LEADER_OR_FOLLOWER,
+    UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_FOR_MESSAGE_FORMAT,
+};
 use crate::log::{split_batches, BatchError};
 
 /// Returns None for acks=0: the broker sends no response at all (`KafkaApis.handleProduceRequest`).
-pub(crate) fn handle(ctx: &Ctx, req: ProduceRequest, v: i16, forced: Option<i16>) -> Option<ProduceResponse> {
+pub(crate) fn handle(
+    ctx: &Ctx,
+    req: ProduceRequest,
+    v: i16,
+    forced: Option<i16>,
+) -> Option<ProduceResponse> {
     let mut appended = false;
     let mut leaders_to_describe = Vec::new();
     let responses = {
@@ -17,22 +27,36 @@ pub(crate) fn handle(ctx: &Ctx, req: ProduceRequest, v: i16, forced: Option<i16>
             let name = t.name.0.to_string();
             let mut parts = Vec::new();
             for p in &t.partition_data {
-                let mut r = PartitionProduceResponse::default().with_index(p.index).with_base_offset(-1).with_log_append_time_ms(-1);
+                let mut r = PartitionProduceResponse::default()
+                    .with_index(p.index)
+                    .with_base_offset(-1)
+                    .with_log_append_time_ms(-1);
                 let code = if let Some(code) = forced {
                     code
-                } else if !matches!(req.acks, 0 | 1 | -1) {
+                } else if !(-1..=1).contains(&req.acks) {
                     INVALID_REQUIRED_ACKS
                 } else {
-                    match st.topics.get_mut(&name).and_then(|tp| tp.partitions.get_mut(p.index as usize)) {
+                    match st
+                        .topics
+                        .get_mut(&name)
+                        .and_then(|tp| tp.partitions.get_mut(p.index as usize))
+                    {
                         None => UNKNOWN_TOPIC_OR_PARTITION,
                         Some(part) if part.leader != ctx.broker_id => {
                             if v >= 10 {
-                                r.current_leader = LeaderIdAndEpoch::default().with_leader_id(BrokerId(part.leader)).with_leader_epoch(part.leader_epoch);
+                                r.current_leader = LeaderIdAndEpoch::default()
+                                    .with_leader_id(BrokerId(part.leader))
+                                    .with_leader_epoch(part.leader_epoch);
                                 leaders_to_describe.push(part.leader);
                             }
                             NOT_LEADER_OR_FOLLOWER
                         }
-                        Some(part) => match p.records.as_ref().ok_or(BatchError::Corrupt).and_then(split_batches) {
+                        Some(part) => match p
+                            .records
+                            .as_ref()
+                            .ok_or(BatchError::Corrupt)
+                            .and_then(split_batches)
+                        {
                             Err(BatchError::Corrupt) => CORRUPT_MESSAGE,
                             Err(BatchError::UnsupportedMagic) => UNSUPPORTED_FOR_MESSAGE_FORMAT,
                             Ok(batches) => {
@@ -52,13 +76,24 @@ pub(crate) fn handle(ctx: &Ctx, req: ProduceRequest, v: i16, forced: Option<i16>
                 r.error_code = code;
                 parts.push(r);
             }
-            out.push(TopicProduceResponse::default().with_name(t.name.clone()).with_partition_responses(parts));
+            out.push(
+                TopicProduceResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partition_responses(parts),
+            );
         }
         leaders_to_describe.sort();
         leaders_to_describe.dedup();
         let endpoints: Vec<NodeEndpoint> = leaders_to_describe
             .iter()
-            .filter_map(|id| st.brokers.get(id).map(|b| NodeEndpoint::default().with_node_id(BrokerId(*id)).with_host(sb(b.advertised_host.clone())).with_port(b.advertised_port)))
+            .filter_map(|id| {
+                st.brokers.get(id).map(|b| {
+                    NodeEndpoint::default()
+                        .with_node_id(BrokerId(*id))
+                        .with_host(sb(b.advertised_host.clone()))
+                        .with_port(b.advertised_port)
+                })
+            })
             .collect();
         (out, endpoints)
     };

@@ -43,6 +43,31 @@ pub(crate) struct ClusterSettings {
 }
 
 impl ClusterSettings {
+    /// The connection settings of a client config.
+    pub(crate) fn from_net(net: &crate::config::NetConfig, api_timeout: Duration, shared_coordinator: bool) -> Self {
+        use crate::config::MetadataRecoveryStrategy;
+        ClusterSettings {
+            bootstrap: net.bootstrap_servers.iter().map(|b| (b.host.clone(), b.port)).collect(),
+            client_id: net.client_id.clone(),
+            request_timeout: net.request_timeout,
+            api_timeout,
+            reconnect_backoff: (net.reconnect_backoff, net.reconnect_backoff_max),
+            setup_timeout: (net.connection_setup_timeout, net.connection_setup_timeout_max),
+            retry_backoff: (net.retry_backoff, net.retry_backoff_max),
+            idle_timeout: net.connections_max_idle,
+            metadata_max_age: net.metadata_max_age,
+            rebootstrap_trigger: match net.metadata_recovery_strategy {
+                MetadataRecoveryStrategy::Rebootstrap => Some(net.metadata_recovery_rebootstrap_trigger),
+                MetadataRecoveryStrategy::None => None,
+            },
+            attempts_per_sec: net.connection_attempts_per_sec,
+            max_frame: net.response_max_bytes as usize,
+            send_buffer: net.send_buffer_bytes,
+            receive_buffer: net.receive_buffer_bytes,
+            shared_coordinator,
+        }
+    }
+
     /// Java's defaults, for tests.
     #[cfg(test)]
     pub(crate) fn for_tests(bootstrap: &str) -> Self {
@@ -179,17 +204,22 @@ impl Cluster {
         let now = Instant::now();
         self.policy.lock().unwrap_or_else(|p| p.into_inner()).attempted(now);
         tracing::debug!(reason = why, topics = ?topics, "refreshing metadata");
-        let req = MetadataRequest::default()
-            .with_topics(topics.map(|ts| {
-                ts.iter()
-                    .map(|t| {
-                        MetadataRequestTopic::default()
-                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
-                    })
+        let names: Option<Vec<String>> = topics.map(|t| t.to_vec());
+        let build = move |v: i16| {
+            let req = MetadataRequest::default().with_topics(names.map(|ts| {
+                ts.into_iter()
+                    .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t)))))
                     .collect()
-            }))
-            .with_allow_auto_topic_creation(false);
-        let resp = match self.net.send(Target::AnyNode, OpenReason::Metadata, req).await {
+            }));
+            // v4+ lets the client say "do not auto-create": gregor never creates topics by
+            // reading them (a typo must not make a topic).
+            if v >= 4 {
+                req.with_allow_auto_topic_creation(false)
+            } else {
+                req
+            }
+        };
+        let resp = match self.net.send_built(Target::AnyNode, OpenReason::Metadata, (0, 12), None, build).await {
             Ok(r) => r,
             Err(e) => {
                 self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();

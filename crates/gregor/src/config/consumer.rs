@@ -573,7 +573,7 @@ fn parse_iso_duration(s: &str) -> Option<Duration> {
     let mut any = false;
     if !date.is_empty() {
         let days = date.strip_suffix('d')?.parse::<u64>().ok()?;
-        total += Duration::from_secs(days.checked_mul(86_400)?);
+        total = total.checked_add(Duration::from_secs(days.checked_mul(86_400)?))?;
         any = true;
     }
     if let Some(mut t) = time {
@@ -583,15 +583,25 @@ fn parse_iso_duration(s: &str) -> Option<Duration> {
         for (unit, secs) in [('h', 3_600u64), ('m', 60)] {
             if let Some(pos) = t.find(unit) {
                 let n = t[..pos].parse::<u64>().ok()?;
-                total += Duration::from_secs(n.checked_mul(secs)?);
+                total = total.checked_add(Duration::from_secs(n.checked_mul(secs)?))?;
                 t = &t[pos + 1..];
                 any = true;
             }
         }
         if !t.is_empty() {
             let n = t.strip_suffix('s')?;
-            let secs: f64 = n.parse().ok().filter(|x: &f64| x.is_finite() && *x >= 0.0)?;
-            total += Duration::try_from_secs_f64(secs).ok()?;
+            // Parse seconds and fraction as integers: exact to the nanosecond, unlike f64.
+            let (whole, frac) = n.split_once('.').unwrap_or((n, ""));
+            if whole.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let secs = whole.parse::<u64>().ok()?;
+            let nanos = if frac.is_empty() {
+                0
+            } else {
+                frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32)
+            };
+            total = total.checked_add(Duration::new(secs, nanos))?;
             any = true;
         }
     }
@@ -769,7 +779,9 @@ mod tests {
         assert_eq!(p("P1DT2H3M4.5S"), Some(Duration::from_millis(93_784_500)));
         assert_eq!(p("P2D"), Some(Duration::from_secs(172_800)));
         assert_eq!(p("PT0S"), Some(Duration::ZERO));
-        for bad in ["P", "PT", "1H", "PT-1S", "PTxS", "P1H", "PT1S2"] {
+        assert_eq!(p("PT1.000000001S"), Some(Duration::new(1, 1)));
+        assert_eq!(p("P200000000000000DT18446744073709551615H"), None, "overflow is an error, not a panic");
+        for bad in ["P", "PT", "1H", "PT-1S", "PTxS", "P1H", "PT1S2", "PT.5S", "PT1.0000000001S", "PT1.-5S"] {
             assert_eq!(p(bad), None, "{bad}");
         }
     }

@@ -106,7 +106,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     alias(k("ssl.ca.location", "", Both, "librdkafka name for ssl.truststore.location."), "ssl.truststore.location"),
     k("ssl.truststore.type", "PEM", Both, "Must be PEM."),
     k("ssl.truststore.certificates", "", Both, "Inline PEM CA certificates."),
-    k("ssl.truststore.password", "", Both, "Accepted and ignored: PEM trust stores are not encrypted."),
+    secret(k("ssl.truststore.password", "", Both, "Accepted and ignored: PEM trust stores are not encrypted.")),
     k("ssl.keystore.location", "", Both, "PEM file with the client certificate chain and private key (mutual TLS)."),
     k("ssl.keystore.type", "PEM", Both, "Must be PEM."),
     secret(k("ssl.keystore.key", "", Both, "Inline PEM client private key.")),
@@ -230,6 +230,22 @@ pub fn key_info(name: &str, producer: bool) -> Option<&'static KeyInfo> {
 /// Whether `key` names a secret (its value must not be printed), for any client.
 pub fn is_secret(key: &str) -> bool {
     ALL_KEYS.iter().any(|k| k.name == key && k.secret)
+}
+
+/// Renders keys as a Markdown table (`| key | default | description |`), for README and docs.
+/// gregor-only keys are marked with a dagger; empty defaults print as `-`.
+pub fn markdown_table(keys: &[KeyInfo]) -> String {
+    let mut out = String::from("| Key | Default | Description |\n|---|---|---|\n");
+    for k in keys {
+        let mark = if k.gregor_only { " †" } else { "" };
+        let default = if k.default.is_empty() { "-".to_string() } else { format!("`{}`", k.default) };
+        out.push_str(&format!(
+            "| `{}`{mark} | {default} | {} |\n",
+            k.name,
+            k.description.replace('|', "\\|")
+        ));
+    }
+    out
 }
 
 /// Builds the error for a key `client` does not know.

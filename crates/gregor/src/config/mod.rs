@@ -39,7 +39,10 @@ pub use self::consumer::{
 };
 pub use self::error::ConfigError;
 pub use self::keys::{consumer_keys, producer_keys, AppliesTo, KeyInfo};
-pub use self::net::{BootstrapServer, ClientDnsLookup, MetadataRecoveryStrategy, NetConfig};
+pub use self::net::{
+    BootstrapServer, ClientDnsLookup, MetadataRecoveryStrategy, NetConfig,
+    DEFAULT_CONNECTION_ATTEMPTS_PER_SEC, DEFAULT_RESPONSE_MAX_BYTES,
+};
 pub use self::parse::parse_properties;
 pub use self::producer::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
 pub use self::secret::Password;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::error::ConfigError;
 use super::parse::{
-    parse_i64, parse_list, parse_ms, parse_ms_min, parse_ms_or_never, parse_range, parse_u32,
+    parse_i64, parse_list, parse_ms, parse_ms_min, parse_ms_or_never, parse_opt_string, parse_range,
+    parse_u32,
 };
 use super::security::SecurityConfig;
 
@@ -225,8 +226,11 @@ impl NetConfig {
         self.explicit.0.contains(key)
     }
 
-    /// Applies one key; `Ok(false)` if it is not a connection key.
-    pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+    /// Applies one key; `Ok(false)` if it is not a connection or security key (so the caller
+    /// can try its own keys). Values are checked at once; cross-key rules in [`validate`].
+    ///
+    /// [`validate`]: NetConfig::validate
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         let canonical: &'static str = match key {
             "bootstrap.servers" => {
                 self.bootstrap_servers = parse_list(value)
@@ -236,7 +240,8 @@ impl NetConfig {
                 "bootstrap.servers"
             }
             "client.id" => {
-                self.client_id = value.trim().to_string();
+                // Java replaces an empty client.id with a generated one; gregor uses its default.
+                self.client_id = parse_opt_string(value).unwrap_or_else(|| "gregor".to_string());
                 "client.id"
             }
             "client.dns.lookup" => {
@@ -338,8 +343,9 @@ impl NetConfig {
         Ok(true)
     }
 
-    /// Cross-key rules and Java's post-processing of backoff pairs.
-    pub(crate) fn validate(&mut self) -> Result<(), ConfigError> {
+    /// Checks cross-key rules and applies Java's post-processing of backoff pairs (afterwards
+    /// every `*_backoff <= *_backoff_max` and setup timeout `<=` its max).
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
         if self.bootstrap_servers.is_empty() {
             return Err(ConfigError::Missing {
                 key: "bootstrap.servers",

@@ -224,8 +224,8 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -256,7 +256,7 @@ pub(crate) fn suggest<'a>(
             // Treat a pure prefix as a near miss regardless of how much is missing.
             dist = dist.min(limit);
         }
-        if dist <= limit && best.map_or(true, |(d, _)| dist < d) {
+        if dist <= limit && !matches!(best, Some((d, _)) if d <= dist) {
             best = Some((dist, cand));
         }
     }
@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn typed_values() {
-        assert_eq!(parse_bool("k", " TRUE ").unwrap(), true);
+        assert!(parse_bool("k", " TRUE ").unwrap());
         assert!(parse_bool("k", "yes").is_err());
         assert_eq!(parse_ms("k", "1500").unwrap(), Duration::from_millis(1500));
         assert!(parse_ms("k", "-5").is_err());

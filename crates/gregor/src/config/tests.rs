@@ -263,13 +263,13 @@ fn builder_reports_the_first_error() {
         .group_id("g")
         .session_timeout(Duration::from_secs(10))
         .heartbeat_interval(Duration::from_secs(1))
-        .auto_offset_reset(AutoOffsetReset::ByDuration(Duration::from_millis(1500)))
+        .auto_offset_reset(AutoOffsetReset::ByDuration(Duration::new(1, 500_000_007)))
         .partition_assignment_strategy([Assignor::CooperativeSticky])
         .connections_max_idle(None)
         .build()
         .unwrap();
     assert_eq!(c.session_timeout, Duration::from_secs(10));
-    assert_eq!(c.auto_offset_reset, AutoOffsetReset::ByDuration(Duration::from_millis(1500)));
+    assert_eq!(c.auto_offset_reset, AutoOffsetReset::ByDuration(Duration::new(1, 500_000_007)));
     assert!(c.is_explicit("session.timeout.ms"));
     assert!(!c.is_explicit("max.poll.records"));
 
@@ -320,4 +320,13 @@ fn properties_file_io_error_names_the_file() {
 fn later_keys_override_earlier_ones() {
     let c = consumer(&[("max.poll.records", "10"), ("max.poll.records", "20")]).unwrap();
     assert_eq!(c.max_poll_records, 20);
+}
+
+#[test]
+fn markdown_table_lists_every_key() {
+    let md = keys::markdown_table(consumer_keys());
+    assert_eq!(md.lines().count(), consumer_keys().len() + 2);
+    assert!(md.contains("| `session.timeout.ms` | `45000` |"), "{md}");
+    assert!(md.contains("| `connection.attempts.max.per.sec` † | `20` |"), "{md}");
+    assert!(md.contains("| `group.id` | - |"), "{md}");
 }

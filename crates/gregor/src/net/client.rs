@@ -140,7 +140,50 @@ impl NetClient {
         R: Request + Send + 'static,
     {
         let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
-        let raw = self.send_raw(target, why, api_key, versions, true, encoder(api_key, req)).await?;
+        let raw = self.send_raw(target, why, api_key, versions, true, None, encoder(api_key, req)).await?;
+        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+    }
+
+    /// Like [`send_versions`](Self::send_versions) with a timeout other than
+    /// `request.timeout.ms` (JoinGroup: the rebalance timeout plus a margin).
+    pub(crate) async fn send_with_timeout<R>(
+        &self,
+        target: Target,
+        why: OpenReason,
+        req: R,
+        versions: (i16, i16),
+        timeout: Duration,
+    ) -> Result<R::Response>
+    where
+        R: Request + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let raw = self
+            .send_raw(target, why, api_key, versions, true, Some(timeout), encoder(api_key, req))
+            .await?;
+        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+    }
+
+    /// Sends a request built for the negotiated version: `build(version)` is called once the
+    /// connection knows which version to use, for messages whose fields differ by version
+    /// (the encoder rejects a field set in a version that lacks it).
+    pub(crate) async fn send_built<R, F>(
+        &self,
+        target: Target,
+        why: OpenReason,
+        versions: (i16, i16),
+        timeout: Option<Duration>,
+        build: F,
+    ) -> Result<R::Response>
+    where
+        R: Request + Send + 'static,
+        F: FnOnce(i16) -> R + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let encode: connection::EncodeFn = Box::new(move |version, correlation_id, client_id| {
+            codec::encode_request(api_key, version, correlation_id, client_id, &build(version))
+        });
+        let raw = self.send_raw(target, why, api_key, versions, true, timeout, encode).await?;
         codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
     }
 
@@ -151,7 +194,7 @@ impl NetClient {
     {
         let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
         let v = R::VERSIONS;
-        self.send_raw(target, why, api_key, (v.min, v.max), false, encoder(api_key, req)).await?;
+        self.send_raw(target, why, api_key, (v.min, v.max), false, None, encoder(api_key, req)).await?;
         Ok(())
     }
 
@@ -162,6 +205,7 @@ impl NetClient {
         api_key: ApiKey,
         versions: (i16, i16),
         expect_response: bool,
+        timeout: Option<Duration>,
         encode: connection::EncodeFn,
     ) -> Result<RawResponse> {
         let (conn_id, tx) = loop {
@@ -197,7 +241,7 @@ impl NetClient {
         };
         self.shared.wake.notify_one();
         let (reply_tx, reply_rx) = oneshot::channel();
-        let env = Envelope { api_key, versions, encode, expect_response, reply: reply_tx };
+        let env = Envelope { api_key, versions, encode, expect_response, timeout, reply: reply_tx };
         let result = match tx.send(env).await {
             Ok(()) => match reply_rx.await {
                 Ok(r) => r,

@@ -33,6 +33,8 @@ pub(crate) struct Envelope {
     pub(crate) encode: EncodeFn,
     /// `false` only for Produce with acks=0, which gets no response.
     pub(crate) expect_response: bool,
+    /// Overrides `request.timeout.ms` (a JoinGroup may park for the rebalance timeout).
+    pub(crate) timeout: Option<Duration>,
     pub(crate) reply: oneshot::Sender<Result<RawResponse>>,
 }
 
@@ -75,6 +77,7 @@ struct Pending {
     api_key: ApiKey,
     version: i16,
     sent_at: Instant,
+    deadline: Instant,
     bytes_out: u64,
     reply: oneshot::Sender<Result<RawResponse>>,
 }
@@ -235,7 +238,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if inbuf.capacity() - inbuf.len() < 16 * 1024 {
             inbuf.reserve(64 * 1024);
         }
-        let oldest_deadline = pending.front().map(|p| p.sent_at + spec.request_timeout);
+        // Requests may carry their own timeouts, so the next expiry is the minimum over all.
+        let oldest_deadline = pending.iter().map(|p| p.deadline).min();
         tokio::select! {
             biased;
             reason = &mut *close => {
@@ -277,15 +281,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     continue;
                 };
                 let correlation_id = next_correlation;
+                tracing::trace!(broker = %spec.label, api = ?env.api_key, version, correlation_id, "sending request");
                 next_correlation = next_correlation.wrapping_add(1).max(0);
                 match (env.encode)(version, correlation_id, &spec.client_id) {
                     Ok(frame) => {
                         let bytes_out = frame.len() as u64;
                         out.extend_from_slice(&frame);
                         if env.expect_response {
+                            let sent_at = Instant::now();
                             pending.push_back(Pending {
-                                correlation_id, api_key: env.api_key, version,
-                                sent_at: Instant::now(), bytes_out, reply: env.reply,
+                                correlation_id, api_key: env.api_key, version, sent_at,
+                                deadline: sent_at + env.timeout.unwrap_or(spec.request_timeout),
+                                bytes_out, reply: env.reply,
                             });
                         } else {
                             let _ = env.reply.send(Ok(RawResponse {
@@ -297,9 +304,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             _ = sleep_until_opt(oldest_deadline) => {
-                let p = pending.front().expect("deadline implies a pending request");
-                let msg = format!("{:?} request got no response within request.timeout.ms ({} ms)",
-                    p.api_key, spec.request_timeout.as_millis());
+                let p = pending.iter().min_by_key(|p| p.deadline).expect("deadline implies a pending request");
+                let msg = format!("{:?} request got no response within its timeout ({} ms)",
+                    p.api_key, (p.deadline - p.sent_at).as_millis());
                 tracing::warn!(broker = %spec.label, "{msg}; closing the connection");
                 return (CloseReason::RequestTimeout, Some(msg));
             }
@@ -329,6 +336,7 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
         )));
     }
     let p = pending.pop_front().expect("front exists");
+    tracing::trace!(api = ?p.api_key, correlation_id, bytes = frame.len(), "response received");
     let bytes_in = frame.len() as u64 + 4;
     let body = codec::strip_response_header(frame, p.api_key, p.version);
     let latency = p.sent_at.elapsed();

@@ -38,6 +38,8 @@ mod legacy;
 mod wire;
 
 #[cfg(test)]
+mod interop_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;

@@ -40,6 +40,8 @@ pub mod sticky;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_java;
+#[cfg(test)]
 mod tests_sticky;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,7 +72,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// Builds a topic-partition.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
     }
 }
 
@@ -138,7 +143,10 @@ pub struct TopicInfo {
 impl TopicInfo {
     /// A topic with `partition_count` partitions and no rack information.
     pub fn new(partition_count: i32) -> Self {
-        TopicInfo { partition_count, replica_racks: BTreeMap::new() }
+        TopicInfo {
+            partition_count,
+            replica_racks: BTreeMap::new(),
+        }
     }
 
     /// Records the racks hosting replicas of `partition`.
@@ -147,7 +155,8 @@ impl TopicInfo {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.replica_racks.insert(partition, racks.into_iter().map(Into::into).collect());
+        self.replica_racks
+            .insert(partition, racks.into_iter().map(Into::into).collect());
         self
     }
 }
@@ -189,7 +198,10 @@ pub enum AssignorErrorKind {
 
 impl AssignorError {
     pub(crate) fn new(kind: AssignorErrorKind, message: impl Into<String>) -> Self {
-        AssignorError { kind, message: message.into() }
+        AssignorError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// The class of error.
@@ -297,7 +309,11 @@ impl PartitionAssignor for BuiltinAssignor {
         match self {
             BuiltinAssignor::Range | BuiltinAssignor::RoundRobin => None,
             // Java StickyAssignor: no user data until the member has had an assignment.
-            BuiltinAssignor::Sticky if generation == DEFAULT_GENERATION && last_assignment.is_empty() => None,
+            BuiltinAssignor::Sticky
+                if generation == DEFAULT_GENERATION && last_assignment.is_empty() =>
+            {
+                None
+            }
             BuiltinAssignor::Sticky => {
                 protocol::encode_sticky_user_data(last_assignment, Some(generation)).ok()
             }
@@ -324,13 +340,20 @@ pub fn select_rebalance_protocol(
     assignors: &[&dyn PartitionAssignor],
 ) -> Result<RebalanceProtocol, AssignorError> {
     let first = assignors.first().ok_or_else(|| {
-        AssignorError::new(AssignorErrorKind::InvalidInput, "no partition assignor configured")
+        AssignorError::new(
+            AssignorErrorKind::InvalidInput,
+            "no partition assignor configured",
+        )
     })?;
     first
         .supported_protocols()
         .iter()
         .copied()
-        .filter(|p| assignors.iter().all(|a| a.supported_protocols().contains(p)))
+        .filter(|p| {
+            assignors
+                .iter()
+                .all(|a| a.supported_protocols().contains(p))
+        })
         .max()
         .ok_or_else(|| {
             let names: Vec<_> = assignors.iter().map(|a| a.name()).collect();
@@ -361,8 +384,10 @@ pub fn make_cooperative(members: &[GroupMember], assignment: &mut GroupAssignmen
 }
 
 /// Java `ConsumerCoordinator.validateCooperativeAssignment`: under COOPERATIVE, no partition
-/// owned by one member (per its subscription) may be assigned to a different member in the same
-/// round. Also rejects a partition assigned to two members.
+/// may be newly added to one member (it did not claim it) while another member claims it, i.e.
+/// is having it revoked in the same round. A member that itself claims a partition may keep it
+/// even if others claim it too (conflicting claims). Also rejects a partition assigned to two
+/// members.
 pub fn validate_cooperative_assignment(
     members: &[GroupMember],
     assignment: &GroupAssignment,
@@ -378,18 +403,24 @@ pub fn validate_cooperative_assignment(
             }
         }
     }
-    for m in members {
-        for tp in &m.subscription.owned_partitions {
-            if let Some(&to) = holder.get(tp) {
-                if to != m.member_id {
-                    return Err(AssignorError::new(
-                        AssignorErrorKind::InvalidInput,
-                        format!(
-                            "partition {tp} owned by {} is assigned to {to} in the same rebalance",
-                            m.member_id
-                        ),
-                    ));
-                }
+    let claims: BTreeSet<(&str, &TopicPartition)> = members
+        .iter()
+        .flat_map(|m| {
+            m.subscription
+                .owned_partitions
+                .iter()
+                .map(move |tp| (m.member_id.as_str(), tp))
+        })
+        .collect();
+    for &(owner, tp) in &claims {
+        if let Some(&to) = holder.get(tp) {
+            if to != owner && !claims.contains(&(to, tp)) {
+                return Err(AssignorError::new(
+                    AssignorErrorKind::InvalidInput,
+                    format!(
+                        "partition {tp} owned by {owner} is assigned to {to} in the same rebalance"
+                    ),
+                ));
             }
         }
     }
@@ -419,7 +450,10 @@ impl AssignmentDiff {
 
 /// Compares the partitions owned before a rebalance with the newly assigned ones. Output lists are
 /// sorted and free of duplicates.
-pub fn diff_assignment(owned_before: &[TopicPartition], assigned: &[TopicPartition]) -> AssignmentDiff {
+pub fn diff_assignment(
+    owned_before: &[TopicPartition],
+    assigned: &[TopicPartition],
+) -> AssignmentDiff {
     let before: BTreeSet<&TopicPartition> = owned_before.iter().collect();
     let now: BTreeSet<&TopicPartition> = assigned.iter().collect();
     AssignmentDiff {
@@ -438,5 +472,8 @@ pub(crate) fn sorted_members(members: &[GroupMember]) -> Vec<&GroupMember> {
 
 /// An empty assignment for every member (Java puts every member in the result map).
 pub(crate) fn empty_assignment(members: &[GroupMember]) -> GroupAssignment {
-    members.iter().map(|m| (m.member_id.clone(), Assignment::default())).collect()
+    members
+        .iter()
+        .map(|m| (m.member_id.clone(), Assignment::default()))
+        .collect()
 }

@@ -15,7 +15,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
 use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
-use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName};
+use kafka_protocol::messages::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::{Assignment, AssignorError, AssignorErrorKind, Subscription, TopicPartition};
@@ -34,7 +36,9 @@ fn encode_err(msg: impl Into<String>) -> AssignorError {
 /// Java `checkSubscriptionVersion`: negative is invalid, newer than known is read as newest.
 fn effective_version(version: i16) -> Result<i16, AssignorError> {
     if version < 0 {
-        return Err(decode_err(format!("unsupported consumer protocol version {version}")));
+        return Err(decode_err(format!(
+            "unsupported consumer protocol version {version}"
+        )));
     }
     Ok(version.min(CONSUMER_PROTOCOL_VERSION))
 }
@@ -61,10 +65,13 @@ fn topic_name(s: &str) -> TopicName {
 }
 
 fn with_version_prefix<T: Encodable>(msg: &T, version: i16) -> Result<Bytes, AssignorError> {
-    let size = msg.compute_size(version).map_err(|e| encode_err(e.to_string()))?;
+    let size = msg
+        .compute_size(version)
+        .map_err(|e| encode_err(e.to_string()))?;
     let mut buf = BytesMut::with_capacity(2 + size);
     buf.put_i16(version);
-    msg.encode(&mut buf, version).map_err(|e| encode_err(e.to_string()))?;
+    msg.encode(&mut buf, version)
+        .map_err(|e| encode_err(e.to_string()))?;
     Ok(buf.freeze())
 }
 
@@ -73,7 +80,9 @@ fn with_version_prefix<T: Encodable>(msg: &T, version: i16) -> Result<Bytes, Ass
 /// the version lacks are dropped, as Java does. Topics and owned partitions are written sorted.
 pub fn encode_subscription(sub: &Subscription, version: i16) -> Result<Bytes, AssignorError> {
     if version < 0 {
-        return Err(encode_err(format!("unsupported consumer protocol version {version}")));
+        return Err(encode_err(format!(
+            "unsupported consumer protocol version {version}"
+        )));
     }
     let version = version.min(CONSUMER_PROTOCOL_VERSION);
     let mut topics: Vec<&String> = sub.topics.iter().collect();
@@ -81,10 +90,19 @@ pub fn encode_subscription(sub: &Subscription, version: i16) -> Result<Bytes, As
     topics.dedup();
     let owned = group_by_topic(&sub.owned_partitions)
         .into_iter()
-        .map(|(t, p)| OwnedTopic::default().with_topic(topic_name(&t)).with_partitions(p))
+        .map(|(t, p)| {
+            OwnedTopic::default()
+                .with_topic(topic_name(&t))
+                .with_partitions(p)
+        })
         .collect();
     let msg = ConsumerProtocolSubscription::default()
-        .with_topics(topics.into_iter().map(|t| StrBytes::from_string(t.clone())).collect())
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|t| StrBytes::from_string(t.clone()))
+                .collect(),
+        )
         .with_user_data(sub.user_data.clone())
         .with_owned_partitions(if version >= 1 { owned } else { Vec::new() })
         .with_generation_id(sub.generation_id.unwrap_or(super::DEFAULT_GENERATION))
@@ -110,21 +128,40 @@ pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription, AssignorError> 
         topics: msg.topics.iter().map(|t| t.as_str().to_owned()).collect(),
         user_data: msg.user_data,
         owned_partitions,
-        generation_id: (msg.generation_id != super::DEFAULT_GENERATION).then_some(msg.generation_id),
-        rack_id: msg.rack_id.filter(|r| !r.is_empty()).map(|r| r.as_str().to_owned()),
+        generation_id: (msg.generation_id != super::DEFAULT_GENERATION)
+            .then_some(msg.generation_id),
+        rack_id: msg
+            .rack_id
+            .filter(|r| !r.is_empty())
+            .map(|r| r.as_str().to_owned()),
     })
 }
 
 /// Encodes an assignment for SyncGroup. The layout is the same in every version; Java writes
-/// the newest, and every client parses newer versions as the newest it knows.
+/// the newest, and every client parses newer versions as the newest it knows. Partitions are
+/// grouped by topic in order of first appearance, keeping the given order within a topic, which
+/// gives the same bytes as Java `ConsumerProtocol.serializeAssignment` for the same list.
 pub fn encode_assignment(assignment: &Assignment, version: i16) -> Result<Bytes, AssignorError> {
     if version < 0 {
-        return Err(encode_err(format!("unsupported consumer protocol version {version}")));
+        return Err(encode_err(format!(
+            "unsupported consumer protocol version {version}"
+        )));
     }
     let version = version.min(CONSUMER_PROTOCOL_VERSION);
-    let topics = group_by_topic(&assignment.partitions)
+    let mut grouped: Vec<(&str, Vec<i32>)> = Vec::new();
+    for tp in &assignment.partitions {
+        match grouped.iter_mut().find(|(t, _)| *t == tp.topic) {
+            Some((_, parts)) => parts.push(tp.partition),
+            None => grouped.push((tp.topic.as_str(), vec![tp.partition])),
+        }
+    }
+    let topics = grouped
         .into_iter()
-        .map(|(t, p)| AssignedTopic::default().with_topic(topic_name(&t)).with_partitions(p))
+        .map(|(t, p)| {
+            AssignedTopic::default()
+                .with_topic(topic_name(t))
+                .with_partitions(p)
+        })
         .collect();
     let msg = ConsumerProtocolAssignment::default()
         .with_assigned_partitions(topics)
@@ -150,7 +187,10 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Assignment, AssignorError> {
             partitions.push(TopicPartition::new(t.topic.as_str(), p));
         }
     }
-    Ok(Assignment { partitions, user_data: msg.user_data })
+    Ok(Assignment {
+        partitions,
+        user_data: msg.user_data,
+    })
 }
 
 fn split_version(bytes: &[u8]) -> Result<(i16, &[u8]), AssignorError> {
@@ -193,7 +233,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// A classic (int16-length) string; `None` for null when `nullable`.
-    pub(crate) fn string(&mut self, nullable: bool, what: &str) -> Result<Option<String>, AssignorError> {
+    pub(crate) fn string(
+        &mut self,
+        nullable: bool,
+        what: &str,
+    ) -> Result<Option<String>, AssignorError> {
         match self.i16(what)? {
             -1 if nullable => Ok(None),
             n if n < 0 => Err(decode_err(format!("{what}: invalid string length {n}"))),
@@ -217,7 +261,11 @@ impl<'a> Cursor<'a> {
 
     /// A non-nullable classic array length, checked against the bytes left given the smallest
     /// possible element size.
-    pub(crate) fn array_len(&mut self, min_elem: usize, what: &str) -> Result<usize, AssignorError> {
+    pub(crate) fn array_len(
+        &mut self,
+        min_elem: usize,
+        what: &str,
+    ) -> Result<usize, AssignorError> {
         let n = self.i32(what)?;
         if n < 0 {
             return Err(decode_err(format!("{what}: invalid array length {n}")));
@@ -234,7 +282,10 @@ impl<'a> Cursor<'a> {
 
     /// `[topic string, [int32]]` entries, as used by owned/assigned partitions and the sticky
     /// user data.
-    pub(crate) fn topic_partitions(&mut self, what: &str) -> Result<Vec<TopicPartition>, AssignorError> {
+    pub(crate) fn topic_partitions(
+        &mut self,
+        what: &str,
+    ) -> Result<Vec<TopicPartition>, AssignorError> {
         let mut out = Vec::new();
         let topics = self.array_len(6, what)?;
         for _ in 0..topics {
@@ -287,7 +338,11 @@ pub fn encode_cooperative_user_data(generation: i32) -> Bytes {
 /// `Some(DEFAULT_GENERATION)` and absent data `None`, as in Java's `memberData`.
 pub fn decode_cooperative_user_data(user_data: Option<&[u8]>) -> Option<i32> {
     let data = user_data?;
-    Some(Cursor::new(data).i32("generation").unwrap_or(super::DEFAULT_GENERATION))
+    Some(
+        Cursor::new(data)
+            .i32("generation")
+            .unwrap_or(super::DEFAULT_GENERATION),
+    )
 }
 
 /// `user_data` of eager "sticky" subscriptions (Java `StickyAssignor` user data V1): the member's

@@ -60,8 +60,8 @@ impl<'a> TopicState<'a> {
             members,
             info,
             unassigned: (0..info.partition_count).collect(),
-            per_member: if n == 0 { 0 } else { count / n },
-            remaining_extra: if n == 0 { 0 } else { count % n },
+            per_member: count.checked_div(n).unwrap_or(0),
+            remaining_extra: count.checked_rem(n).unwrap_or(0),
             rack_aware,
         }
     }
@@ -76,12 +76,18 @@ impl<'a> TopicState<'a> {
     fn racks_match(&self, rack: Option<&str>, partition: i32) -> bool {
         match rack {
             None => true,
-            Some(r) => self.info.replica_racks.get(&partition).is_some_and(|racks| racks.contains(r)),
+            Some(r) => self
+                .info
+                .replica_racks
+                .get(&partition)
+                .is_some_and(|racks| racks.contains(r)),
         }
     }
 
     fn assign(&mut self, member: &'a str, partitions: &[i32], out: &mut GroupAssignment) {
-        let Some(count) = self.assigned_count.get_mut(member) else { return };
+        let Some(count) = self.assigned_count.get_mut(member) else {
+            return;
+        };
         *count += partitions.len();
         if *count > self.per_member {
             self.remaining_extra = self.remaining_extra.saturating_sub(1);
@@ -90,7 +96,11 @@ impl<'a> TopicState<'a> {
             self.unassigned.remove(p);
         }
         if let Some(a) = out.get_mut(member) {
-            a.partitions.extend(partitions.iter().map(|&p| TopicPartition::new(self.topic, p)));
+            a.partitions.extend(
+                partitions
+                    .iter()
+                    .map(|&p| TopicPartition::new(self.topic, p)),
+            );
         }
     }
 
@@ -127,7 +137,9 @@ pub fn assign(members: &[GroupMember], topics: &ClusterTopics) -> GroupAssignmen
 
     let mut states: Vec<TopicState> = Vec::new();
     for topic in subscribed {
-        let Some(info) = topics.get(topic) else { continue };
+        let Some(info) = topics.get(topic) else {
+            continue;
+        };
         if info.partition_count <= 0 {
             continue;
         }
@@ -166,7 +178,10 @@ fn assign_with_rack_matching(states: &mut [TopicState<'_>], out: &mut GroupAssig
         if s.members.iter().all(|(_, r)| r.is_none()) {
             continue; // no member of this topic has a rack: nothing to match
         }
-        let key = (s.members.iter().map(|(m, _)| *m).collect(), s.info.partition_count);
+        let key = (
+            s.members.iter().map(|(m, _)| *m).collect(),
+            s.info.partition_count,
+        );
         groups.entry(key).or_default().push(i);
     }
     for ((members, partition_count), idx) in groups {
@@ -184,7 +199,11 @@ fn assign_with_rack_matching(states: &mut [TopicState<'_>], out: &mut GroupAssig
             let pick = remaining.iter().position(|&m| {
                 idx.iter().all(|&i| {
                     let s = &states[i];
-                    let rack = s.members.iter().find(|(id, _)| *id == m).and_then(|(_, r)| *r);
+                    let rack = s
+                        .members
+                        .iter()
+                        .find(|(id, _)| *id == m)
+                        .and_then(|(_, r)| *r);
                     s.racks_match(rack, p) && s.max_assignable(m) > 0
                 })
             });

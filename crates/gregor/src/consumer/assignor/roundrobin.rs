@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{empty_assignment, sorted_members, ClusterTopics, GroupAssignment, GroupMember, TopicPartition};
+use super::{
+    empty_assignment, sorted_members, ClusterTopics, GroupAssignment, GroupMember, TopicPartition,
+};
 
 /// Round-robin assignment; see the module docs.
 pub fn assign(members: &[GroupMember], topics: &ClusterTopics) -> GroupAssignment {
@@ -26,11 +28,14 @@ pub fn assign(members: &[GroupMember], topics: &ClusterTopics) -> GroupAssignmen
     // Java's CircularIterator: `next` is the member the deal resumes from.
     let mut next = 0usize;
     for topic in all_topics {
-        let Some(info) = topics.get(topic) else { continue };
+        let Some(info) = topics.get(topic) else {
+            continue;
+        };
         for partition in 0..info.partition_count.max(0) {
             // Some member subscribes to `topic` (it came from a subscription), so this stops
             // within one full cycle.
-            let Some(offset) = (0..order.len()).find(|k| subs[(next + k) % order.len()].contains(topic))
+            let Some(offset) =
+                (0..order.len()).find(|k| subs[(next + k) % order.len()].contains(topic))
             else {
                 break;
             };

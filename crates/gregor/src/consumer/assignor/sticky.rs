@@ -26,7 +26,9 @@
 //! emptiest eligible member. Each hand-over lowers the sum of squared counts, so this ends.
 //!
 //! Cooperative: a partition moving from A to B is withheld from B this round and only revoked
-//! from A ([`super::make_cooperative`]); A rejoins and B gets it in the follow-up round.
+//! from A ([`super::make_cooperative`]); A rejoins and B gets it in the follow-up round. A
+//! partition whose claims tied is withheld from everyone for one round, so all its claimants
+//! revoke it first.
 //! Rack-aware placement (KIP-881) is not implemented for the sticky assignors.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,22 +53,34 @@ pub(crate) fn cooperative_claim(m: &GroupMember) -> MemberClaim {
         .generation_id
         .or_else(|| decode_cooperative_user_data(sub.user_data.as_deref()))
         .unwrap_or(DEFAULT_GENERATION);
-    MemberClaim { partitions: sub.owned_partitions.clone(), generation }
+    MemberClaim {
+        partitions: sub.owned_partitions.clone(),
+        generation,
+    }
 }
 
 /// Java `StickyAssignor.memberData`: always from `user_data` (eager members own nothing when
 /// they join).
 pub(crate) fn eager_claim(m: &GroupMember) -> MemberClaim {
     let (partitions, generation) = decode_sticky_user_data(m.subscription.user_data.as_deref());
-    MemberClaim { partitions, generation: generation.unwrap_or(DEFAULT_GENERATION) }
+    MemberClaim {
+        partitions,
+        generation: generation.unwrap_or(DEFAULT_GENERATION),
+    }
 }
 
 /// "cooperative-sticky" assignment: the balanced sticky target minus the partitions that must
 /// first be revoked from their current owner.
 pub fn assign_cooperative(members: &[GroupMember], topics: &ClusterTopics) -> GroupAssignment {
     let claims: Vec<MemberClaim> = members.iter().map(cooperative_claim).collect();
-    let mut out = balanced_sticky(members, topics, &claims);
+    let (mut out, contested) = sticky_target(members, topics, &claims);
     make_cooperative(members, &mut out);
+    // A partition claimed by several members in the same generation is withheld from everyone
+    // this round, so every claimant revokes it before anyone is given it (Java's constrained
+    // path adds such partitions to `partitionsTransferringOwnership`).
+    for a in out.values_mut() {
+        a.partitions.retain(|tp| !contested.contains(tp));
+    }
     out
 }
 
@@ -83,9 +97,23 @@ pub(crate) fn balanced_sticky(
     topics: &ClusterTopics,
     claims: &[MemberClaim],
 ) -> GroupAssignment {
+    sticky_target(members, topics, claims).0
+}
+
+/// [`balanced_sticky`], plus the partitions whose claims tied at the highest generation.
+fn sticky_target(
+    members: &[GroupMember],
+    topics: &ClusterTopics,
+    claims: &[MemberClaim],
+) -> (GroupAssignment, BTreeSet<TopicPartition>) {
     // Members in member-id order; a duplicated id keeps its first entry.
     let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by(|&a, &b| members[a].member_id.cmp(&members[b].member_id).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        members[a]
+            .member_id
+            .cmp(&members[b].member_id)
+            .then(a.cmp(&b))
+    });
     order.dedup_by(|a, b| members[*a].member_id == members[*b].member_id);
     let ms: Vec<&GroupMember> = order.iter().map(|&i| &members[i]).collect();
     let member_claims: Vec<Option<&MemberClaim>> = order.iter().map(|&i| claims.get(i)).collect();
@@ -101,7 +129,9 @@ pub(crate) fn balanced_sticky(
         }
     }
     let exists = |tp: &TopicPartition| {
-        topics.get(&tp.topic).is_some_and(|info| tp.partition >= 0 && tp.partition < info.partition_count)
+        topics
+            .get(&tp.topic)
+            .is_some_and(|info| tp.partition >= 0 && tp.partition < info.partition_count)
     };
 
     // Resolve claims: highest generation wins, a tie at the top voids the claim.
@@ -126,12 +156,10 @@ pub(crate) fn balanced_sticky(
     }
 
     let n = ms.len();
-    let mut held: Vec<BTreeSet<TopicPartition>> = vec![BTreeSet::new(); n];
-    let mut kept: Vec<BTreeSet<TopicPartition>> = vec![BTreeSet::new(); n];
+    let mut held: Vec<Holding> = vec![Holding::default(); n];
     for (tp, (_, owner)) in &best {
         if let Some(i) = owner {
-            held[*i].insert(tp.clone());
-            kept[*i].insert(tp.clone());
+            held[*i].kept.insert(tp.clone());
         }
     }
 
@@ -148,13 +176,15 @@ pub(crate) fn balanced_sticky(
     }
     pool.sort();
     for (_, tp) in pool {
-        let Some(elig) = eligible.get(tp.topic.as_str()) else { continue };
+        let Some(elig) = eligible.get(tp.topic.as_str()) else {
+            continue;
+        };
         if let Some(&to) = elig.iter().min_by_key(|&&i| (held[i].len(), i)) {
-            held[to].insert(tp);
+            held[to].fresh.insert(tp);
         }
     }
 
-    rebalance(&mut held, &kept, &eligible);
+    rebalance(&mut held, &eligible);
 
     let mut out: GroupAssignment = members
         .iter()
@@ -162,48 +192,82 @@ pub(crate) fn balanced_sticky(
         .collect();
     for (i, m) in ms.iter().enumerate() {
         if let Some(a) = out.get_mut(&m.member_id) {
-            a.partitions = std::mem::take(&mut held[i]).into_iter().collect();
+            let h = std::mem::take(&mut held[i]);
+            let mut all: Vec<TopicPartition> = h.kept.into_iter().chain(h.fresh).collect();
+            all.sort();
+            a.partitions = all;
         }
     }
-    out
+    let contested = best
+        .into_iter()
+        .filter(|(_, (_, owner))| owner.is_none())
+        .map(|(tp, _)| tp)
+        .collect();
+    (out, contested)
+}
+
+/// What one member holds during assignment: partitions it owned and keeps, and partitions given
+/// to it this round. Kept apart so hand-overs take fresh partitions first (they cost no
+/// stickiness) without searching.
+#[derive(Debug, Clone, Default)]
+struct Holding {
+    kept: BTreeSet<TopicPartition>,
+    fresh: BTreeSet<TopicPartition>,
+}
+
+impl Holding {
+    fn len(&self) -> usize {
+        self.kept.len() + self.fresh.len()
+    }
 }
 
 /// Moves partitions from fuller to emptier eligible members until no partition can go to an
 /// eligible member holding at least two fewer (see the module docs).
-fn rebalance(
-    held: &mut [BTreeSet<TopicPartition>],
-    kept: &[BTreeSet<TopicPartition>],
-    eligible: &BTreeMap<&str, Vec<usize>>,
-) {
+fn rebalance(held: &mut [Holding], eligible: &BTreeMap<&str, Vec<usize>>) {
     loop {
         // The emptiest eligible member of each topic (ties: lowest index).
         let emptiest: BTreeMap<&str, usize> = eligible
             .iter()
-            .filter_map(|(t, e)| e.iter().min_by_key(|&&i| (held[i].len(), i)).map(|&i| (*t, i)))
+            .filter_map(|(t, e)| {
+                e.iter()
+                    .min_by_key(|&&i| (held[i].len(), i))
+                    .map(|&i| (*t, i))
+            })
             .collect();
         let mut sources: Vec<usize> = (0..held.len()).collect();
         sources.sort_by_key(|&i| (std::cmp::Reverse(held[i].len()), i));
 
-        let mut chosen: Option<(usize, usize, TopicPartition)> = None;
+        let mut chosen: Option<(usize, usize, TopicPartition, bool)> = None;
         'search: for &from in &sources {
             let from_len = held[from].len();
             if from_len < 2 {
                 break; // no member can hold two fewer than this one, nor than any after it
             }
             // Newly given partitions move first (free), then owned ones, highest first.
-            let fresh = held[from].iter().rev().filter(|tp| !kept[from].contains(*tp));
-            let owned = held[from].iter().rev().filter(|tp| kept[from].contains(*tp));
-            for tp in fresh.chain(owned) {
+            let h = &held[from];
+            let candidates = h
+                .fresh
+                .iter()
+                .rev()
+                .map(|tp| (tp, false))
+                .chain(h.kept.iter().rev().map(|tp| (tp, true)));
+            for (tp, was_kept) in candidates {
                 if let Some(&to) = emptiest.get(tp.topic.as_str()) {
                     if held[to].len() + 2 <= from_len {
-                        chosen = Some((from, to, tp.clone()));
+                        chosen = Some((from, to, tp.clone(), was_kept));
                         break 'search;
                     }
                 }
             }
         }
-        let Some((from, to, tp)) = chosen else { return };
-        held[from].remove(&tp);
-        held[to].insert(tp);
+        let Some((from, to, tp, was_kept)) = chosen else {
+            return;
+        };
+        if was_kept {
+            held[from].kept.remove(&tp);
+        } else {
+            held[from].fresh.remove(&tp);
+        }
+        held[to].fresh.insert(tp);
     }
 }

@@ -46,7 +46,10 @@ pub(super) fn member(id: &str, topics: &[&str]) -> GroupMember {
 }
 
 pub(super) fn cluster(topics: &[(&str, i32)]) -> ClusterTopics {
-    topics.iter().map(|(t, n)| (t.to_string(), TopicInfo::new(*n))).collect()
+    topics
+        .iter()
+        .map(|(t, n)| (t.to_string(), TopicInfo::new(*n)))
+        .collect()
 }
 
 /// Partitions of `member` as "t0p1"-style strings, sorted.
@@ -111,7 +114,11 @@ impl Wire {
 }
 
 fn java_subscription(version: i16) -> Vec<u8> {
-    let mut w = Wire::new(version).i32(2).str("t0").str("t1").bytes(Some(&[0, 0, 0, 7]));
+    let mut w = Wire::new(version)
+        .i32(2)
+        .str("t0")
+        .str("t1")
+        .bytes(Some(&[0, 0, 0, 7]));
     if version >= 1 {
         w = w.topic_parts(&[("t0", &[0, 2]), ("t1", &[1])]);
     }
@@ -156,7 +163,11 @@ fn expected_at(version: i16) -> Subscription {
 fn subscription_encodes_to_java_layout_at_every_version() {
     for version in 0..=3 {
         let bytes = encode_subscription(&full_subscription(), version).unwrap();
-        assert_eq!(bytes.as_ref(), java_subscription(version).as_slice(), "v{version}");
+        assert_eq!(
+            bytes.as_ref(),
+            java_subscription(version).as_slice(),
+            "v{version}"
+        );
     }
 }
 
@@ -174,7 +185,10 @@ fn subscription_round_trips_at_every_version() {
         let bytes = encode_subscription(&full_subscription(), version).unwrap();
         assert_eq!(decode_subscription(&bytes).unwrap(), expected_at(version));
     }
-    let minimal = Subscription { topics: s(&["only"]), ..Default::default() };
+    let minimal = Subscription {
+        topics: s(&["only"]),
+        ..Default::default()
+    };
     for version in 0..=3 {
         let bytes = encode_subscription(&minimal, version).unwrap();
         assert_eq!(decode_subscription(&bytes).unwrap(), minimal);
@@ -183,12 +197,26 @@ fn subscription_round_trips_at_every_version() {
 
 #[test]
 fn subscription_null_rack_and_minus_one_generation_read_as_none() {
-    let bytes = Wire::new(3).i32(1).str("t").bytes(None).topic_parts(&[]).i32(-1).null_str().0;
+    let bytes = Wire::new(3)
+        .i32(1)
+        .str("t")
+        .bytes(None)
+        .topic_parts(&[])
+        .i32(-1)
+        .null_str()
+        .0;
     let got = decode_subscription(&bytes).unwrap();
     assert_eq!(got.generation_id, None);
     assert_eq!(got.rack_id, None);
     assert_eq!(got.user_data, None);
-    let empty_rack = Wire::new(3).i32(1).str("t").bytes(None).topic_parts(&[]).i32(3).str("").0;
+    let empty_rack = Wire::new(3)
+        .i32(1)
+        .str("t")
+        .bytes(None)
+        .topic_parts(&[])
+        .i32(3)
+        .str("")
+        .0;
     assert_eq!(decode_subscription(&empty_rack).unwrap().rack_id, None);
 }
 
@@ -223,7 +251,13 @@ fn subscription_with_huge_declared_lengths_fails_without_allocating() {
     // 2^31-1 topics in a 10-byte message: must be an error, not an allocation of gigabytes.
     let bytes = Wire::new(0).i32(i32::MAX).str("t").0;
     assert!(decode_subscription(&bytes).unwrap_err().is_decode());
-    let bytes = Wire::new(1).i32(0).bytes(None).i32(1).str("t").i32(i32::MAX).0;
+    let bytes = Wire::new(1)
+        .i32(0)
+        .bytes(None)
+        .i32(1)
+        .str("t")
+        .i32(i32::MAX)
+        .0;
     assert!(decode_subscription(&bytes).unwrap_err().is_decode());
     let bytes = Wire::new(0).i32(0).i32(i32::MAX).0; // user_data longer than the buffer
     assert!(decode_subscription(&bytes).unwrap_err().is_decode());
@@ -255,8 +289,12 @@ fn random_and_mutated_bytes_never_panic() {
     }
 }
 
+// Java groups by topic in order of first appearance and keeps the partition order.
 fn java_assignment(version: i16) -> Vec<u8> {
-    Wire::new(version).topic_parts(&[("a", &[0, 3]), ("b", &[1])]).bytes(Some(b"ud")).0
+    Wire::new(version)
+        .topic_parts(&[("b", &[1]), ("a", &[3, 0])])
+        .bytes(Some(b"ud"))
+        .0
 }
 
 #[test]
@@ -265,17 +303,19 @@ fn assignment_encodes_and_decodes_java_layout_at_every_version() {
         partitions: vec![tp("b", 1), tp("a", 3), tp("a", 0)],
         user_data: Some(Bytes::from_static(b"ud")),
     };
-    let mut sorted = a.clone();
-    sorted.partitions.sort();
     for version in 0..=3 {
         let bytes = encode_assignment(&a, version).unwrap();
-        assert_eq!(bytes.as_ref(), java_assignment(version).as_slice(), "v{version}");
-        assert_eq!(decode_assignment(&bytes).unwrap(), sorted);
+        assert_eq!(
+            bytes.as_ref(),
+            java_assignment(version).as_slice(),
+            "v{version}"
+        );
+        assert_eq!(decode_assignment(&bytes).unwrap(), a);
     }
     // Newer version with trailing bytes, like Java.
     let mut v5 = java_assignment(5);
     v5.extend_from_slice(&[1, 2, 3]);
-    assert_eq!(decode_assignment(&v5).unwrap(), sorted);
+    assert_eq!(decode_assignment(&v5).unwrap(), a);
 }
 
 #[test]
@@ -285,7 +325,10 @@ fn assignment_edge_cases() {
     assert_eq!(decode_assignment(&empty).unwrap(), Assignment::default());
     let full = java_assignment(1);
     for cut in 1..full.len() {
-        assert!(decode_assignment(&full[..cut]).unwrap_err().is_decode(), "cut {cut}");
+        assert!(
+            decode_assignment(&full[..cut]).unwrap_err().is_decode(),
+            "cut {cut}"
+        );
     }
     let huge = Wire::new(0).i32(1).str("a").i32(0x4000_0000).0;
     assert!(decode_assignment(&huge).unwrap_err().is_decode());
@@ -294,25 +337,46 @@ fn assignment_edge_cases() {
 #[test]
 fn assignor_user_data_formats_match_java() {
     // CooperativeStickyAssignor: a bare int32 generation.
-    let ud = BuiltinAssignor::CooperativeSticky.subscription_user_data(&[], 12).unwrap();
+    let ud = BuiltinAssignor::CooperativeSticky
+        .subscription_user_data(&[], 12)
+        .unwrap();
     assert_eq!(ud.as_ref(), &[0, 0, 0, 12]);
     assert_eq!(decode_cooperative_user_data(Some(&ud)), Some(12));
-    assert_eq!(decode_cooperative_user_data(Some(&[1, 2])), Some(DEFAULT_GENERATION));
+    assert_eq!(
+        decode_cooperative_user_data(Some(&[1, 2])),
+        Some(DEFAULT_GENERATION)
+    );
     assert_eq!(decode_cooperative_user_data(None), None);
     // StickyAssignor V1: [topic, [partitions]] then int32 generation, no version prefix.
     let prev = vec![tp("b", 0), tp("a", 2), tp("a", 1)];
-    let ud = BuiltinAssignor::Sticky.subscription_user_data(&prev, 4).unwrap();
-    let java = Wire(Vec::new()).topic_parts(&[("a", &[1, 2]), ("b", &[0])]).i32(4).0;
+    let ud = BuiltinAssignor::Sticky
+        .subscription_user_data(&prev, 4)
+        .unwrap();
+    let java = Wire(Vec::new())
+        .topic_parts(&[("a", &[1, 2]), ("b", &[0])])
+        .i32(4)
+        .0;
     assert_eq!(ud.as_ref(), java.as_slice());
     let mut sorted = prev.clone();
     sorted.sort();
-    assert_eq!(decode_sticky_user_data(Some(&ud)), (sorted.clone(), Some(4)));
+    assert_eq!(
+        decode_sticky_user_data(Some(&ud)),
+        (sorted.clone(), Some(4))
+    );
     // V0 (no generation) and garbage.
-    let v0 = Wire(Vec::new()).topic_parts(&[("a", &[1, 2]), ("b", &[0])]).0;
+    let v0 = Wire(Vec::new())
+        .topic_parts(&[("a", &[1, 2]), ("b", &[0])])
+        .0;
     assert_eq!(decode_sticky_user_data(Some(&v0)), (sorted, None));
     assert_eq!(decode_sticky_user_data(Some(&[0xff, 0, 0])), (vec![], None));
-    assert_eq!(BuiltinAssignor::Sticky.subscription_user_data(&[], DEFAULT_GENERATION), None);
-    assert_eq!(BuiltinAssignor::Range.subscription_user_data(&prev, 3), None);
+    assert_eq!(
+        BuiltinAssignor::Sticky.subscription_user_data(&[], DEFAULT_GENERATION),
+        None
+    );
+    assert_eq!(
+        BuiltinAssignor::Range.subscription_user_data(&prev, 3),
+        None
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,9 +402,18 @@ fn names_and_supported_protocols_match_java() {
 fn rebalance_protocol_is_the_highest_common_one() {
     let coop = BuiltinAssignor::CooperativeSticky;
     let range = BuiltinAssignor::Range;
-    assert_eq!(select_rebalance_protocol(&[&coop]).unwrap(), RebalanceProtocol::Cooperative);
-    assert_eq!(select_rebalance_protocol(&[&coop, &range]).unwrap(), RebalanceProtocol::Eager);
-    assert_eq!(select_rebalance_protocol(&[&range]).unwrap(), RebalanceProtocol::Eager);
+    assert_eq!(
+        select_rebalance_protocol(&[&coop]).unwrap(),
+        RebalanceProtocol::Cooperative
+    );
+    assert_eq!(
+        select_rebalance_protocol(&[&coop, &range]).unwrap(),
+        RebalanceProtocol::Eager
+    );
+    assert_eq!(
+        select_rebalance_protocol(&[&range]).unwrap(),
+        RebalanceProtocol::Eager
+    );
     assert!(select_rebalance_protocol(&[]).is_err());
 }
 
@@ -372,6 +445,22 @@ fn cooperative_validation_and_adjustment() {
     assert_eq!(names(&out, "A"), s(&["tp0"]));
     assert!(names(&out, "B").is_empty());
     assert!(validate_cooperative_assignment(&members, &out).is_ok());
+    // Two members both claim t-0: giving it to one of the claimants is not a transfer (Java's
+    // check is added-and-revoked), giving it to a third member is.
+    let mut c = member("C", &["t"]);
+    c.subscription.owned_partitions = vec![tp("t", 0)];
+    let d = member("D", &["t"]);
+    let members = vec![members[0].clone(), c, d];
+    let mut to_claimant = empty_assignment(&members);
+    to_claimant.get_mut("C").unwrap().partitions = vec![tp("t", 0)];
+    assert!(validate_cooperative_assignment(&members, &to_claimant).is_ok());
+    let mut to_other = empty_assignment(&members);
+    to_other.get_mut("D").unwrap().partitions = vec![tp("t", 0)];
+    assert!(validate_cooperative_assignment(&members, &to_other).is_err());
+    let mut twice = empty_assignment(&members);
+    twice.get_mut("A").unwrap().partitions = vec![tp("t", 0)];
+    twice.get_mut("C").unwrap().partitions = vec![tp("t", 0)];
+    assert!(validate_cooperative_assignment(&members, &twice).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,7 +490,11 @@ fn range_orders_static_members_by_instance_id_before_dynamic_ones() {
 
 #[test]
 fn range_per_topic_with_unequal_subscriptions_and_missing_topics() {
-    let members = vec![member("A", &["t0"]), member("B", &["t0", "t1", "gone"]), member("C", &[])];
+    let members = vec![
+        member("A", &["t0"]),
+        member("B", &["t0", "t1", "gone"]),
+        member("C", &[]),
+    ];
     let out = range::assign(&members, &cluster(&[("t0", 5), ("t1", 2)]));
     assert_eq!(names(&out, "A"), s(&["t0p0", "t0p1", "t0p2"]));
     assert_eq!(names(&out, "B"), s(&["t0p3", "t0p4", "t1p0", "t1p1"]));
@@ -426,7 +519,10 @@ fn range_rack_aware_prefers_same_rack_partitions() {
             .with_partition_racks(3, ["b"]),
     )]
     .into();
-    let members = vec![rack_member("C0", &["t"], "a"), rack_member("C1", &["t"], "b")];
+    let members = vec![
+        rack_member("C0", &["t"], "a"),
+        rack_member("C1", &["t"], "b"),
+    ];
     let out = range::assign(&members, &topics);
     assert_eq!(names(&out, "C0"), s(&["tp0", "tp2"]));
     assert_eq!(names(&out, "C1"), s(&["tp1", "tp3"]));
@@ -439,10 +535,15 @@ fn range_rack_aware_prefers_same_rack_partitions() {
 fn range_rack_aware_never_breaks_balance() {
     let topics: ClusterTopics = [(
         "t".to_string(),
-        (0..3).fold(TopicInfo::new(3), |t, p| t.with_partition_racks(p, ["a"])).with_partition_racks(0, ["a", "c"]),
+        (0..3)
+            .fold(TopicInfo::new(3), |t, p| t.with_partition_racks(p, ["a"]))
+            .with_partition_racks(0, ["a", "c"]),
     )]
     .into();
-    let members = vec![rack_member("C0", &["t"], "b"), rack_member("C1", &["t"], "a")];
+    let members = vec![
+        rack_member("C0", &["t"], "b"),
+        rack_member("C1", &["t"], "a"),
+    ];
     let out = range::assign(&members, &topics);
     assert_eq!(names(&out, "C1"), s(&["tp0", "tp1"]));
     assert_eq!(names(&out, "C0"), s(&["tp2"]));
@@ -450,9 +551,14 @@ fn range_rack_aware_never_breaks_balance() {
 
 #[test]
 fn range_rack_aware_keeps_co_partitioned_topics_together() {
-    let info = TopicInfo::new(2).with_partition_racks(0, ["b"]).with_partition_racks(1, ["a"]);
+    let info = TopicInfo::new(2)
+        .with_partition_racks(0, ["b"])
+        .with_partition_racks(1, ["a"]);
     let topics: ClusterTopics = [("x".to_string(), info.clone()), ("y".to_string(), info)].into();
-    let members = vec![rack_member("C0", &["x", "y"], "a"), rack_member("C1", &["x", "y"], "b")];
+    let members = vec![
+        rack_member("C0", &["x", "y"], "a"),
+        rack_member("C1", &["x", "y"], "b"),
+    ];
     let out = range::assign(&members, &topics);
     assert_eq!(names(&out, "C0"), s(&["xp1", "yp1"]));
     assert_eq!(names(&out, "C1"), s(&["xp0", "yp0"]));
@@ -471,8 +577,11 @@ fn roundrobin_java_doc_example_equal_subscriptions() {
 
 #[test]
 fn roundrobin_java_doc_example_unequal_subscriptions() {
-    let members =
-        vec![member("C0", &["t0"]), member("C1", &["t0", "t1"]), member("C2", &["t0", "t1", "t2"])];
+    let members = vec![
+        member("C0", &["t0"]),
+        member("C1", &["t0", "t1"]),
+        member("C2", &["t0", "t1", "t2"]),
+    ];
     let out = roundrobin::assign(&members, &cluster(&[("t0", 1), ("t1", 2), ("t2", 3)]));
     assert_eq!(names(&out, "C0"), s(&["t0p0"]));
     assert_eq!(names(&out, "C1"), s(&["t1p0"]));
@@ -494,7 +603,11 @@ fn all_assignors_are_deterministic_and_complete() {
         let n = 1 + rng.below(6);
         let mut members: Vec<GroupMember> = (0..n)
             .map(|i| {
-                let subs: Vec<&str> = topic_names.iter().copied().filter(|_| rng.below(3) > 0).collect();
+                let subs: Vec<&str> = topic_names
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.below(3) > 0)
+                    .collect();
                 let mut m = member(&format!("m{i}"), &subs);
                 if rng.below(3) == 0 {
                     m.group_instance_id = Some(format!("i{}", rng.below(100)));
@@ -505,11 +618,21 @@ fn all_assignors_are_deterministic_and_complete() {
         for a in BuiltinAssignor::ALL {
             let first = a.assign(&members, &topics);
             rng.shuffle(&mut members);
-            assert_eq!(a.assign(&members, &topics), first, "{} round {round}", a.name());
+            assert_eq!(
+                a.assign(&members, &topics),
+                first,
+                "{} round {round}",
+                a.name()
+            );
             let mut seen = std::collections::BTreeSet::new();
             for m in &members {
                 for p in &first[&m.member_id].partitions {
-                    assert!(m.subscription.topics.contains(&p.topic), "{} gave {p} to {}", a.name(), m.member_id);
+                    assert!(
+                        m.subscription.topics.contains(&p.topic),
+                        "{} gave {p} to {}",
+                        a.name(),
+                        m.member_id
+                    );
                     assert!(seen.insert(p.clone()), "{} assigned {p} twice", a.name());
                 }
             }

@@ -11,7 +11,11 @@ fn s(v: &[&str]) -> Vec<String> {
 }
 
 /// Members owning (cooperatively) what `prev` gave them, in `generation`.
-fn owning(mut members: Vec<GroupMember>, prev: &GroupAssignment, generation: i32) -> Vec<GroupMember> {
+fn owning(
+    mut members: Vec<GroupMember>,
+    prev: &GroupAssignment,
+    generation: i32,
+) -> Vec<GroupMember> {
     for m in &mut members {
         if let Some(a) = prev.get(&m.member_id) {
             m.subscription.owned_partitions = a.partitions.clone();
@@ -50,14 +54,24 @@ fn sticky_java_doc_example_member_leaves() {
 #[test]
 fn sticky_java_doc_example_unequal_subscriptions() {
     let topics = cluster(&[("t0", 1), ("t1", 2), ("t2", 3)]);
-    let members =
-        vec![member("C0", &["t0"]), member("C1", &["t0", "t1"]), member("C2", &["t0", "t1", "t2"])];
+    let members = vec![
+        member("C0", &["t0"]),
+        member("C1", &["t0", "t1"]),
+        member("C2", &["t0", "t1", "t2"]),
+    ];
     let first = sticky::assign_cooperative(&members, &topics);
     assert_eq!(names(&first, "C0"), s(&["t0p0"]));
     assert_eq!(names(&first, "C1"), s(&["t1p0", "t1p1"]));
     assert_eq!(names(&first, "C2"), s(&["t2p0", "t2p1", "t2p2"]));
     // C0 leaves: t0p0 goes to C1, nothing else moves.
-    let rest = owning(vec![member("C1", &["t0", "t1"]), member("C2", &["t0", "t1", "t2"])], &first, 1);
+    let rest = owning(
+        vec![
+            member("C1", &["t0", "t1"]),
+            member("C2", &["t0", "t1", "t2"]),
+        ],
+        &first,
+        1,
+    );
     let second = sticky::assign_cooperative(&rest, &topics);
     assert_eq!(names(&second, "C1"), s(&["t0p0", "t1p0", "t1p1"]));
     assert_eq!(names(&second, "C2"), s(&["t2p0", "t2p1", "t2p2"]));
@@ -69,8 +83,10 @@ fn eager_sticky_reads_previous_assignment_from_user_data() {
     let mut a = member("A", &["t"]);
     let mut b = member("B", &["t"]);
     // A previously had t-2 and t-3, B had t-0 and t-1 (reverse of a fresh assignment).
-    a.subscription.user_data = BuiltinAssignor::Sticky.subscription_user_data(&[tp("t", 2), tp("t", 3)], 5);
-    b.subscription.user_data = BuiltinAssignor::Sticky.subscription_user_data(&[tp("t", 0), tp("t", 1)], 5);
+    a.subscription.user_data =
+        BuiltinAssignor::Sticky.subscription_user_data(&[tp("t", 2), tp("t", 3)], 5);
+    b.subscription.user_data =
+        BuiltinAssignor::Sticky.subscription_user_data(&[tp("t", 0), tp("t", 1)], 5);
     let out = BuiltinAssignor::Sticky.assign(&[a, b, member("C", &["t"])], &topics);
     assert_eq!(spread(&out), 1);
     let kept = names(&out, "A").len() + names(&out, "B").len();
@@ -88,7 +104,10 @@ fn conflicting_claims_highest_generation_wins_and_ties_are_void() {
     let mut new = member("B", &["t"]);
     new.subscription.owned_partitions = vec![tp("t", 0), tp("t", 1)];
     new.subscription.generation_id = Some(4);
-    let claims: Vec<_> = [&old, &new].iter().map(|m| sticky::cooperative_claim(m)).collect();
+    let claims: Vec<_> = [&old, &new]
+        .iter()
+        .map(|m| sticky::cooperative_claim(m))
+        .collect();
     let target = sticky::balanced_sticky(&[old.clone(), new.clone()], &topics, &claims);
     // B (generation 4) keeps one, balance moves the other to A.
     assert_eq!(target["A"].partitions.len(), 1);
@@ -124,8 +143,10 @@ fn generation_falls_back_to_cooperative_user_data() {
 fn random_group(rng: &mut Rng, equal: bool, first_id: usize) -> (ClusterTopics, Vec<GroupMember>) {
     let nt = 1 + rng.below(5);
     let topic_names: Vec<String> = (0..nt).map(|i| format!("t{i}")).collect();
-    let topics: ClusterTopics =
-        topic_names.iter().map(|t| (t.clone(), TopicInfo::new(rng.below(13) as i32))).collect();
+    let topics: ClusterTopics = topic_names
+        .iter()
+        .map(|t| (t.clone(), TopicInfo::new(rng.below(13) as i32)))
+        .collect();
     let nm = 1 + rng.below(8);
     let members = (0..nm)
         .map(|i| {
@@ -151,7 +172,12 @@ fn assert_locally_balanced(members: &[GroupMember], out: &GroupAssignment, ctx: 
             for b in members {
                 if b.subscription.topics.contains(&p.topic) {
                     let to = out[&b.member_id].partitions.len();
-                    assert!(to + 2 > from, "{ctx}: {p} could move from {} ({from}) to {} ({to})", a.member_id, b.member_id);
+                    assert!(
+                        to + 2 > from,
+                        "{ctx}: {p} could move from {} ({from}) to {} ({to})",
+                        a.member_id,
+                        b.member_id
+                    );
                 }
             }
         }
@@ -199,7 +225,11 @@ fn minimum_moves(owned_counts: &[usize], total: usize) -> usize {
     let (base, extra) = (total / n, total % n);
     let mut sorted = owned_counts.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
-    sorted.iter().enumerate().map(|(i, &o)| o.saturating_sub(base + usize::from(i < extra))).sum()
+    sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &o)| o.saturating_sub(base + usize::from(i < extra)))
+        .sum()
 }
 
 fn moved(members: &[GroupMember], out: &GroupAssignment) -> usize {
@@ -207,7 +237,11 @@ fn moved(members: &[GroupMember], out: &GroupAssignment) -> usize {
         .iter()
         .map(|m| {
             let now: BTreeSet<_> = out[&m.member_id].partitions.iter().collect();
-            m.subscription.owned_partitions.iter().filter(|p| !now.contains(p)).count()
+            m.subscription
+                .owned_partitions
+                .iter()
+                .filter(|p| !now.contains(p))
+                .count()
         })
         .sum()
 }
@@ -231,9 +265,16 @@ fn adding_or_removing_members_moves_the_minimum_number_of_partitions() {
         let claims: Vec<_> = next.iter().map(sticky::cooperative_claim).collect();
         let out = sticky::balanced_sticky(&next, &topics, &claims);
         let total: usize = topics.values().map(|i| i.partition_count as usize).sum();
-        let owned: Vec<usize> = next.iter().map(|m| m.subscription.owned_partitions.len()).collect();
+        let owned: Vec<usize> = next
+            .iter()
+            .map(|m| m.subscription.owned_partitions.len())
+            .collect();
         assert!(spread(&out) <= 1, "round {round}");
-        assert_eq!(moved(&next, &out), minimum_moves(&owned, total), "round {round}");
+        assert_eq!(
+            moved(&next, &out),
+            minimum_moves(&owned, total),
+            "round {round}"
+        );
     }
 }
 
@@ -254,8 +295,15 @@ fn stickiness_is_minimal_from_arbitrary_ownership() {
         let claims: Vec<_> = members.iter().map(sticky::cooperative_claim).collect();
         let out = sticky::balanced_sticky(&members, &topics, &claims);
         let total: usize = topics.values().map(|i| i.partition_count as usize).sum();
-        let owned: Vec<usize> = members.iter().map(|m| m.subscription.owned_partitions.len()).collect();
-        assert_eq!(moved(&members, &out), minimum_moves(&owned, total), "round {round}");
+        let owned: Vec<usize> = members
+            .iter()
+            .map(|m| m.subscription.owned_partitions.len())
+            .collect();
+        assert_eq!(
+            moved(&members, &out),
+            minimum_moves(&owned, total),
+            "round {round}"
+        );
     }
 }
 
@@ -275,7 +323,11 @@ fn cooperative_two_phase_rebalance() {
         // Membership change: some join, maybe one leaves.
         let all: Vec<&str> = topics.keys().map(String::as_str).collect();
         for i in 0..1 + rng.below(3) {
-            let subs: Vec<&str> = if equal { all.clone() } else { vec![all[rng.below(all.len())]] };
+            let subs: Vec<&str> = if equal {
+                all.clone()
+            } else {
+                vec![all[rng.below(all.len())]]
+            };
             group.push(member(&format!("z{i}"), &subs));
         }
         if rng.below(2) == 0 {
@@ -292,7 +344,10 @@ fn cooperative_two_phase_rebalance() {
                 .unwrap_or_else(|e| panic!("round {round}/{rounds}: {e}"));
             let mut rejoin = false;
             for m in &group {
-                let d = diff_assignment(&m.subscription.owned_partitions, &out[&m.member_id].partitions);
+                let d = diff_assignment(
+                    &m.subscription.owned_partitions,
+                    &out[&m.member_id].partitions,
+                );
                 rejoin |= d.needs_rejoin(RebalanceProtocol::Cooperative);
             }
             group = owning(group, &out, generation);
@@ -322,14 +377,50 @@ fn cooperative_two_phase_rebalance() {
 fn cooperative_first_round_only_revokes() {
     let topics = cluster(&[("t", 4)]);
     let a = member("A", &["t"]);
-    let first = BuiltinAssignor::CooperativeSticky.assign(&[a.clone()], &topics);
+    let first = BuiltinAssignor::CooperativeSticky.assign(std::slice::from_ref(&a), &topics);
     assert_eq!(first["A"].partitions.len(), 4);
     let group = owning(vec![a, member("B", &["t"])], &first, 1);
     let second = BuiltinAssignor::CooperativeSticky.assign(&group, &topics);
     assert_eq!(second["A"].partitions.len(), 2, "A gives up two partitions");
-    assert!(second["B"].partitions.is_empty(), "B gets nothing until A has revoked");
+    assert!(
+        second["B"].partitions.is_empty(),
+        "B gets nothing until A has revoked"
+    );
     let group = owning(group, &second, 2);
     let third = BuiltinAssignor::CooperativeSticky.assign(&group, &topics);
     assert_eq!(third["A"].partitions, second["A"].partitions);
     assert_eq!(third["B"].partitions.len(), 2);
+}
+
+#[test]
+fn large_group_from_one_owner_finishes() {
+    // 40 topics x 50 partitions all owned by one member; 60 members with overlapping
+    // subscriptions join. Pins that the hand-over loop stays polynomial and balanced.
+    let topics: ClusterTopics = (0..40)
+        .map(|t| (format!("t{t:02}"), TopicInfo::new(50)))
+        .collect();
+    let names_all: Vec<String> = topics.keys().cloned().collect();
+    let mut owner = member(
+        "a-owner",
+        &names_all.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    owner.subscription.owned_partitions = topics
+        .iter()
+        .flat_map(|(t, i)| (0..i.partition_count).map(move |p| tp(t, p)))
+        .collect();
+    owner.subscription.generation_id = Some(1);
+    let mut group = vec![owner];
+    for i in 0..60 {
+        let subs: Vec<&str> = names_all
+            .iter()
+            .map(String::as_str)
+            .skip(i % 7)
+            .step_by(1 + i % 3)
+            .collect();
+        group.push(member(&format!("m{i:02}"), &subs));
+    }
+    let claims: Vec<_> = group.iter().map(sticky::cooperative_claim).collect();
+    let out = sticky::balanced_sticky(&group, &topics, &claims);
+    assert_eq!(counts(&out).iter().sum::<usize>(), 2000);
+    assert_locally_balanced(&group, &out, "large");
 }

@@ -1,0 +1,438 @@
+//! Fetching: one Fetch in flight per broker, prefetching while the application works.
+//!
+//! The loop (one task per consumer) finds, for every assigned partition that has a fetch
+//! position and room in the buffer, the broker to read it from (its leader, or with
+//! `client.rack` the preferred read replica, KIP-392), and keeps exactly one Fetch in flight to
+//! each such broker — the broker serves one request per connection at a time, so a second one
+//! would only queue. Responses are decoded outside any lock and buffered for `poll`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+use super::session::FetchSession;
+use super::state::{BufferedBatch, ResetTo};
+use super::types::{ConsumerRecord, TopicPartition};
+use super::Inner;
+use crate::config::{AutoOffsetReset, IsolationLevel};
+use crate::error::{Error, ErrorKind, Result};
+use crate::net::events::OpenReason;
+use crate::net::manager::Target;
+use crate::records::{self, AbortedTransaction, DecodeOptions, FetchRecords, FetchTail};
+
+/// Fetch versions gregor speaks: v4 (Kafka 0.11, record batches) .. v17 (Kafka 4.x).
+const FETCH_VERSIONS: (i16, i16) = (4, 17);
+
+/// What a fetch asked for, to match the response against the state when it comes back.
+struct InFlight {
+    broker: i32,
+    /// tp → (fetch offset, seek epoch) at send time.
+    asked: HashMap<TopicPartition, (i64, u64)>,
+}
+
+type FetchResult = (InFlight, Result<FetchResponse>);
+
+/// The fetch loop. Returns when the consumer closes.
+pub(crate) async fn run(inner: Arc<Inner>) {
+    let mut sessions: HashMap<i32, FetchSession> = HashMap::new();
+    let mut in_flight: FuturesUnordered<futures_util::future::BoxFuture<'static, FetchResult>> =
+        FuturesUnordered::new();
+    let mut busy: std::collections::HashSet<i32> = Default::default();
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        if inner.is_closed() {
+            return;
+        }
+        let wake = inner.fetch_wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+
+        // Positions first: partitions without one need their committed offset or a reset.
+        if let Err(e) = super::offsets::initialize_positions(&inner).await {
+            if e.is_closed() {
+                return;
+            }
+            tracing::debug!(error = %e, "position initialisation incomplete; retrying");
+            retry_at = Some(Instant::now() + inner.retry_backoff());
+        }
+        if let Err(e) = inner.refresh_metadata_if_due().await {
+            tracing::debug!(error = %e, "metadata refresh failed");
+        }
+
+        for (broker, want) in plan(&inner, &busy) {
+            let session = sessions.entry(broker).or_default();
+            let (req, asked) = build_request(&inner, session, &want);
+            busy.insert(broker);
+            let net = inner.cluster.net.clone();
+            let flight = InFlight { broker, asked };
+            in_flight.push(Box::pin(async move {
+                let r = net
+                    .send_built(Target::Broker(broker), OpenReason::Fetch, FETCH_VERSIONS, None, req)
+                    .await;
+                (flight, r)
+            }));
+        }
+
+        let sleep_until = retry_at.unwrap_or_else(|| inner.cluster.next_refresh());
+        tokio::select! {
+            Some((flight, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                busy.remove(&flight.broker);
+                let session = sessions.entry(flight.broker).or_default();
+                handle_result(&inner, session, flight, result);
+            }
+            _ = &mut wake => {}
+            _ = tokio::time::sleep_until(sleep_until) => { retry_at = None; }
+        }
+    }
+}
+
+/// Partitions to fetch now, grouped by the broker to fetch them from.
+fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, BTreeMap<TopicPartition, i64>> {
+    let snapshot = inner.cluster.snapshot();
+    let max_buffered = inner.config.max_partition_fetch_bytes.max(1) as usize;
+    let now = Instant::now();
+    let mut out: BTreeMap<i32, BTreeMap<TopicPartition, i64>> = BTreeMap::new();
+    let mut missing_leader = None;
+    let st = inner.lock_state();
+    let total_buffered: usize = st.buffer.iter().map(|b| b.bytes).sum();
+    if total_buffered > 2 * inner.config.fetch_max_bytes as usize {
+        return out;
+    }
+    for (tp, ps) in &st.assignment {
+        if !ps.fetchable(max_buffered) || ps.error.is_some() {
+            continue;
+        }
+        let node = match ps.preferred_replica {
+            Some((r, until)) if until > now && snapshot.brokers.contains_key(&r) => Some(r),
+            _ => snapshot.leader(&tp.topic, tp.partition),
+        };
+        let Some(node) = node else {
+            missing_leader = Some(tp.clone());
+            continue;
+        };
+        if busy.contains(&node) {
+            continue;
+        }
+        out.entry(node).or_default().insert(tp.clone(), ps.fetch_offset.expect("fetchable"));
+    }
+    drop(st);
+    if let Some(tp) = missing_leader {
+        inner.cluster.request_update(format!("no leader known for {tp}"));
+    }
+    out
+}
+
+fn build_request(
+    inner: &Inner,
+    session: &mut FetchSession,
+    want: &BTreeMap<TopicPartition, i64>,
+) -> (impl FnOnce(i16) -> FetchRequest + Send + 'static, HashMap<TopicPartition, (i64, u64)>) {
+    let cfg = &inner.config;
+    let snapshot = inner.cluster.snapshot();
+    let sreq = session.build(want);
+    let st = inner.lock_state();
+    let mut asked = HashMap::new();
+    for (tp, off) in want {
+        let epoch = st.assignment.get(tp).map_or(0, |s| s.seek_epoch);
+        asked.insert(tp.clone(), (*off, epoch));
+    }
+    let mut topics: BTreeMap<Arc<str>, Vec<FetchPartition>> = BTreeMap::new();
+    for (tp, off) in &sreq.partitions {
+        let ps = st.assignment.get(tp);
+        let leader_epoch = snapshot
+            .partition(&tp.topic, tp.partition)
+            .map(|p| p.leader_epoch)
+            .unwrap_or(-1);
+        topics.entry(tp.topic.clone()).or_default().push(
+            FetchPartition::default()
+                .with_partition(tp.partition)
+                .with_current_leader_epoch(leader_epoch)
+                .with_fetch_offset(*off)
+                .with_last_fetched_epoch(ps.and_then(|p| p.leader_epoch).unwrap_or(-1))
+                .with_log_start_offset(-1)
+                .with_partition_max_bytes(cfg.max_partition_fetch_bytes as i32),
+        );
+    }
+    drop(st);
+    let ids: HashMap<Arc<str>, uuid::Uuid> = topics
+        .keys()
+        .chain(sreq.forgotten.iter().map(|tp| &tp.topic))
+        .map(|t| (t.clone(), snapshot.topics.get(&**t).map(|i| i.id).unwrap_or_default()))
+        .collect();
+    let mut forgotten: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
+    for tp in &sreq.forgotten {
+        forgotten.entry(tp.topic.clone()).or_default().push(tp.partition);
+    }
+    let (max_wait, min_bytes, max_bytes) = (
+        cfg.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32,
+        cfg.fetch_min_bytes as i32,
+        cfg.fetch_max_bytes as i32,
+    );
+    let isolation = cfg.isolation_level.wire_value();
+    let rack = cfg.client_rack.clone().unwrap_or_default();
+    let (session_id, epoch) = (sreq.session_id, sreq.epoch);
+    // v13 (KIP-516) names topics by id instead of by name; v11 adds the rack (KIP-392);
+    // v7 adds sessions (KIP-227).
+    let build = move |v: i16| {
+        let name_or_id = |t: &Arc<str>| {
+            if v >= 13 {
+                (TopicName::default(), ids.get(t).copied().unwrap_or_default())
+            } else {
+                (TopicName(StrBytes::from_string(t.to_string())), uuid::Uuid::nil())
+            }
+        };
+        let fetch_topics = topics
+            .into_iter()
+            .map(|(t, mut parts)| {
+                if v < 9 {
+                    for p in parts.iter_mut() {
+                        p.current_leader_epoch = -1;
+                    }
+                }
+                if v < 12 {
+                    for p in parts.iter_mut() {
+                        p.last_fetched_epoch = -1;
+                    }
+                }
+                let (name, id) = name_or_id(&t);
+                FetchTopic::default().with_topic(name).with_topic_id(id).with_partitions(parts)
+            })
+            .collect();
+        let forgotten = if v >= 7 {
+            forgotten
+                .into_iter()
+                .map(|(t, parts)| {
+                    let (name, id) = name_or_id(&t);
+                    ForgottenTopic::default().with_topic(name).with_topic_id(id).with_partitions(parts)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut req = FetchRequest::default()
+            .with_max_wait_ms(max_wait)
+            .with_min_bytes(min_bytes)
+            .with_max_bytes(if v >= 3 { max_bytes } else { i32::MAX })
+            .with_isolation_level(if v >= 4 { isolation } else { 0 })
+            .with_topics(fetch_topics)
+            .with_forgotten_topics_data(forgotten);
+        if v >= 7 {
+            req = req.with_session_id(session_id).with_session_epoch(epoch);
+        }
+        if v >= 11 {
+            req = req.with_rack_id(StrBytes::from_string(rack));
+        }
+        req
+    };
+    (build, asked)
+}
+
+
+fn handle_result(inner: &Inner, session: &mut FetchSession, flight: InFlight, result: Result<FetchResponse>) {
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            session.reset();
+            if e.kind() != ErrorKind::Closed {
+                tracing::debug!(broker = flight.broker, error = %e, "fetch failed");
+                inner.cluster.request_update(format!("fetch from broker {} failed: {e}", flight.broker));
+            }
+            return;
+        }
+    };
+    session.handle_response(resp.error_code, resp.session_id);
+    if resp.error_code != 0 {
+        tracing::debug!(broker = flight.broker, code = resp.error_code, "fetch error; session reset");
+        return;
+    }
+    let snapshot = inner.cluster.snapshot();
+    let opts = DecodeOptions {
+        check_crcs: inner.config.check_crcs,
+        isolation: match inner.config.isolation_level {
+            IsolationLevel::ReadCommitted => records::IsolationLevel::ReadCommitted,
+            IsolationLevel::ReadUncommitted => records::IsolationLevel::ReadUncommitted,
+        },
+        max_decompressed_bytes: DecodeOptions::max_decompressed_for_fetch(inner.config.fetch_max_bytes as usize),
+    };
+    let mut decoded = Vec::new();
+    let mut any_data = false;
+    for topic in resp.responses {
+        let name: Arc<str> = if !topic.topic.0.is_empty() {
+            Arc::from(topic.topic.0.as_str())
+        } else {
+            match snapshot.topic_name_by_id(topic.topic_id) {
+                Some(n) => Arc::from(n),
+                None => continue,
+            }
+        };
+        for p in topic.partitions {
+            let tp = TopicPartition { topic: name.clone(), partition: p.partition_index };
+            let Some(&(fetch_offset, seek_epoch)) = flight.asked.get(&tp) else { continue };
+            let outcome = decode_partition(&tp, fetch_offset, p, &opts);
+            any_data |= matches!(&outcome, PartitionOutcome::Data { .. });
+            decoded.push((tp, fetch_offset, seek_epoch, outcome));
+        }
+    }
+    let mut st = inner.lock_state();
+    for (tp, fetch_offset, seek_epoch, outcome) in decoded {
+        let Some(ps) = st.assignment.get_mut(&tp) else { continue };
+        if ps.seek_epoch != seek_epoch || ps.fetch_offset != Some(fetch_offset) {
+            continue; // the partition was sought or reset meanwhile: drop stale data
+        }
+        match outcome {
+            PartitionOutcome::Data { records, next_offset, bytes, hw, lso, log_start, preferred, error } => {
+                ps.high_watermark = hw;
+                ps.last_stable_offset = lso;
+                ps.log_start_offset = log_start;
+                if let Some(r) = preferred {
+                    ps.preferred_replica = Some((r, Instant::now() + inner.config.net.metadata_max_age));
+                }
+                ps.fetch_offset = Some(next_offset);
+                if let Some(e) = error {
+                    ps.error = Some(Arc::new(e));
+                }
+                if !records.is_empty() || next_offset != fetch_offset {
+                    ps.buffered_bytes += bytes;
+                    st.buffer.push_back(BufferedBatch { tp, seek_epoch, records: records.into(), bytes, next_offset });
+                }
+            }
+            PartitionOutcome::OutOfRange => {
+                let reset = match inner.config.auto_offset_reset {
+                    AutoOffsetReset::Earliest => Some(ResetTo::Earliest),
+                    AutoOffsetReset::Latest => Some(ResetTo::Latest),
+                    AutoOffsetReset::ByDuration(d) => Some(ResetTo::Timestamp(now_ms() - d.as_millis() as i64)),
+                    AutoOffsetReset::None => None,
+                };
+                match reset {
+                    Some(r) => {
+                        tracing::info!(partition = %tp, offset = fetch_offset, "fetch offset out of range; resetting per auto.offset.reset");
+                        ps.request_reset(r);
+                    }
+                    None => {
+                        ps.error = Some(Arc::new(Error::new(
+                            ErrorKind::OffsetOutOfRange,
+                            format!("offset {fetch_offset} of {tp} is out of range and auto.offset.reset=none"),
+                        )));
+                    }
+                }
+            }
+            PartitionOutcome::Stale(why) => {
+                ps.preferred_replica = None;
+                inner.cluster.request_update(why);
+            }
+            PartitionOutcome::Fatal(e) => ps.error = Some(Arc::new(e)),
+        }
+    }
+    drop(st);
+    if any_data {
+        inner.data_ready.notify_waiters();
+    }
+}
+
+enum PartitionOutcome {
+    Data {
+        records: Vec<ConsumerRecord>,
+        next_offset: i64,
+        bytes: usize,
+        hw: i64,
+        lso: i64,
+        log_start: i64,
+        preferred: Option<i32>,
+        /// An error after some good records (e.g. a corrupt batch): surfaced once the good
+        /// records are consumed.
+        error: Option<Error>,
+    },
+    OutOfRange,
+    /// Leadership moved or metadata is stale: refresh, then fetch again.
+    Stale(String),
+    Fatal(Error),
+}
+
+fn decode_partition(
+    tp: &TopicPartition,
+    fetch_offset: i64,
+    p: kafka_protocol::messages::fetch_response::PartitionData,
+    opts: &DecodeOptions,
+) -> PartitionOutcome {
+    match p.error_code {
+        0 => {}
+        1 => return PartitionOutcome::OutOfRange,
+        // NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION,
+        // KAFKA_STORAGE_ERROR, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, OFFSET_NOT_AVAILABLE,
+        // UNKNOWN_TOPIC_ID, INCONSISTENT_TOPIC_ID: Java's `AbstractFetch` refreshes metadata and
+        // retries.
+        6 | 5 | 3 | 56 | 74 | 76 | 78 | 100 | 103 | 13 => {
+            return PartitionOutcome::Stale(format!(
+                "{} fetching {tp}",
+                crate::protocol_errors::describe(p.error_code)
+            ))
+        }
+        code => return PartitionOutcome::Fatal(Error::broker_code(code, format!("fetching {tp} failed"))),
+    }
+    let preferred = (p.preferred_read_replica.0 >= 0).then_some(p.preferred_read_replica.0);
+    let data = p.records.unwrap_or_default();
+    let bytes = data.len();
+    let aborted: Vec<AbortedTransaction> = p
+        .aborted_transactions
+        .unwrap_or_default()
+        .iter()
+        .map(|a| AbortedTransaction { producer_id: a.producer_id.0, first_offset: a.first_offset })
+        .collect();
+    let mut it = FetchRecords::new(data, fetch_offset, &aborted, opts);
+    let mut out = Vec::new();
+    let mut error = None;
+    for r in &mut it {
+        match r {
+            Ok(r) => out.push(ConsumerRecord {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                timestamp_type: r.timestamp_type,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                leader_epoch: r.leader_epoch,
+            }),
+            Err(e) => {
+                error = Some(
+                    Error::new(ErrorKind::CorruptRecord, format!("cannot read records of {tp}: {e}")),
+                );
+                break;
+            }
+        }
+    }
+    if let FetchTail::FirstBatchTooLarge { batch_size, .. } = it.tail() {
+        error.get_or_insert_with(|| {
+            Error::new(
+                ErrorKind::CorruptRecord,
+                format!(
+                    "a record batch of {tp} at offset {fetch_offset} ({} bytes) is larger than max.partition.fetch.bytes",
+                    batch_size.map_or("?".into(), |b| b.to_string())
+                ),
+            )
+        });
+    }
+    PartitionOutcome::Data {
+        records: out,
+        next_offset: it.next_offset(),
+        bytes,
+        hw: p.high_watermark,
+        lso: p.last_stable_offset,
+        log_start: p.log_start_offset,
+        preferred,
+        error,
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

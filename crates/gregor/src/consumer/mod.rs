@@ -1,0 +1,711 @@
+//! The consumer: subscriptions and assignments, positions, fetching, commits and groups.
+//!
+//! [`Consumer`] is the handle users hold. Construction does no I/O at all; the first call that
+//! needs the cluster (usually [`Consumer::poll`]) starts two background tasks — the fetch loop
+//! and, with a subscription, the group membership loop — and opens sockets as requests need
+//! them.
+
+pub(crate) mod assignor;
+mod fetcher;
+mod group;
+mod offsets;
+mod session;
+mod state;
+mod types;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use regex::Regex;
+use tokio::sync::{broadcast, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::cluster::metadata::Snapshot;
+use crate::cluster::{Cluster, ClusterSettings};
+use crate::config::{ConsumerConfig, CoordinatorConnection, GroupProtocol};
+use crate::error::{Error, ErrorKind, Result};
+use crate::net::events::{ConnectionEvent, ConnectionMetrics};
+use state::{ConsumerState, ResetTo, Subscription};
+
+pub use types::{ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, TimestampType, TopicPartition};
+
+/// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
+///
+/// They run on the consumer's group task, between the steps of a rebalance: `revoked` before
+/// the partitions leave this member (commit there to hand them over cleanly), `assigned` once
+/// new partitions are this member's, `lost` when the group moved on without this member (no
+/// commit is possible then). Keep them short: the group waits.
+pub trait RebalanceListener: Send + Sync + 'static {
+    /// New partitions were assigned (only the added ones with the cooperative protocol).
+    fn on_partitions_assigned(&self, _partitions: &[TopicPartition]) {}
+    /// Partitions are about to be taken away. Use `ctx` to read positions and to ask for a
+    /// commit before they go.
+    fn on_partitions_revoked(&self, _partitions: &[TopicPartition], _ctx: &mut RevokeContext) {}
+    /// Partitions were lost (session expired, fenced). Defaults to nothing.
+    fn on_partitions_lost(&self, _partitions: &[TopicPartition]) {}
+}
+
+/// What a revocation callback can see and do.
+#[derive(Debug)]
+pub struct RevokeContext {
+    positions: BTreeMap<TopicPartition, i64>,
+    commit: Option<BTreeMap<TopicPartition, OffsetAndMetadata>>,
+}
+
+impl RevokeContext {
+    /// The consumer's positions (next offset to consume) of the partitions being revoked.
+    pub fn positions(&self) -> &BTreeMap<TopicPartition, i64> {
+        &self.positions
+    }
+
+    /// Commits these offsets before the partitions are released.
+    pub fn commit(&mut self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) {
+        self.commit.get_or_insert_with(BTreeMap::new).extend(offsets);
+    }
+
+    /// Commits the current positions of the revoked partitions before they are released.
+    pub fn commit_positions(&mut self) {
+        let p: BTreeMap<_, _> =
+            self.positions.iter().map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o))).collect();
+        self.commit(p);
+    }
+}
+
+/// A stream of connection events (see [`ConnectionEvent`]).
+#[derive(Debug)]
+pub struct ConnectionEvents {
+    rx: broadcast::Receiver<ConnectionEvent>,
+}
+
+impl ConnectionEvents {
+    /// The next event; `None` once the consumer is gone. Events missed because the receiver
+    /// fell more than 1024 behind are skipped.
+    pub async fn recv(&mut self) -> Option<ConnectionEvent> {
+        loop {
+            match self.rx.recv().await {
+                Ok(e) => return Some(e),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next event if one is ready.
+    pub fn try_recv(&mut self) -> Option<ConnectionEvent> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => return Some(e),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) config: ConsumerConfig,
+    state: Mutex<ConsumerState>,
+    pub(crate) data_ready: Notify,
+    pub(crate) fetch_wake: Notify,
+    pub(crate) group: group::GroupShared,
+    listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+    closed: AtomicBool,
+}
+
+impl Inner {
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, ConsumerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn retry_backoff(&self) -> Duration {
+        self.config.net.retry_backoff
+    }
+
+    pub(crate) fn listener(&self) -> Option<Arc<dyn RebalanceListener>> {
+        self.listener.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The topics metadata must cover: the subscription's, or every assigned partition's.
+    fn interest(&self) -> Option<Vec<String>> {
+        let st = self.lock_state();
+        match &st.subscription {
+            Subscription::Topics(t) => Some(t.iter().cloned().collect()),
+            Subscription::Pattern(_) => None,
+            _ => {
+                let t: BTreeSet<String> = st.assignment.keys().map(|tp| tp.topic.to_string()).collect();
+                Some(t.into_iter().collect())
+            }
+        }
+    }
+
+    pub(crate) async fn refresh_metadata_if_due(&self) -> Result<Arc<Snapshot>> {
+        let topics = self.interest();
+        self.cluster.refresh_if_due(topics.as_deref()).await
+    }
+
+    pub(crate) async fn refresh_metadata_now(&self, why: &str) -> Result<Arc<Snapshot>> {
+        let topics = self.interest();
+        self.cluster.refresh(topics.as_deref(), why).await
+    }
+
+    pub(crate) async fn refresh_metadata_now_topics(&self, topics: &[String], why: &str) -> Result<Arc<Snapshot>> {
+        self.cluster.refresh(Some(topics), why).await
+    }
+
+    /// The concrete topic list of the subscription (resolving a pattern against metadata).
+    pub(crate) async fn subscription_topics(&self) -> Result<Vec<String>> {
+        let sub = self.lock_state().subscription.clone();
+        match sub {
+            Subscription::Topics(t) => {
+                let list: Vec<String> = t.into_iter().collect();
+                self.cluster.refresh(Some(&list), "subscription").await?;
+                Ok(list)
+            }
+            Subscription::Pattern(re) => {
+                let snap = self.cluster.refresh(None, "pattern subscription").await?;
+                let mut out: Vec<String> = snap
+                    .topics
+                    .values()
+                    .filter(|t| re.is_match(&t.name) && !(t.internal && self.config.exclude_internal_topics))
+                    .map(|t| t.name.clone())
+                    .collect();
+                out.sort();
+                Ok(out)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Commits every position of the assignment.
+    pub(crate) async fn commit_consumed(&self) -> Result<()> {
+        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = self
+            .lock_state()
+            .consumed_offsets()
+            .into_iter()
+            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
+            .collect();
+        offsets::commit(self, &offsets).await
+    }
+}
+
+/// Builds the connection-layer settings from a consumer's network config.
+pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
+    let shared = match config.coordinator_connection {
+        CoordinatorConnection::Shared => true,
+        CoordinatorConnection::Dedicated => false,
+        CoordinatorConnection::Auto => config.group_protocol == GroupProtocol::Consumer,
+    };
+    ClusterSettings::from_net(&config.net, config.default_api_timeout, shared)
+}
+
+/// A Kafka consumer.
+///
+/// ```no_run
+/// # async fn run() -> gregor::Result<()> {
+/// use std::time::Duration;
+/// use gregor::{Consumer, ConsumerConfig};
+///
+/// let config = ConsumerConfig::builder()
+///     .bootstrap_servers("localhost:9092")
+///     .group_id("orders-app")
+///     .build()?;
+/// let consumer = Consumer::new(config)?; // no socket yet
+/// consumer.subscribe(["orders"])?;
+/// loop {
+///     let records = consumer.poll(Duration::from_millis(500)).await?;
+///     for r in &records {
+///         println!("{}-{}@{}: {:?}", r.topic, r.partition, r.offset, r.value_str());
+///     }
+///     if !records.is_empty() {
+///         consumer.commit_sync().await?;
+///     }
+/// #   break;
+/// }
+/// consumer.close(Duration::from_secs(30)).await;
+/// # Ok(()) }
+/// ```
+pub struct Consumer {
+    inner: Arc<Inner>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("group_id", &self.inner.config.group_id)
+            .field("client_id", &self.inner.config.net.client_id)
+            .finish()
+    }
+}
+
+impl Consumer {
+    /// Creates a consumer. Validates the configuration; opens no socket and starts no task.
+    pub fn new(mut config: ConsumerConfig) -> Result<Consumer> {
+        config
+            .validate()
+            .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+        if config.group_protocol == GroupProtocol::Consumer {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "group.protocol=consumer (KIP-848) is not supported yet; use group.protocol=classic",
+            ));
+        }
+        let cluster = Cluster::new(cluster_settings(&config));
+        Ok(Consumer {
+            inner: Arc::new(Inner {
+                cluster,
+                config,
+                state: Mutex::new(ConsumerState::default()),
+                data_ready: Notify::new(),
+                fetch_wake: Notify::new(),
+                group: group::GroupShared::default(),
+                listener: Mutex::new(None),
+                closed: AtomicBool::new(false),
+            }),
+            tasks: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Creates a consumer from Java-style `key=value` pairs.
+    pub fn from_properties<K: AsRef<str>, V: AsRef<str>>(
+        props: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Consumer> {
+        let config = ConsumerConfig::from_map(props).map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+        Consumer::new(config)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.is_closed() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn ensure_tasks(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        if tasks.is_empty() {
+            tasks.push(tokio::spawn(fetcher::run(self.inner.clone())));
+            if self.inner.config.group_id.is_some() {
+                tasks.push(tokio::spawn(group::run(self.inner.clone())));
+            }
+        }
+    }
+
+    /// Subscribes to topics; partitions are assigned by the group (needs `group.id`).
+    /// Replaces any earlier subscription.
+    pub fn subscribe<I, S>(&self, topics: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.check_open()?;
+        let topics: BTreeSet<String> = topics.into_iter().map(Into::into).collect();
+        if topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(Error::new(ErrorKind::Config, "topic names must not be empty"));
+        }
+        self.set_subscription(Subscription::Topics(topics))
+    }
+
+    /// Subscribes to every topic whose name matches `pattern` (a regular expression matched
+    /// against the whole name, as Java's `Pattern`), now and as topics appear.
+    pub fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
+        self.check_open()?;
+        let re = Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| Error::new(ErrorKind::Config, format!("bad topic pattern {pattern:?}: {e}")))?;
+        self.set_subscription(Subscription::Pattern(re))
+    }
+
+    fn set_subscription(&self, sub: Subscription) -> Result<()> {
+        if self.inner.config.group_id.is_none() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "subscribe needs a group.id (use assign() to read partitions without a group)",
+            ));
+        }
+        {
+            let mut st = self.inner.lock_state();
+            if matches!(st.subscription, Subscription::Manual) {
+                return Err(Error::new(ErrorKind::State, "subscribe() after assign(): call unsubscribe() first"));
+            }
+            st.subscription = sub;
+        }
+        self.inner.group.request_rejoin(&self.inner, "subscription changed");
+        Ok(())
+    }
+
+    /// Reads exactly these partitions, without group management. Commits still go to
+    /// `group.id` when set.
+    pub fn assign(&self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
+        self.check_open()?;
+        let mut st = self.inner.lock_state();
+        if st.subscription.is_group() {
+            return Err(Error::new(ErrorKind::State, "assign() after subscribe(): call unsubscribe() first"));
+        }
+        st.subscription = Subscription::Manual;
+        st.set_assignment(partitions);
+        drop(st);
+        self.inner.fetch_wake.notify_one();
+        Ok(())
+    }
+
+    /// Drops the subscription or the manual assignment (leaving the group).
+    pub fn unsubscribe(&self) {
+        let mut st = self.inner.lock_state();
+        st.subscription = Subscription::None;
+        st.set_assignment(std::iter::empty());
+        drop(st);
+        self.inner.group.wake.notify_one();
+    }
+
+    /// Registers the rebalance listener.
+    pub fn set_rebalance_listener(&self, listener: impl RebalanceListener) {
+        *self.inner.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(listener));
+    }
+
+    /// The partitions assigned to this consumer now.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.inner.lock_state().assignment.keys().cloned().collect()
+    }
+
+    /// Returns fetched records, waiting up to `timeout` for some. At most `max.poll.records`.
+    ///
+    /// Errors: a partition whose offset is out of range with `auto.offset.reset=none`, corrupt
+    /// records, authorization failures, or the group having fenced this member. Records
+    /// fetched before an error are returned first.
+    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.check_open()?;
+        self.ensure_tasks();
+        let deadline = Instant::now() + timeout;
+        {
+            let mut st = self.inner.lock_state();
+            st.last_poll = Some(Instant::now());
+            if st.poll_timed_out {
+                st.poll_timed_out = false;
+                drop(st);
+                self.inner.group.request_rejoin(&self.inner, "poll after max.poll.interval.ms expiry");
+            }
+        }
+        loop {
+            let ready = self.inner.data_ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            {
+                let mut st = self.inner.lock_state();
+                if let Some(e) = st.fatal.take() {
+                    return Err(clone_error(&e));
+                }
+                let recs = st.drain_records(self.inner.config.max_poll_records as usize);
+                if !recs.is_empty() {
+                    drop(st);
+                    self.inner.fetch_wake.notify_one();
+                    return Ok(recs);
+                }
+                let err = st.assignment.values_mut().find_map(|s| s.error.take());
+                if let Some(e) = err {
+                    drop(st);
+                    self.inner.fetch_wake.notify_one();
+                    return Err(clone_error(&e));
+                }
+            }
+            if self.inner.is_closed() {
+                return Err(Error::closed());
+            }
+            if tokio::time::timeout_at(deadline, ready).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// Records as a stream: each item is one record; polling happens as the stream is read.
+    pub fn stream(&self) -> impl futures_core::Stream<Item = Result<ConsumerRecord>> + '_ {
+        futures_util::stream::unfold(std::collections::VecDeque::new(), move |mut buf| async move {
+            loop {
+                if let Some(r) = buf.pop_front() {
+                    return Some((Ok(r), buf));
+                }
+                match self.poll(Duration::from_secs(1)).await {
+                    Ok(recs) => buf.extend(recs),
+                    Err(e) if e.is_closed() => return None,
+                    Err(e) => return Some((Err(e), buf)),
+                }
+            }
+        })
+    }
+
+    /// Commits the positions of all assigned partitions (everything returned by `poll`) and
+    /// waits for the result.
+    pub async fn commit_sync(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.commit_consumed().await
+    }
+
+    /// Commits explicit offsets (the *next* offset to read, i.e. last processed + 1).
+    pub async fn commit_offsets_sync(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+        self.check_open()?;
+        offsets::commit(&self.inner, &offsets).await
+    }
+
+    /// Commits the current positions in the background; the result is logged.
+    pub fn commit_async(&self) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = inner.commit_consumed().await {
+                tracing::warn!(error = %e, "asynchronous commit failed");
+            }
+        });
+    }
+
+    /// The group's committed offsets for these partitions (absent: nothing committed).
+    pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
+        self.check_open()?;
+        let mut m = offsets::fetch_committed(&self.inner, partitions).await?;
+        m.retain(|_, om| om.offset >= 0);
+        Ok(m)
+    }
+
+    /// Moves the position of an assigned partition.
+    pub fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.with_partition(tp, |s| s.seek(offset))
+    }
+
+    /// Moves these partitions (all assigned ones if empty) to their log start.
+    pub fn seek_to_beginning(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.reset_partitions(partitions, ResetTo::Earliest)
+    }
+
+    /// Moves these partitions (all assigned ones if empty) to their log end.
+    pub fn seek_to_end(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.reset_partitions(partitions, ResetTo::Latest)
+    }
+
+    fn reset_partitions(&self, partitions: &[TopicPartition], to: ResetTo) -> Result<()> {
+        let mut st = self.inner.lock_state();
+        let list: Vec<TopicPartition> =
+            if partitions.is_empty() { st.assignment.keys().cloned().collect() } else { partitions.to_vec() };
+        for tp in &list {
+            let s = st.assignment.get_mut(tp).ok_or_else(|| not_assigned(tp))?;
+            s.request_reset(to);
+        }
+        drop(st);
+        self.inner.fetch_wake.notify_one();
+        Ok(())
+    }
+
+    fn with_partition(&self, tp: &TopicPartition, f: impl FnOnce(&mut state::PartitionState)) -> Result<()> {
+        let mut st = self.inner.lock_state();
+        let s = st.assignment.get_mut(tp).ok_or_else(|| not_assigned(tp))?;
+        f(s);
+        drop(st);
+        self.inner.fetch_wake.notify_one();
+        Ok(())
+    }
+
+    /// The next offset `poll` will return for an assigned partition, resolving it (committed
+    /// offset or reset) if needed.
+    pub async fn position(&self, tp: &TopicPartition) -> Result<i64> {
+        self.check_open()?;
+        let deadline = Instant::now() + self.inner.config.default_api_timeout;
+        loop {
+            {
+                let st = self.inner.lock_state();
+                let s = st.assignment.get(tp).ok_or_else(|| not_assigned(tp))?;
+                if let Some(p) = s.position {
+                    return Ok(p);
+                }
+                if let Some(e) = &s.error {
+                    return Err(clone_error(e));
+                }
+            }
+            offsets::initialize_positions(&self.inner).await?;
+            if Instant::now() >= deadline {
+                return Err(Error::new(ErrorKind::Timeout, format!("no position for {tp} within default.api.timeout.ms")));
+            }
+        }
+    }
+
+    /// Stops fetching these partitions until [`resume`](Self::resume); buffered records stay.
+    pub fn pause(&self, partitions: &[TopicPartition]) -> Result<()> {
+        for tp in partitions {
+            self.with_partition(tp, |s| s.paused = true)?;
+        }
+        Ok(())
+    }
+
+    /// Resumes fetching paused partitions.
+    pub fn resume(&self, partitions: &[TopicPartition]) -> Result<()> {
+        for tp in partitions {
+            self.with_partition(tp, |s| s.paused = false)?;
+        }
+        self.inner.data_ready.notify_waiters();
+        Ok(())
+    }
+
+    /// The partitions paused now.
+    pub fn paused(&self) -> Vec<TopicPartition> {
+        self.inner.lock_state().assignment.iter().filter(|(_, s)| s.paused).map(|(tp, _)| tp.clone()).collect()
+    }
+
+    /// For each partition, the earliest offset whose timestamp is at or after the given time
+    /// (milliseconds since the epoch); `None` when no such record exists.
+    pub async fn offsets_for_times(
+        &self,
+        times: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
+        self.check_open()?;
+        let found = offsets::list_offsets(&self.inner, times).await?;
+        Ok(times
+            .keys()
+            .map(|tp| {
+                let v = found
+                    .get(tp)
+                    .filter(|(o, _)| *o >= 0)
+                    .map(|(o, t)| OffsetAndTimestamp { offset: *o, timestamp: *t });
+                (tp.clone(), v)
+            })
+            .collect())
+    }
+
+    /// The log start offset of each partition.
+    pub async fn beginning_offsets(&self, partitions: &[TopicPartition]) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.list_special(partitions, offsets::EARLIEST).await
+    }
+
+    /// The log end offset (high watermark; last stable offset with read_committed) of each
+    /// partition.
+    pub async fn end_offsets(&self, partitions: &[TopicPartition]) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.list_special(partitions, offsets::LATEST).await
+    }
+
+    async fn list_special(&self, partitions: &[TopicPartition], ts: i64) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.check_open()?;
+        let topics: Vec<String> =
+            partitions.iter().map(|tp| tp.topic.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+        let snap = self.inner.cluster.refresh(Some(&topics), "list offsets").await?;
+        for t in &topics {
+            match snap.topics.get(t) {
+                Some(info) if info.error == 0 => {}
+                Some(info) => return Err(Error::broker_code(info.error, format!("topic {t}"))),
+                None => return Err(Error::new(ErrorKind::UnknownTopic, format!("unknown topic {t}"))),
+            }
+        }
+        let q: BTreeMap<TopicPartition, i64> = partitions.iter().map(|tp| (tp.clone(), ts)).collect();
+        let found = offsets::list_offsets(&self.inner, &q).await?;
+        Ok(found.into_iter().map(|(tp, (o, _))| (tp, o)).collect())
+    }
+
+    /// The partitions of a topic, from fresh metadata. An unknown topic is an error.
+    pub async fn partitions_for(&self, topic: &str) -> Result<Vec<TopicPartition>> {
+        self.check_open()?;
+        let snap = self.inner.cluster.refresh(Some(&[topic.to_string()]), "partitions_for").await?;
+        match snap.topics.get(topic) {
+            Some(t) if t.error == 0 => Ok(t.partitions.iter().map(|p| TopicPartition::new(topic, p.partition)).collect()),
+            Some(t) => Err(Error::broker_code(t.error, format!("topic {topic}"))),
+            None => Err(Error::new(ErrorKind::UnknownTopic, format!("unknown topic {topic}"))),
+        }
+    }
+
+    /// Connection events from now on: every socket opened, adopted or closed, with reasons.
+    pub fn connection_events(&self) -> ConnectionEvents {
+        ConnectionEvents { rx: self.inner.cluster.net.subscribe_events() }
+    }
+
+    /// Connection counters (Java's `consumer-metrics` names).
+    pub fn connection_metrics(&self) -> ConnectionMetrics {
+        self.inner.cluster.net.metrics()
+    }
+
+    /// Sockets open (or opening) right now.
+    pub fn open_connections(&self) -> usize {
+        self.inner.cluster.net.open_connections()
+    }
+
+    /// The high watermark last seen for a partition (from fetch responses), or -1.
+    pub fn high_watermark(&self, tp: &TopicPartition) -> i64 {
+        self.inner.lock_state().assignment.get(tp).map_or(-1, |s| s.high_watermark)
+    }
+
+    /// Closes the consumer: commits (with `enable.auto.commit`), leaves the group, fails
+    /// pending requests, and closes every socket — all within `timeout`.
+    pub async fn close(&self, timeout: Duration) {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let deadline = Instant::now() + timeout;
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in &tasks {
+            t.abort();
+        }
+        let inner = self.inner.clone();
+        let wind_down = async move {
+            if inner.config.group_id.is_some() {
+                if inner.config.enable_auto_commit {
+                    if let Err(e) = inner.commit_consumed().await {
+                        tracing::warn!(error = %e, "commit on close failed");
+                    }
+                }
+                if inner.lock_state().subscription.is_group() {
+                    let owned: Vec<TopicPartition> = inner.lock_state().assignment.keys().cloned().collect();
+                    if let (Some(l), false) = (inner.listener(), owned.is_empty()) {
+                        let positions = inner
+                            .lock_state()
+                            .consumed_offsets()
+                            .into_iter()
+                            .map(|(tp, (o, _))| (tp, o))
+                            .collect();
+                        let mut ctx = RevokeContext { positions, commit: None };
+                        l.on_partitions_revoked(&owned, &mut ctx);
+                        if let Some(c) = ctx.commit {
+                            let _ = offsets::commit(&inner, &c).await;
+                        }
+                    }
+                    if let Err(e) = group::send_leave(&inner, "the consumer is closing").await {
+                        tracing::debug!(error = %e, "LeaveGroup failed");
+                    }
+                }
+            }
+        };
+        // The commit and LeaveGroup need the network, which close() then shuts down; they
+        // get the timeout minus a small share reserved for closing sockets.
+        let _ = tokio::time::timeout_at(deadline - timeout / 10, wind_down).await;
+        self.inner.data_ready.notify_waiters();
+        let rest = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        self.inner.cluster.close(rest).await;
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        // Dropping closes the sockets: the background tasks hold the only other references to
+        // the connections, so stop them; the connection layer aborts its socket tasks when
+        // the last reference goes.
+        self.inner.closed.store(true, Ordering::SeqCst);
+        for t in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            t.abort();
+        }
+    }
+}
+
+fn not_assigned(tp: &TopicPartition) -> Error {
+    Error::new(ErrorKind::State, format!("{tp} is not assigned to this consumer"))
+}
+
+/// Errors are shared between partitions and polls through `Arc`; hand out an equivalent one.
+fn clone_error(e: &Error) -> Error {
+    let out = Error::new(e.kind(), e.to_string());
+    match e.code() {
+        Some(c) => out.with_code(c),
+        None => out,
+    }
+}

@@ -1,0 +1,202 @@
+//! What the consumer knows about its partitions: assignment, positions, pauses and the records
+//! fetched but not yet handed out (Java's `SubscriptionState` plus the fetch buffer).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use regex::Regex;
+use tokio::time::Instant;
+
+use super::types::{ConsumerRecord, TopicPartition};
+use crate::error::Error;
+
+/// How partitions are chosen.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Subscription {
+    #[default]
+    None,
+    Topics(BTreeSet<String>),
+    Pattern(Regex),
+    Manual,
+}
+
+impl Subscription {
+    pub(crate) fn is_group(&self) -> bool {
+        matches!(self, Subscription::Topics(_) | Subscription::Pattern(_))
+    }
+}
+
+/// Where a partition without a position should start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResetTo {
+    Earliest,
+    Latest,
+    Timestamp(i64),
+}
+
+/// Per-partition state.
+#[derive(Debug, Clone)]
+pub(crate) struct PartitionState {
+    /// The next offset `poll` hands out. `None` until initialised (committed offset or reset).
+    pub(crate) position: Option<i64>,
+    /// The next offset to fetch (runs ahead of `position` while records are buffered).
+    pub(crate) fetch_offset: Option<i64>,
+    pub(crate) leader_epoch: Option<i32>,
+    pub(crate) paused: bool,
+    /// A seek to a logical position is pending.
+    pub(crate) reset: Option<ResetTo>,
+    /// Waiting for its committed offset (group) before resetting.
+    pub(crate) awaiting_committed: bool,
+    /// Bumped on every seek so that in-flight fetch results for the old position are dropped.
+    pub(crate) seek_epoch: u64,
+    pub(crate) high_watermark: i64,
+    pub(crate) last_stable_offset: i64,
+    pub(crate) log_start_offset: i64,
+    pub(crate) buffered_bytes: usize,
+    /// KIP-392: fetch from this replica instead of the leader until the deadline.
+    pub(crate) preferred_replica: Option<(i32, Instant)>,
+    /// The last error from fetching this partition, surfaced once by `poll`.
+    pub(crate) error: Option<Arc<Error>>,
+}
+
+impl PartitionState {
+    pub(crate) fn new() -> Self {
+        PartitionState {
+            position: None,
+            fetch_offset: None,
+            leader_epoch: None,
+            paused: false,
+            reset: None,
+            awaiting_committed: true,
+            seek_epoch: 0,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            buffered_bytes: 0,
+            preferred_replica: None,
+            error: None,
+        }
+    }
+
+    pub(crate) fn seek(&mut self, offset: i64) {
+        self.position = Some(offset);
+        self.fetch_offset = Some(offset);
+        self.reset = None;
+        self.awaiting_committed = false;
+        self.seek_epoch += 1;
+        self.buffered_bytes = 0;
+    }
+
+    pub(crate) fn request_reset(&mut self, to: ResetTo) {
+        self.position = None;
+        self.fetch_offset = None;
+        self.reset = Some(to);
+        self.awaiting_committed = false;
+        self.seek_epoch += 1;
+        self.buffered_bytes = 0;
+    }
+
+    /// Whether a fetch for this partition may be sent now.
+    pub(crate) fn fetchable(&self, max_buffered: usize) -> bool {
+        !self.paused && self.fetch_offset.is_some() && self.buffered_bytes < max_buffered
+    }
+}
+
+/// Records of one partition from one fetch, waiting for `poll`.
+#[derive(Debug)]
+pub(crate) struct BufferedBatch {
+    pub(crate) tp: TopicPartition,
+    pub(crate) seek_epoch: u64,
+    pub(crate) records: VecDeque<ConsumerRecord>,
+    pub(crate) bytes: usize,
+    /// The fetch position after this batch (may skip past control records and compacted gaps).
+    pub(crate) next_offset: i64,
+}
+
+/// The consumer's shared state.
+#[derive(Debug, Default)]
+pub(crate) struct ConsumerState {
+    pub(crate) subscription: Subscription,
+    pub(crate) assignment: BTreeMap<TopicPartition, PartitionState>,
+    pub(crate) buffer: VecDeque<BufferedBatch>,
+    /// Errors not tied to a partition (group fencing, fatal config), surfaced by `poll`.
+    pub(crate) fatal: Option<Arc<Error>>,
+    pub(crate) last_poll: Option<Instant>,
+    /// The group was left because `poll` was not called within `max.poll.interval.ms`.
+    pub(crate) poll_timed_out: bool,
+}
+
+impl ConsumerState {
+    /// Replaces the assignment, keeping the state of partitions that stay.
+    pub(crate) fn set_assignment(&mut self, parts: impl IntoIterator<Item = TopicPartition>) {
+        let new: BTreeSet<TopicPartition> = parts.into_iter().collect();
+        self.assignment.retain(|tp, _| new.contains(tp));
+        for tp in new {
+            self.assignment.entry(tp).or_insert_with(PartitionState::new);
+        }
+        let assignment = &self.assignment;
+        self.buffer.retain(|b| assignment.contains_key(&b.tp));
+    }
+
+    pub(crate) fn add_partitions(&mut self, parts: impl IntoIterator<Item = TopicPartition>) {
+        for tp in parts {
+            self.assignment.entry(tp).or_insert_with(PartitionState::new);
+        }
+    }
+
+    pub(crate) fn remove_partitions(&mut self, parts: &[TopicPartition]) {
+        for tp in parts {
+            self.assignment.remove(tp);
+        }
+        let assignment = &self.assignment;
+        self.buffer.retain(|b| assignment.contains_key(&b.tp));
+    }
+
+    /// The positions of all assigned partitions that have one (what to commit).
+    pub(crate) fn consumed_offsets(&self) -> BTreeMap<TopicPartition, (i64, Option<i32>)> {
+        self.assignment
+            .iter()
+            .filter_map(|(tp, s)| s.position.map(|p| (tp.clone(), (p, s.leader_epoch))))
+            .collect()
+    }
+
+    /// Takes up to `max` records from the buffer, advancing positions.
+    pub(crate) fn drain_records(&mut self, max: usize) -> Vec<ConsumerRecord> {
+        let mut out = Vec::with_capacity(max.min(4096));
+        while out.len() < max {
+            let Some(front) = self.buffer.front_mut() else { break };
+            let valid = match self.assignment.get(&front.tp) {
+                Some(s) => s.seek_epoch == front.seek_epoch && !s.paused,
+                None => false,
+            };
+            if !valid {
+                // Paused partitions keep their buffered records for later; stale ones go.
+                let stale = self.assignment.get(&front.tp).map_or(true, |s| s.seek_epoch != front.seek_epoch);
+                let b = self.buffer.pop_front().expect("front exists");
+                if !stale {
+                    self.buffer.push_back(b);
+                    if self.buffer.iter().all(|b| self.assignment.get(&b.tp).map_or(false, |s| s.paused)) {
+                        break;
+                    }
+                }
+                continue;
+            }
+            let take = (max - out.len()).min(front.records.len());
+            let st = self.assignment.get_mut(&front.tp).expect("checked");
+            out.extend(front.records.drain(..take));
+            if let Some(last) = out.last() {
+                st.position = Some(last.offset + 1);
+                if last.leader_epoch.is_some() {
+                    st.leader_epoch = last.leader_epoch;
+                }
+            }
+            if front.records.is_empty() {
+                // The batch may end past its last record (control records, compaction).
+                let b = self.buffer.pop_front().expect("front exists");
+                st.position = Some(st.position.map_or(b.next_offset, |p| p.max(b.next_offset)));
+                st.buffered_bytes = st.buffered_bytes.saturating_sub(b.bytes);
+            }
+        }
+        out
+    }
+}
