@@ -1,20 +1,15 @@
 //! Turning a batch of records into the bytes of one v2 record batch.
 //!
-//! [`encode_batch`] is the only place the producer encodes records, so switching to gregor's own
-//! encoder (`crate::records::encode_batch`) is a change to this one function. For now it uses
-//! `kafka_protocol`'s `RecordBatchEncoder` (magic 2, base offset 0, producer id -1: what Java's
-//! non-idempotent producer writes) with the compressors below, because gregor builds
-//! `kafka-protocol` without its compression features.
+//! [`encode_batch`] is the only place the producer encodes records. It uses gregor's own encoder
+//! (`crate::records::encode_batch`: magic 2, base offset 0, producer id -1 — what Java's
+//! non-idempotent producer writes — with Java's framings for every codec). The tests check it
+//! byte for byte against `kafka_protocol`'s `RecordBatchEncoder` and that each codec decompresses
+//! to the uncompressed records.
 
-use std::io::Write;
-
-use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression as KpCompression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
-use kafka_protocol::protocol::StrBytes;
+use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::records::{self, ProduceRecord};
 
 /// `compression.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,13 +40,13 @@ impl Compression {
         })
     }
 
-    fn kp(self) -> KpCompression {
+    fn codec(self) -> records::Compression {
         match self {
-            Compression::None => KpCompression::None,
-            Compression::Gzip => KpCompression::Gzip,
-            Compression::Snappy => KpCompression::Snappy,
-            Compression::Lz4 => KpCompression::Lz4,
-            Compression::Zstd => KpCompression::Zstd,
+            Compression::None => records::Compression::None,
+            Compression::Gzip => records::Compression::Gzip,
+            Compression::Snappy => records::Compression::Snappy,
+            Compression::Lz4 => records::Compression::Lz4,
+            Compression::Zstd => records::Compression::Zstd,
         }
     }
 }
@@ -97,94 +92,21 @@ pub(crate) fn record_size(r: &PendingRecord, offset_delta: i32, timestamp_delta:
 
 /// Encodes `records` (non-empty) as one v2 batch.
 pub(crate) fn encode_batch(records: &[PendingRecord], compression: Compression) -> Result<Bytes> {
-    if records.is_empty() {
-        return Err(Error::new(ErrorKind::State, "cannot encode an empty record batch"));
-    }
-    let recs: Vec<Record> = records
+    // The record encoder borrows; header lists are the only thing built per record.
+    let headers: Vec<Vec<(&str, Option<&[u8]>)>> =
+        records.iter().map(|r| r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect()).collect();
+    let borrowed: Vec<ProduceRecord<'_>> = records
         .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // kafka_protocol starts a new batch whenever `offset - sequence` changes, and derives
-            // the batch's base sequence from the first record: offset - 1 keeps one batch with
-            // base sequence -1 (no idempotence).
-            sequence: i as i32 - 1,
+        .zip(&headers)
+        .map(|(r, h)| ProduceRecord {
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            headers: h,
             timestamp: r.timestamp,
-            key: r.key.clone(),
-            value: r.value.clone(),
-            headers: r.headers.iter().map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone())).collect(),
-            delete_horizon: false,
         })
         .collect();
-    let mut buf = BytesMut::new();
-    let opts = RecordEncodeOptions { version: 2, compression: compression.kp() };
-    // The compressor's error type is kafka_protocol's (anyhow), which gregor does not name; a
-    // failure is passed out through `failed` instead.
-    let failed = std::cell::RefCell::new(None::<String>);
-    RecordBatchEncoder::encode_with_custom_compression(
-        &mut buf,
-        &recs,
-        &opts,
-        Some(|input: &mut BytesMut, out: &mut BytesMut, c: KpCompression| {
-            if let Err(e) = compress(c, input, out) {
-                *failed.borrow_mut() = Some(e);
-            }
-            Ok(())
-        }),
-    )
-    .map_err(|e| Error::new(ErrorKind::State, format!("encoding a record batch failed: {e}")))?;
-    if let Some(e) = failed.into_inner() {
-        return Err(Error::new(ErrorKind::State, format!("compressing a record batch failed: {e}")));
-    }
-    Ok(buf.freeze())
-}
-
-/// Compresses a records section the way Java's producer frames it.
-fn compress(c: KpCompression, input: &[u8], out: &mut BytesMut) -> std::result::Result<(), String> {
-    match c {
-        KpCompression::None => out.put_slice(input),
-        // GZIPOutputStream, default level (Java uses Deflater.DEFAULT_COMPRESSION).
-        KpCompression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(out.writer(), flate2::Compression::default());
-            enc.write_all(input).map_err(|e| format!("gzip: {e}"))?;
-            enc.finish().map_err(|e| format!("gzip: {e}"))?;
-        }
-        // snappy-java's SnappyOutputStream framing (what Java brokers and consumers expect):
-        // magic, version 1, compatible version 1, then [i32 BE length][raw snappy] per 32 KiB.
-        KpCompression::Snappy => {
-            out.put_slice(&[0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0]);
-            out.put_i32(1);
-            out.put_i32(1);
-            let mut enc = snap::raw::Encoder::new();
-            for block in input.chunks(32 * 1024) {
-                let c = enc.compress_vec(block).map_err(|e| format!("snappy: {e}"))?;
-                out.put_i32(c.len() as i32);
-                out.put_slice(&c);
-            }
-        }
-        // KafkaLZ4BlockOutputStream: a standard LZ4 frame, 64 KiB independent blocks, no
-        // checksums (Kafka's reader accepts 64 KiB to 4 MiB blocks).
-        KpCompression::Lz4 => {
-            let info = lz4_flex::frame::FrameInfo::new()
-                .block_size(lz4_flex::frame::BlockSize::Max64KB)
-                .block_mode(lz4_flex::frame::BlockMode::Independent);
-            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, out.writer());
-            enc.write_all(input).map_err(|e| format!("lz4: {e}"))?;
-            enc.finish().map_err(|e| format!("lz4: {e}"))?;
-        }
-        // ZstdFactory: level 3 (zstd's default).
-        KpCompression::Zstd => {
-            let c = zstd::bulk::compress(input, 3).map_err(|e| format!("zstd: {e}"))?;
-            out.put_slice(&c);
-        }
-    }
-    Ok(())
+    records::encode_batch(&borrowed, compression.codec())
+        .map_err(|e| Error::new(ErrorKind::State, format!("encoding a record batch failed: {e}")))
 }
 
 #[cfg(test)]
@@ -266,6 +188,43 @@ mod tests {
             }
             assert_eq!(out, plain_records, "{c:?} decompresses to the plain records");
         }
+    }
+
+    /// kafka_protocol's encoder, as an independent reference for the uncompressed bytes.
+    fn reference_encoding(records: &[PendingRecord]) -> Bytes {
+        use kafka_protocol::protocol::StrBytes;
+        use kafka_protocol::records::{Compression as Kp, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+        let recs: Vec<Record> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Record {
+                transactional: false,
+                control: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                // kafka_protocol starts a new batch whenever `offset - sequence` changes and
+                // derives the base sequence from the first record: offset - 1 keeps one batch
+                // with base sequence -1.
+                sequence: i as i32 - 1,
+                timestamp: r.timestamp,
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers: r.headers.iter().map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone())).collect(),
+                delete_horizon: false,
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(&mut buf, &recs, &RecordEncodeOptions { version: 2, compression: Kp::None }).unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn uncompressed_batch_is_byte_identical_to_kafka_protocols() {
+        let r = recs(25);
+        assert_eq!(encode_batch(&r, Compression::None).unwrap(), reference_encoding(&r));
     }
 
     #[test]
