@@ -310,3 +310,23 @@ async fn leader_broker_down_retries_to_the_new_leader() {
     assert_eq!(at_new, 1);
     p.close(WAIT).await.unwrap();
 }
+
+#[tokio::test]
+async fn producer_from_the_java_style_config() {
+    let mock = cluster("t", 2).await;
+    let config = gregor::ProducerConfig::from_map([
+        ("bootstrap.servers", mock.bootstrap_servers().as_str()),
+        ("compression.type", "lz4"),
+        ("acks", "1"),
+        ("client.id", "from-config"),
+    ])
+    .unwrap();
+    let p = Producer::from_config(&config).unwrap();
+    assert!(mock.connections().is_empty(), "from_config opens nothing");
+    let metas = send_all(&p, (0..50).map(|i| ProducerRecord::new("t").key(format!("k{i}")).value("v")).collect()).await;
+    assert!(metas.iter().all(|m| m.offset >= 0));
+    assert_eq!(total_hw(&mock, "t", 2), 50);
+    let batches: Vec<Bytes> = (0..2).flat_map(|part| mock.batches("t", part)).collect();
+    assert!(batches.iter().all(|b| codec_of(b) == 3), "lz4 from compression.type");
+    p.close(WAIT).await.unwrap();
+}

@@ -205,6 +205,39 @@ impl Producer {
         Ok(Producer::with_cluster(cluster, cfg, settings.linger))
     }
 
+    /// Creates a producer from gregor's [`ProducerConfig`](crate::ProducerConfig) (Java keys
+    /// parsed and validated there). Keys that config does not carry (`buffer.memory`,
+    /// `max.block.ms`) keep Java's defaults. Opens no connection and starts no task.
+    pub fn from_config(config: &crate::config::ProducerConfig) -> Result<Producer> {
+        use crate::config::CompressionType;
+        if config.net.bootstrap_servers.is_empty() {
+            return Err(Error::new(ErrorKind::Config, "bootstrap.servers is required"));
+        }
+        let defaults = ProducerSettings::new("");
+        let net = &config.net;
+        let cfg = Resolved {
+            acks: config.acks.wire_value(),
+            compression: match config.compression_type {
+                CompressionType::None => Compression::None,
+                CompressionType::Gzip => Compression::Gzip,
+                CompressionType::Snappy => Compression::Snappy,
+                CompressionType::Lz4 => Compression::Lz4,
+                CompressionType::Zstd => Compression::Zstd,
+            },
+            batch_size: (config.batch_size as usize).max(1),
+            request_timeout: net.request_timeout,
+            delivery_timeout: config.delivery_timeout,
+            retries: config.retries,
+            retry_backoff: (net.retry_backoff, net.retry_backoff_max.max(net.retry_backoff)),
+            max_request_size: (config.max_request_size as usize).max(1),
+            max_in_flight: (net.max_in_flight_per_connection as usize).max(1),
+            buffer_memory: defaults.buffer_memory,
+            max_block: defaults.max_block,
+        };
+        let cluster = Cluster::new(crate::cluster::ClusterSettings::from_net(net, cfg.max_block, false));
+        Ok(Producer::with_cluster(cluster, cfg, config.linger))
+    }
+
     pub(crate) fn with_cluster(cluster: Arc<Cluster>, cfg: Resolved, linger: Duration) -> Producer {
         let state = sender::State::new(&cfg, linger);
         Producer {
