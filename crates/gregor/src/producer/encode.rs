@@ -90,10 +90,12 @@ pub(crate) fn record_size(r: &PendingRecord, offset_delta: i32, timestamp_delta:
     varint_len(body as i64) + body
 }
 
+type BorrowedHeaders<'a> = Vec<(&'a str, Option<&'a [u8]>)>;
+
 /// Encodes `records` (non-empty) as one v2 batch.
 pub(crate) fn encode_batch(records: &[PendingRecord], compression: Compression) -> Result<Bytes> {
     // The record encoder borrows; header lists are the only thing built per record.
-    let headers: Vec<Vec<(&str, Option<&[u8]>)>> =
+    let headers: Vec<BorrowedHeaders<'_>> =
         records.iter().map(|r| r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect()).collect();
     let borrowed: Vec<ProduceRecord<'_>> = records
         .iter()
