@@ -29,7 +29,7 @@ pub(crate) struct State {
     inflight_bytes: usize,
     /// Topics this producer writes to: the ones its metadata requests ask about.
     topics: Vec<String>,
-    partitions: HashMap<String, (Arc<Snapshot>, Partitions)>,
+    partitions: HashMap<String, (Arc<Snapshot>, Arc<Partitions>)>,
     pub(crate) task: Option<JoinHandle<()>>,
     pub(crate) closed: bool,
     retry: ExponentialBackoff,
@@ -136,7 +136,7 @@ pub(crate) struct Partitions {
 
 /// The partitions of `topic`, fetching metadata for it when it is new (Java's
 /// `waitOnMetadata`): retried with `retry.backoff.ms` until the topic shows up or `deadline`.
-pub(crate) async fn partitions_for(inner: &Arc<Inner>, topic: &str, deadline: Instant) -> Result<Partitions> {
+pub(crate) async fn partitions_for(inner: &Arc<Inner>, topic: &str, deadline: Instant) -> Result<Arc<Partitions>> {
     let mut last_err: Option<Error> = None;
     loop {
         let snap = inner.cluster.snapshot();
@@ -149,11 +149,11 @@ pub(crate) async fn partitions_for(inner: &Arc<Inner>, topic: &str, deadline: In
             }
             if let Some(t) = snap.topics.get(topic) {
                 if t.error == 0 && !t.partitions.is_empty() {
-                    let p = Partitions {
+                    let p = Arc::new(Partitions {
                         topic: Arc::from(topic),
                         count: t.partitions.len() as i32,
                         available: t.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition).collect(),
-                    };
+                    });
                     st.partitions.insert(topic.to_string(), (snap.clone(), p.clone()));
                     return Ok(p);
                 }
