@@ -330,3 +330,57 @@ async fn producer_from_the_java_style_config() {
     assert!(batches.iter().all(|b| codec_of(b) == 3), "lz4 from compression.type");
     p.close(WAIT).await.unwrap();
 }
+
+#[tokio::test]
+async fn send_waits_for_buffer_memory_and_fails_after_max_block() {
+    let mock = cluster("t", 1).await;
+    let mut s = settings(&mock);
+    s.buffer_memory = 2_000;
+    s.max_block = Duration::from_millis(200);
+    s.linger = Duration::from_secs(600);
+    let p = Producer::new(s).unwrap();
+    let mut queued = Vec::new();
+    let err = loop {
+        match p.send(ProducerRecord::new("t").value(vec![b'x'; 300])).await {
+            Ok(f) => queued.push(f),
+            Err(e) => break e,
+        }
+        assert!(queued.len() < 10, "buffer.memory=2000 must stop 300-byte records well before 10");
+    };
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(!queued.is_empty());
+    p.flush().await;
+    for f in queued {
+        f.await.unwrap();
+    }
+    // Space is free again once the batches are acknowledged.
+    let f = p.send(ProducerRecord::new("t").value(vec![b'x'; 300])).await.unwrap();
+    p.flush().await;
+    f.await.unwrap();
+    p.close(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_share_one_producer() {
+    let mock = cluster("t", 6).await;
+    let p = std::sync::Arc::new(Producer::new(settings(&mock)).unwrap());
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut fs = Vec::new();
+            for i in 0..250 {
+                fs.push(p.send(ProducerRecord::new("t").key(format!("{t}-{i}")).value("v")).await.unwrap());
+            }
+            for f in fs {
+                f.await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(total_hw(&mock, "t", 6), 1000);
+    assert!(mock.connections().len() <= 3, "still one socket per leader");
+    p.close(WAIT).await.unwrap();
+}
