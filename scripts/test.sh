@@ -40,4 +40,5 @@ if [ "$kafka" = 1 ]; then
     echo "bootstrap.servers=$GREGOR_KAFKA_BOOTSTRAP"
     # One at a time: one of them stops and restarts a broker.
     cargo test --locked -p gregor --test kafka_real -- --test-threads=1
+    cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
 fi
