@@ -227,7 +227,10 @@ pub struct DecodeOptions {
     pub isolation: IsolationLevel,
     /// Largest decompressed size of one batch; larger output is an error
     /// ([`RecordsError::DecompressedTooLarge`]), never an allocation.
-    /// Default [`DEFAULT_MAX_DECOMPRESSED_BYTES`].
+    /// Default [`DEFAULT_MAX_DECOMPRESSED_BYTES`]. Besides the output, a codec's own working
+    /// memory is bounded by its format: at most one 4 MiB block beyond the cap for LZ4, and the
+    /// zstd window (up to 128 MiB, zstd's default limit, which Kafka's `compression.zstd.level`
+    /// 20–22 may need); one zstd context is kept per decoding thread.
     pub max_decompressed_bytes: usize,
 }
 
