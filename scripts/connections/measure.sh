@@ -292,4 +292,4 @@ stop_cmd() {
     fi
 }
 
-main "$@"
+main "$@"; exit $?  # same line: bash must not read past it if the file is edited meanwhile
