@@ -8,7 +8,7 @@ pub(crate) mod net;
 pub mod config;
 pub mod consumer;
 pub mod protocol_errors;
-pub(crate) mod records;
+pub mod records;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -216,13 +216,19 @@ impl Inner {
 
     /// Commits every position of the assignment.
     pub(crate) async fn commit_consumed(&self) -> Result<()> {
-        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = self
-            .lock_state()
-            .consumed_offsets()
-            .into_iter()
-            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
-            .collect();
-        offsets::commit(self, &offsets).await
+        // Positions and generation are read together, under the state lock: an eager
+        // rebalance removes revoked partitions from the assignment before the new generation
+        // is known, so the pair is always consistent.
+        let (offsets, membership) = {
+            let st = self.lock_state();
+            let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = st
+                .consumed_offsets()
+                .into_iter()
+                .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
+                .collect();
+            (offsets, self.group.membership())
+        };
+        offsets::commit_as(self, &offsets, membership).await
     }
 }
 
