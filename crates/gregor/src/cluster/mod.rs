@@ -231,6 +231,12 @@ impl Cluster {
             return Err(Error::broker_code(resp.error_code, "metadata request failed"));
         }
         let fresh = Snapshot::from_response(&resp);
+        tracing::debug!(
+            cluster_id = fresh.cluster_id.as_deref().unwrap_or("?"),
+            brokers = fresh.brokers.len(),
+            topics = fresh.topics.len(),
+            "metadata received"
+        );
         let merged = Arc::new(self.snapshot().merged(fresh, topics));
         self.net.handle_metadata(
             merged.brokers.values().map(|b| (b.id, Endpoint::new(b.host.clone(), b.port))).collect(),

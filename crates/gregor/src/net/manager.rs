@@ -234,6 +234,7 @@ impl ConnectionManager {
         &mut self.metrics
     }
 
+    #[cfg(test)]
     pub(crate) fn rebootstraps(&self) -> u64 {
         self.rebootstraps
     }
@@ -254,10 +255,6 @@ impl ConnectionManager {
     /// Connections that are open or opening.
     pub(crate) fn open_count(&self) -> usize {
         self.conns.len()
-    }
-
-    pub(crate) fn known_brokers(&self) -> impl Iterator<Item = (i32, &Endpoint)> {
-        self.brokers.iter().map(|(id, e)| (*id, e))
     }
 
     /// When the driver must call [`handle_timeout`](Self::handle_timeout) next.
@@ -741,11 +738,6 @@ impl ConnectionManager {
                 self.rebootstrap(now);
             }
         }
-    }
-
-    /// The consumer could not get metadata for a while: remember that for the trigger.
-    pub(crate) fn metadata_age_reset(&mut self, now: Instant) {
-        self.last_metadata = Some(now);
     }
 
     // ----- events --------------------------------------------------------------------------
