@@ -99,6 +99,7 @@ pub(crate) async fn run(
     // Everything up to `Ready` (TCP, TLS, ApiVersions, SASL) runs under the manager's
     // `socket.connection.setup.timeout.ms`, as in Java.
     let setup = async {
+        spec.security.check()?;
         let (tcp, local, remote) = connect(&spec).await?;
         let mut stream = spec.security.secure(tcp, &spec.host, &spec.label).await?;
         let versions = handshake(&mut stream, &spec).await?;
@@ -109,7 +110,7 @@ pub(crate) async fn run(
         Ok::<_, Error>((stream, versions, local, remote, next_correlation))
     };
     let outcome = tokio::select! {
-        r = setup => r,
+        r = setup => r.map_err(|e| spec.security.reclassify(e, &spec.label)),
         reason = &mut close => {
             let reason = reason.unwrap_or(CloseReason::Shutdown);
             let msg = format!("connection to {} closed during setup ({reason})", spec.label);

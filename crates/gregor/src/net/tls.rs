@@ -72,6 +72,40 @@ impl SecurityContext {
         Arc::new(SecurityContext { protocol: cfg.protocol, tls, sasl })
     }
 
+    /// Fails at once (before any TCP connect) when the TLS files could not be loaded.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.tls {
+            Some(Err(e)) => Err(Error::new(ErrorKind::Config, e.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// After the handshake, a TLS 1.3 server's verdict on our client certificate arrives as an
+    /// alert on the first read: report that as the authentication failure it is.
+    pub(crate) fn reclassify(&self, e: Error, label: &str) -> Error {
+        if self.tls.is_none() || e.kind() != ErrorKind::Io {
+            return e;
+        }
+        let alert = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+            .and_then(|t| match t {
+                rustls::Error::AlertReceived(a) => Some(*a),
+                _ => None,
+            });
+        match alert {
+            Some(a) => Error::new(
+                ErrorKind::Auth,
+                format!(
+                    "TLS connection to {label} rejected by the broker ({a:?}); if it requires a client \
+                     certificate, check ssl.certificate.location / ssl.key.location"
+                ),
+            ),
+            None => e,
+        }
+    }
+
     /// Wraps a connected socket in TLS when the protocol asks for it.
     pub(crate) async fn secure(&self, tcp: TcpStream, host: &str, label: &str) -> Result<Stream> {
         let Some(tls) = &self.tls else { return Ok(Stream::Plain(tcp)) };
