@@ -12,6 +12,7 @@ pub(crate) mod client;
 pub(crate) mod codec;
 pub(crate) mod connection;
 pub mod events;
+pub(crate) mod guard;
 pub(crate) mod manager;
 pub(crate) mod sasl;
 pub(crate) mod tls;

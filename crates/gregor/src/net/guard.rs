@@ -1,0 +1,383 @@
+//! A structural pre-check of response bodies, before `kafka-protocol` decodes them.
+//!
+//! Why: the generated decoders read an array count off the wire and call
+//! `Vec::with_capacity(count)` before reading any element. A hostile broker can put a count of
+//! four billion inside a 20-byte frame; the allocation of hundreds of GiB then fails and the
+//! process *aborts* (allocation failure is not a panic, so `catch_unwind` cannot help). The
+//! frame-size cap does not help either: the frame is small.
+//!
+//! The fix: walk the body once with a small schema of the response (the same field layout as
+//! the Kafka JSON message definitions, per version) and check that every length and every array
+//! count fits in the bytes that are left. Only a body that passes reaches the decoder, so every
+//! allocation the decoder makes is backed by bytes that really arrived.
+//!
+//! Covered: the responses a consumer receives from any endpoint before it trusts it
+//! (ApiVersions, Metadata, FindCoordinator) and the hot, large one (Fetch). Other responses
+//! come over connections to the coordinator found through those, and are not walked yet.
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy)]
+enum Ty {
+    I8,
+    I16,
+    I32,
+    I64,
+    Uuid,
+    /// STRING / COMPACT_STRING, nullable or not.
+    Str,
+    /// BYTES / COMPACT_BYTES / RECORDS, nullable or not.
+    Bytes,
+    /// An array of INT32.
+    ArrI32,
+    /// An array of structs.
+    Arr(&'static Struct),
+}
+
+/// A field present in versions `min..=max`.
+#[derive(Clone, Copy)]
+struct Field(Ty, i16, i16);
+
+/// A struct: its fields, and the tagged fields (tag, first version) whose content holds arrays
+/// and must be walked; other tagged fields are skipped by their declared size.
+struct Struct {
+    fields: &'static [Field],
+    tagged: &'static [(u32, i16, &'static Struct)],
+}
+
+const ALL: i16 = i16::MAX;
+
+// ----- Metadata (flexible from v9) -------------------------------------------------------------
+
+static METADATA_BROKER: Struct = Struct {
+    fields: &[Field(Ty::I32, 0, ALL), Field(Ty::Str, 0, ALL), Field(Ty::I32, 0, ALL), Field(Ty::Str, 1, ALL)],
+    tagged: &[],
+};
+static METADATA_PARTITION: Struct = Struct {
+    fields: &[
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::I32, 7, ALL),
+        Field(Ty::ArrI32, 0, ALL),
+        Field(Ty::ArrI32, 0, ALL),
+        Field(Ty::ArrI32, 5, ALL),
+    ],
+    tagged: &[],
+};
+static METADATA_TOPIC: Struct = Struct {
+    fields: &[
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::Uuid, 10, ALL),
+        Field(Ty::I8, 1, ALL), // is_internal
+        Field(Ty::Arr(&METADATA_PARTITION), 0, ALL),
+        Field(Ty::I32, 8, ALL),
+    ],
+    tagged: &[],
+};
+static METADATA: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 3, ALL),
+        Field(Ty::Arr(&METADATA_BROKER), 0, ALL),
+        Field(Ty::Str, 2, ALL),
+        Field(Ty::I32, 1, ALL),
+        Field(Ty::Arr(&METADATA_TOPIC), 0, ALL),
+        Field(Ty::I32, 8, 10),
+        Field(Ty::I16, 13, ALL),
+    ],
+    tagged: &[],
+};
+
+// ----- Fetch (flexible from v12) ---------------------------------------------------------------
+
+static FETCH_ABORTED: Struct = Struct { fields: &[Field(Ty::I64, 0, ALL), Field(Ty::I64, 0, ALL)], tagged: &[] };
+static FETCH_PARTITION: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::I64, 0, ALL),
+        Field(Ty::I64, 4, ALL),
+        Field(Ty::I64, 5, ALL),
+        Field(Ty::Arr(&FETCH_ABORTED), 4, ALL),
+        Field(Ty::I32, 11, ALL),
+        Field(Ty::Bytes, 0, ALL),
+    ],
+    // diverging_epoch, current_leader, snapshot_id hold no arrays: skipped by size.
+    tagged: &[],
+};
+static FETCH_TOPIC: Struct = Struct {
+    fields: &[Field(Ty::Str, 0, 12), Field(Ty::Uuid, 13, ALL), Field(Ty::Arr(&FETCH_PARTITION), 0, ALL)],
+    tagged: &[],
+};
+static FETCH_NODE_ENDPOINT: Struct = Struct {
+    fields: &[Field(Ty::I32, 0, ALL), Field(Ty::Str, 0, ALL), Field(Ty::I32, 0, ALL), Field(Ty::Str, 0, ALL)],
+    tagged: &[],
+};
+static FETCH_NODE_ENDPOINTS: Struct = Struct { fields: &[Field(Ty::Arr(&FETCH_NODE_ENDPOINT), 0, ALL)], tagged: &[] };
+static FETCH: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 1, ALL),
+        Field(Ty::I16, 7, ALL),
+        Field(Ty::I32, 7, ALL),
+        Field(Ty::Arr(&FETCH_TOPIC), 0, ALL),
+    ],
+    tagged: &[(0, 16, &FETCH_NODE_ENDPOINTS)],
+};
+
+// ----- ApiVersions (flexible from v3) ----------------------------------------------------------
+
+static API_VERSION: Struct =
+    Struct { fields: &[Field(Ty::I16, 0, ALL), Field(Ty::I16, 0, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
+static FEATURE: Struct =
+    Struct { fields: &[Field(Ty::Str, 0, ALL), Field(Ty::I16, 0, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
+static FEATURES: Struct = Struct { fields: &[Field(Ty::Arr(&FEATURE), 0, ALL)], tagged: &[] };
+static API_VERSIONS: Struct = Struct {
+    fields: &[Field(Ty::I16, 0, ALL), Field(Ty::Arr(&API_VERSION), 0, ALL), Field(Ty::I32, 1, ALL)],
+    tagged: &[(0, 3, &FEATURES), (2, 3, &FEATURES)],
+};
+
+// ----- FindCoordinator (flexible from v3) ------------------------------------------------------
+
+static COORDINATOR: Struct = Struct {
+    fields: &[
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::Str, 0, ALL),
+    ],
+    tagged: &[],
+};
+static FIND_COORDINATOR: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 1, ALL),
+        Field(Ty::I16, 0, 3),
+        Field(Ty::Str, 1, 3),
+        Field(Ty::I32, 0, 3),
+        Field(Ty::Str, 0, 3),
+        Field(Ty::I32, 0, 3),
+        Field(Ty::Arr(&COORDINATOR), 4, ALL),
+    ],
+    tagged: &[],
+};
+
+/// The schema and first flexible version of a response, if gregor walks it.
+fn schema(api_key: ApiKey) -> Option<(&'static Struct, i16)> {
+    match api_key {
+        ApiKey::Metadata => Some((&METADATA, 9)),
+        ApiKey::Fetch => Some((&FETCH, 12)),
+        ApiKey::ApiVersions => Some((&API_VERSIONS, 3)),
+        ApiKey::FindCoordinator => Some((&FIND_COORDINATOR, 3)),
+        _ => None,
+    }
+}
+
+/// Checks that every length and array count in a response body fits in the body.
+pub(crate) fn check(api_key: ApiKey, version: i16, body: &[u8]) -> Result<()> {
+    let Some((s, flexible_from)) = schema(api_key) else { return Ok(()) };
+    let mut w = Walker { buf: body, version, flexible: version >= flexible_from, depth: 0 };
+    w.walk(s).map_err(|why| Error::protocol(format!("malformed {api_key:?} v{version} response: {why}")))
+}
+
+struct Walker<'a> {
+    buf: &'a [u8],
+    version: i16,
+    flexible: bool,
+    depth: u32,
+}
+
+type Walk<T = ()> = std::result::Result<T, String>;
+
+impl Walker<'_> {
+    fn take(&mut self, n: usize) -> Walk {
+        if n > self.buf.len() {
+            return Err(format!("needs {n} bytes, {} left", self.buf.len()));
+        }
+        self.buf = &self.buf[n..];
+        Ok(())
+    }
+
+    fn int(&mut self, n: usize) -> Walk<i64> {
+        let Some(b) = self.buf.get(..n) else { return Err(format!("needs {n} bytes, {} left", self.buf.len())) };
+        let v = b.iter().fold(0i64, |acc, x| (acc << 8) | i64::from(*x));
+        self.buf = &self.buf[n..];
+        // Sign-extend.
+        let shift = 64 - 8 * n as u32;
+        Ok((v << shift) >> shift)
+    }
+
+    fn uvarint(&mut self) -> Walk<u32> {
+        let mut v: u32 = 0;
+        for i in 0..5 {
+            let Some(&b) = self.buf.first() else { return Err("truncated varint".into()) };
+            self.buf = &self.buf[1..];
+            v |= u32::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint longer than 5 bytes".into())
+    }
+
+    /// A length or count: `None` for null. Compact encodings store n + 1.
+    fn length(&mut self, wide: bool) -> Walk<Option<usize>> {
+        if self.flexible {
+            let n = self.uvarint()?;
+            return Ok(n.checked_sub(1).map(|n| n as usize));
+        }
+        let n = if wide { self.int(4)? } else { self.int(2)? };
+        match n {
+            -1 => Ok(None),
+            n if n < 0 => Err(format!("negative length {n}")),
+            n => Ok(Some(n as usize)),
+        }
+    }
+
+    fn count(&mut self, min_element: usize) -> Walk<usize> {
+        let n = self.length(true)?.unwrap_or(0);
+        // Every element takes at least `min_element` bytes on the wire.
+        if n.saturating_mul(min_element) > self.buf.len() {
+            return Err(format!("array count {n} cannot fit in the {} bytes left", self.buf.len()));
+        }
+        Ok(n)
+    }
+
+    fn walk(&mut self, s: &Struct) -> Walk {
+        self.depth += 1;
+        if self.depth > 16 {
+            return Err("nesting too deep".into());
+        }
+        for &Field(ty, min, max) in s.fields {
+            if self.version < min || self.version > max {
+                continue;
+            }
+            match ty {
+                Ty::I8 => self.take(1)?,
+                Ty::I16 => self.take(2)?,
+                Ty::I32 => self.take(4)?,
+                Ty::I64 => self.take(8)?,
+                Ty::Uuid => self.take(16)?,
+                Ty::Str => {
+                    let n = self.length(false)?.unwrap_or(0);
+                    self.take(n)?
+                }
+                Ty::Bytes => {
+                    let n = self.length(true)?.unwrap_or(0);
+                    self.take(n)?
+                }
+                Ty::ArrI32 => {
+                    let n = self.count(4)?;
+                    self.take(n * 4)?
+                }
+                Ty::Arr(inner) => {
+                    for _ in 0..self.count(1)? {
+                        self.walk(inner)?;
+                    }
+                }
+            }
+        }
+        if self.flexible {
+            let tags = self.uvarint()? as usize;
+            if tags.saturating_mul(2) > self.buf.len() {
+                return Err(format!("{tags} tagged fields cannot fit in the {} bytes left", self.buf.len()));
+            }
+            for _ in 0..tags {
+                let tag = self.uvarint()?;
+                let size = self.uvarint()? as usize;
+                let Some(content) = self.buf.get(..size) else {
+                    return Err(format!("tagged field of {size} bytes, {} left", self.buf.len()));
+                };
+                if let Some((_, _, inner)) = s.tagged.iter().find(|(t, v, _)| *t == tag && self.version >= *v) {
+                    let mut sub = Walker { buf: content, version: self.version, flexible: true, depth: self.depth };
+                    sub.walk_fields_only(inner)?;
+                }
+                self.buf = &self.buf[size..];
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// A tagged field's content: the field itself, without a tag section of its own.
+    fn walk_fields_only(&mut self, s: &Struct) -> Walk {
+        for &Field(ty, _, _) in s.fields {
+            if let Ty::Arr(inner) = ty {
+                for _ in 0..self.count(1)? {
+                    self.walk(inner)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+    use kafka_protocol::messages::{ApiVersionsResponse, FetchResponse, FindCoordinatorResponse, MetadataResponse, TopicName};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        m.encode(&mut b, v).unwrap();
+        b.to_vec()
+    }
+
+    fn metadata() -> MetadataResponse {
+        MetadataResponse::default()
+            .with_brokers(vec![MetadataResponseBroker::default().with_node_id(kafka_protocol::messages::BrokerId(1)).with_host(StrBytes::from_static_str("h")).with_port(9092)])
+            .with_topics(vec![MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("t"))))
+                .with_partitions(vec![MetadataResponsePartition::default().with_replica_nodes(vec![kafka_protocol::messages::BrokerId(1)])])])
+    }
+
+    fn fetch() -> FetchResponse {
+        FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+            .with_topic(TopicName(StrBytes::from_static_str("t")))
+            .with_partitions(vec![PartitionData::default().with_records(Some(bytes::Bytes::from_static(b"abcdef")))])])
+    }
+
+    #[test]
+    fn valid_bodies_pass_at_every_version() {
+        for v in 0..=12 {
+            check(ApiKey::Metadata, v, &enc(&metadata(), v)).unwrap_or_else(|e| panic!("metadata v{v}: {e}"));
+        }
+        for v in 4..=17 {
+            let mut f = fetch();
+            if v >= 13 {
+                f.responses[0].topic = Default::default();
+                f.responses[0].topic_id = uuid::Uuid::from_u128(7);
+            }
+            check(ApiKey::Fetch, v, &enc(&f, v)).unwrap_or_else(|e| panic!("fetch v{v}: {e}"));
+        }
+        for v in 0..=4 {
+            check(ApiKey::ApiVersions, v, &enc(&ApiVersionsResponse::default(), v)).unwrap();
+        }
+        for v in 0..=6 {
+            check(ApiKey::FindCoordinator, v, &enc(&FindCoordinatorResponse::default(), v)).unwrap();
+        }
+    }
+
+    #[test]
+    fn huge_array_count_in_a_small_body_is_rejected() {
+        // Metadata v12: throttle, then the brokers compact array with count 0xFFFF_FFFE.
+        let body = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
+        let e = check(ApiKey::Metadata, 12, &body).unwrap_err();
+        assert!(e.to_string().contains("cannot fit"), "{e}");
+        // Metadata v1 (non-flexible): brokers array count i32::MAX.
+        let body = [0x7f, 0xff, 0xff, 0xff, 0];
+        assert!(check(ApiKey::Metadata, 1, &body).is_err());
+        // Every truncation of a valid body is rejected or at least never over-allocates.
+        let full = enc(&metadata(), 12);
+        for cut in 0..full.len() {
+            assert!(check(ApiKey::Metadata, 12, &full[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
