@@ -10,6 +10,11 @@ pub mod consumer;
 pub mod protocol_errors;
 pub(crate) mod records;
 
+/// Fuzzing entry points (`fuzz/`); not a stable API.
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
+
 pub use error::{Error, ErrorKind, Result};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
