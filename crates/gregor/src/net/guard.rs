@@ -11,9 +11,9 @@
 //! count fits in the bytes that are left. Only a body that passes reaches the decoder, so every
 //! allocation the decoder makes is backed by bytes that really arrived.
 //!
-//! Covered: the responses a consumer receives from any endpoint before it trusts it
-//! (ApiVersions, Metadata, FindCoordinator) and the hot, large one (Fetch). Other responses
-//! come over connections to the coordinator found through those, and are not walked yet.
+//! Covered: every response the consumer decodes (ApiVersions, SASL, Metadata, FindCoordinator,
+//! Fetch, ListOffsets, the group and offset APIs). Any other API passes through unchecked;
+//! add its schema here before decoding it.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -34,6 +34,8 @@ enum Ty {
     ArrI32,
     /// An array of structs.
     Arr(&'static Struct),
+    /// An array of plain values, described as a one-field struct without a tag section.
+    ArrOf(&'static Struct),
 }
 
 /// A field present in versions `min..=max`.
@@ -165,6 +167,104 @@ static FIND_COORDINATOR: Struct = Struct {
     tagged: &[],
 };
 
+// ----- Group and offset responses ---------------------------------------------------------------
+
+static JOIN_MEMBER: Struct =
+    Struct { fields: &[Field(Ty::Str, 0, ALL), Field(Ty::Str, 5, ALL), Field(Ty::Bytes, 0, ALL)], tagged: &[] };
+static JOIN_GROUP: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 2, ALL),
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::Str, 7, ALL),
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::I8, 9, ALL),
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::Arr(&JOIN_MEMBER), 0, ALL),
+    ],
+    tagged: &[],
+};
+static SYNC_GROUP: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 1, ALL),
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::Str, 5, ALL),
+        Field(Ty::Str, 5, ALL),
+        Field(Ty::Bytes, 0, ALL),
+    ],
+    tagged: &[],
+};
+static HEARTBEAT: Struct = Struct { fields: &[Field(Ty::I32, 1, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
+static LEAVE_MEMBER: Struct =
+    Struct { fields: &[Field(Ty::Str, 0, ALL), Field(Ty::Str, 0, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
+static LEAVE_GROUP: Struct = Struct {
+    fields: &[Field(Ty::I32, 1, ALL), Field(Ty::I16, 0, ALL), Field(Ty::Arr(&LEAVE_MEMBER), 3, ALL)],
+    tagged: &[],
+};
+static OFFSET_FETCH_PARTITION: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::I64, 0, ALL),
+        Field(Ty::I32, 5, ALL),
+        Field(Ty::Str, 0, ALL),
+        Field(Ty::I16, 0, ALL),
+    ],
+    tagged: &[],
+};
+static OFFSET_FETCH_TOPIC: Struct = Struct {
+    fields: &[
+        Field(Ty::Str, 0, 9),
+        Field(Ty::Uuid, 10, ALL),
+        Field(Ty::Arr(&OFFSET_FETCH_PARTITION), 0, ALL),
+    ],
+    tagged: &[],
+};
+static OFFSET_FETCH_GROUP: Struct = Struct {
+    fields: &[Field(Ty::Str, 0, ALL), Field(Ty::Arr(&OFFSET_FETCH_TOPIC), 0, ALL), Field(Ty::I16, 0, ALL)],
+    tagged: &[],
+};
+static OFFSET_FETCH: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 3, ALL),
+        Field(Ty::Arr(&OFFSET_FETCH_TOPIC), 0, 7),
+        Field(Ty::I16, 2, 7),
+        Field(Ty::Arr(&OFFSET_FETCH_GROUP), 8, ALL),
+    ],
+    tagged: &[],
+};
+static OFFSET_COMMIT_PARTITION: Struct = Struct { fields: &[Field(Ty::I32, 0, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
+static OFFSET_COMMIT_TOPIC: Struct = Struct {
+    fields: &[Field(Ty::Str, 0, 9), Field(Ty::Uuid, 10, ALL), Field(Ty::Arr(&OFFSET_COMMIT_PARTITION), 0, ALL)],
+    tagged: &[],
+};
+static OFFSET_COMMIT: Struct =
+    Struct { fields: &[Field(Ty::I32, 3, ALL), Field(Ty::Arr(&OFFSET_COMMIT_TOPIC), 0, ALL)], tagged: &[] };
+static LIST_OFFSETS_PARTITION: Struct = Struct {
+    fields: &[
+        Field(Ty::I32, 0, ALL),
+        Field(Ty::I16, 0, ALL),
+        Field(Ty::I64, 1, ALL),
+        Field(Ty::I64, 1, ALL),
+        Field(Ty::I32, 4, ALL),
+    ],
+    tagged: &[],
+};
+static LIST_OFFSETS_TOPIC: Struct =
+    Struct { fields: &[Field(Ty::Str, 0, ALL), Field(Ty::Arr(&LIST_OFFSETS_PARTITION), 0, ALL)], tagged: &[] };
+static LIST_OFFSETS: Struct =
+    Struct { fields: &[Field(Ty::I32, 2, ALL), Field(Ty::Arr(&LIST_OFFSETS_TOPIC), 0, ALL)], tagged: &[] };
+
+// ----- SASL -------------------------------------------------------------------------------------
+
+static SASL_MECHANISM: Struct = Struct { fields: &[Field(Ty::Str, 0, ALL)], tagged: &[] };
+static SASL_HANDSHAKE: Struct =
+    Struct { fields: &[Field(Ty::I16, 0, ALL), Field(Ty::ArrOf(&SASL_MECHANISM), 0, ALL)], tagged: &[] };
+static SASL_AUTHENTICATE: Struct = Struct {
+    fields: &[Field(Ty::I16, 0, ALL), Field(Ty::Str, 0, ALL), Field(Ty::Bytes, 0, ALL), Field(Ty::I64, 1, ALL)],
+    tagged: &[],
+};
+
 /// The schema and first flexible version of a response, if gregor walks it.
 fn schema(api_key: ApiKey) -> Option<(&'static Struct, i16)> {
     match api_key {
@@ -172,6 +272,16 @@ fn schema(api_key: ApiKey) -> Option<(&'static Struct, i16)> {
         ApiKey::Fetch => Some((&FETCH, 12)),
         ApiKey::ApiVersions => Some((&API_VERSIONS, 3)),
         ApiKey::FindCoordinator => Some((&FIND_COORDINATOR, 3)),
+        ApiKey::JoinGroup => Some((&JOIN_GROUP, 6)),
+        ApiKey::SyncGroup => Some((&SYNC_GROUP, 4)),
+        ApiKey::Heartbeat => Some((&HEARTBEAT, 4)),
+        ApiKey::LeaveGroup => Some((&LEAVE_GROUP, 4)),
+        ApiKey::OffsetFetch => Some((&OFFSET_FETCH, 6)),
+        ApiKey::OffsetCommit => Some((&OFFSET_COMMIT, 8)),
+        ApiKey::ListOffsets => Some((&LIST_OFFSETS, 6)),
+        // SaslHandshake has no flexible version.
+        ApiKey::SaslHandshake => Some((&SASL_HANDSHAKE, i16::MAX)),
+        ApiKey::SaslAuthenticate => Some((&SASL_AUTHENTICATE, 2)),
         _ => None,
     }
 }
@@ -278,6 +388,11 @@ impl Walker<'_> {
                         self.walk(inner)?;
                     }
                 }
+                Ty::ArrOf(inner) => {
+                    for _ in 0..self.count(1)? {
+                        self.walk_plain(inner)?;
+                    }
+                }
             }
         }
         if self.flexible {
@@ -299,6 +414,20 @@ impl Walker<'_> {
             }
         }
         self.depth -= 1;
+        Ok(())
+    }
+
+    /// The fields of `s` with no tag section (elements of a plain array such as `[string]`).
+    fn walk_plain(&mut self, s: &Struct) -> Walk {
+        for &Field(ty, _, _) in s.fields {
+            match ty {
+                Ty::Str => {
+                    let n = self.length(false)?.unwrap_or(0);
+                    self.take(n)?
+                }
+                _ => return Err("unsupported plain array element".into()),
+            }
+        }
         Ok(())
     }
 
@@ -330,6 +459,14 @@ mod tests {
         b.to_vec()
     }
 
+    /// A valid body at `v` passes (versions the message type no longer has are skipped).
+    fn pass<T: Encodable>(api: ApiKey, v: i16, m: &T) {
+        let mut b = BytesMut::new();
+        if m.encode(&mut b, v).is_ok() {
+            check(api, v, &b).unwrap_or_else(|e| panic!("{api:?} v{v}: {e}"));
+        }
+    }
+
     fn metadata() -> MetadataResponse {
         MetadataResponse::default()
             .with_brokers(vec![MetadataResponseBroker::default().with_node_id(kafka_protocol::messages::BrokerId(1)).with_host(StrBytes::from_static_str("h")).with_port(9092)])
@@ -355,13 +492,71 @@ mod tests {
                 f.responses[0].topic = Default::default();
                 f.responses[0].topic_id = uuid::Uuid::from_u128(7);
             }
-            check(ApiKey::Fetch, v, &enc(&f, v)).unwrap_or_else(|e| panic!("fetch v{v}: {e}"));
+            pass(ApiKey::Fetch, v, &f);
         }
         for v in 0..=4 {
             check(ApiKey::ApiVersions, v, &enc(&ApiVersionsResponse::default(), v)).unwrap();
         }
         for v in 0..=6 {
             check(ApiKey::FindCoordinator, v, &enc(&FindCoordinatorResponse::default(), v)).unwrap();
+        }
+        use kafka_protocol::messages::*;
+        let s = StrBytes::from_static_str;
+        let join = JoinGroupResponse::default().with_members(vec![join_group_response::JoinGroupResponseMember::default()
+            .with_member_id(s("m"))
+            .with_metadata(bytes::Bytes::from_static(b"meta"))]);
+        for v in 0..=9 {
+            pass(ApiKey::JoinGroup, v, &join);
+        }
+        let sync = SyncGroupResponse::default().with_assignment(bytes::Bytes::from_static(b"a"));
+        for v in 0..=5 {
+            pass(ApiKey::SyncGroup, v, &sync);
+        }
+        for v in 0..=4 {
+            check(ApiKey::Heartbeat, v, &enc(&HeartbeatResponse::default(), v)).unwrap();
+        }
+        let leave = LeaveGroupResponse::default();
+        for v in 0..=5 {
+            let mut l = leave.clone();
+            if v >= 3 {
+                l.members = vec![leave_group_response::MemberResponse::default().with_member_id(s("m"))];
+            }
+            pass(ApiKey::LeaveGroup, v, &l);
+        }
+        for v in 0..=9 {
+            let mut r = OffsetFetchResponse::default();
+            if v <= 7 {
+                r.topics = vec![offset_fetch_response::OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partitions(vec![offset_fetch_response::OffsetFetchResponsePartition::default()])];
+            } else {
+                r.groups = vec![offset_fetch_response::OffsetFetchResponseGroup::default().with_group_id(GroupId(s("g"))).with_topics(vec![
+                    offset_fetch_response::OffsetFetchResponseTopics::default()
+                        .with_name(TopicName(s("t")))
+                        .with_partitions(vec![offset_fetch_response::OffsetFetchResponsePartitions::default()]),
+                ])];
+            }
+            pass(ApiKey::OffsetFetch, v, &r);
+        }
+        let commit = OffsetCommitResponse::default().with_topics(vec![offset_commit_response::OffsetCommitResponseTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(vec![offset_commit_response::OffsetCommitResponsePartition::default()])]);
+        for v in 0..=9 {
+            pass(ApiKey::OffsetCommit, v, &commit);
+        }
+        let lo = ListOffsetsResponse::default().with_topics(vec![list_offsets_response::ListOffsetsTopicResponse::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(vec![list_offsets_response::ListOffsetsPartitionResponse::default()])]);
+        for v in 1..=9 {
+            pass(ApiKey::ListOffsets, v, &lo);
+        }
+        let hs = SaslHandshakeResponse::default().with_mechanisms(vec![s("PLAIN"), s("SCRAM-SHA-512")]);
+        for v in 0..=1 {
+            check(ApiKey::SaslHandshake, v, &enc(&hs, v)).unwrap();
+        }
+        let auth = SaslAuthenticateResponse::default().with_auth_bytes(bytes::Bytes::from_static(b"r=abc"));
+        for v in 0..=2 {
+            check(ApiKey::SaslAuthenticate, v, &enc(&auth, v)).unwrap();
         }
     }
 
