@@ -10,11 +10,6 @@ pub mod consumer;
 pub mod protocol_errors;
 pub(crate) mod records;
 
-/// Fuzzing entry points (`fuzz/`); not a stable API.
-#[doc(hidden)]
-#[path = "fuzz_hooks.rs"]
-pub mod __fuzz;
-
 pub use error::{Error, ErrorKind, Result};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
@@ -24,3 +19,8 @@ pub use consumer::{
     ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
     RevokeContext, TimestampType, TopicPartition,
 };
+
+/// Fuzzing entry points (`fuzz/`); not a stable API.
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
