@@ -104,7 +104,7 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn write(dir: &PathBuf, file: &str, text: &str) -> String {
+fn write(dir: &std::path::Path, file: &str, text: &str) -> String {
     let p = dir.join(file);
     std::fs::write(&p, text).unwrap();
     p.to_string_lossy().into_owned()
@@ -128,7 +128,7 @@ fn config(bootstrap: String, extra: &[(&str, &str)]) -> ConsumerConfig {
         // A rejected handshake must stay rejected for the whole test: no timing in assertions.
         .set("reconnect.backoff.max.ms", "600000");
     for (k, v) in extra {
-        b = b.set(*k, *v);
+        b = b.set(k, v);
     }
     b.build().unwrap()
 }

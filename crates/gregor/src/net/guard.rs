@@ -450,7 +450,7 @@ mod tests {
     use bytes::BytesMut;
     use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
     use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
-    use kafka_protocol::messages::{ApiVersionsResponse, FetchResponse, FindCoordinatorResponse, MetadataResponse, TopicName};
+    use kafka_protocol::messages::{FetchResponse, MetadataResponse, TopicName};
     use kafka_protocol::protocol::{Encodable, StrBytes};
 
     fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
