@@ -101,6 +101,22 @@ fn seeds_decode_and_corpus_can_be_written() {
     }
 }
 
+/// Inputs the coverage-guided fuzzer once crashed on (`fuzz/regressions/<target>/`).
+#[test]
+fn past_fuzzer_findings_stay_fixed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    let mut n = 0;
+    for target in ["decode_response", "decode_records"] {
+        let Ok(dir) = std::fs::read_dir(root.join(target)) else { continue };
+        for entry in dir {
+            let input = std::fs::read(entry.unwrap().path()).unwrap();
+            run(target, &input);
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "the regression inputs are present");
+}
+
 #[test]
 fn mutated_inputs_never_panic() {
     let per_seed: usize = std::env::var("GREGOR_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);

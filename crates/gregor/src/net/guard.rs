@@ -36,17 +36,20 @@ enum Ty {
     Arr(&'static Struct),
     /// An array of plain values, described as a one-field struct without a tag section.
     ArrOf(&'static Struct),
+    /// A nested struct (with its own tag section in flexible versions).
+    Struct(&'static Struct),
 }
 
 /// A field present in versions `min..=max`.
 #[derive(Clone, Copy)]
 struct Field(Ty, i16, i16);
 
-/// A struct: its fields, and the tagged fields (tag, first version) whose content holds arrays
-/// and must be walked; other tagged fields are skipped by their declared size.
+/// A struct: its fields, and the tagged fields kafka-protocol knows, as (tag, first version,
+/// type). The decoder reads a known tagged field by its type and *ignores its declared size*, so
+/// the walk must do the same to stay in step; unknown tags are skipped by their size.
 struct Struct {
     fields: &'static [Field],
-    tagged: &'static [(u32, i16, &'static Struct)],
+    tagged: &'static [(u32, i16, Ty)],
 }
 
 const ALL: i16 = i16::MAX;
@@ -107,9 +110,11 @@ static FETCH_PARTITION: Struct = Struct {
         Field(Ty::I32, 11, ALL),
         Field(Ty::Bytes, 0, ALL),
     ],
-    // diverging_epoch, current_leader, snapshot_id hold no arrays: skipped by size.
-    tagged: &[],
+    tagged: &[(0, 12, Ty::Struct(&EPOCH_END_OFFSET)), (1, 12, Ty::Struct(&LEADER_AND_EPOCH)), (2, 12, Ty::Struct(&SNAPSHOT_ID))],
 };
+static EPOCH_END_OFFSET: Struct = Struct { fields: &[Field(Ty::I32, 0, ALL), Field(Ty::I64, 0, ALL)], tagged: &[] };
+static LEADER_AND_EPOCH: Struct = Struct { fields: &[Field(Ty::I32, 0, ALL), Field(Ty::I32, 0, ALL)], tagged: &[] };
+static SNAPSHOT_ID: Struct = Struct { fields: &[Field(Ty::I64, 0, ALL), Field(Ty::I32, 0, ALL)], tagged: &[] };
 static FETCH_TOPIC: Struct = Struct {
     fields: &[Field(Ty::Str, 0, 12), Field(Ty::Uuid, 13, ALL), Field(Ty::Arr(&FETCH_PARTITION), 0, ALL)],
     tagged: &[],
@@ -118,7 +123,6 @@ static FETCH_NODE_ENDPOINT: Struct = Struct {
     fields: &[Field(Ty::I32, 0, ALL), Field(Ty::Str, 0, ALL), Field(Ty::I32, 0, ALL), Field(Ty::Str, 0, ALL)],
     tagged: &[],
 };
-static FETCH_NODE_ENDPOINTS: Struct = Struct { fields: &[Field(Ty::Arr(&FETCH_NODE_ENDPOINT), 0, ALL)], tagged: &[] };
 static FETCH: Struct = Struct {
     fields: &[
         Field(Ty::I32, 1, ALL),
@@ -126,7 +130,7 @@ static FETCH: Struct = Struct {
         Field(Ty::I32, 7, ALL),
         Field(Ty::Arr(&FETCH_TOPIC), 0, ALL),
     ],
-    tagged: &[(0, 16, &FETCH_NODE_ENDPOINTS)],
+    tagged: &[(0, 16, Ty::Arr(&FETCH_NODE_ENDPOINT))],
 };
 
 // ----- ApiVersions (flexible from v3) ----------------------------------------------------------
@@ -135,10 +139,9 @@ static API_VERSION: Struct =
     Struct { fields: &[Field(Ty::I16, 0, ALL), Field(Ty::I16, 0, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
 static FEATURE: Struct =
     Struct { fields: &[Field(Ty::Str, 0, ALL), Field(Ty::I16, 0, ALL), Field(Ty::I16, 0, ALL)], tagged: &[] };
-static FEATURES: Struct = Struct { fields: &[Field(Ty::Arr(&FEATURE), 0, ALL)], tagged: &[] };
 static API_VERSIONS: Struct = Struct {
     fields: &[Field(Ty::I16, 0, ALL), Field(Ty::Arr(&API_VERSION), 0, ALL), Field(Ty::I32, 1, ALL)],
-    tagged: &[(0, 3, &FEATURES), (2, 3, &FEATURES)],
+    tagged: &[(0, 3, Ty::Arr(&FEATURE)), (1, 3, Ty::I64), (2, 3, Ty::Arr(&FEATURE)), (3, 3, Ty::I8)],
 };
 
 // ----- FindCoordinator (flexible from v3) ------------------------------------------------------
@@ -362,37 +365,8 @@ impl Walker<'_> {
             return Err("nesting too deep".into());
         }
         for &Field(ty, min, max) in s.fields {
-            if self.version < min || self.version > max {
-                continue;
-            }
-            match ty {
-                Ty::I8 => self.take(1)?,
-                Ty::I16 => self.take(2)?,
-                Ty::I32 => self.take(4)?,
-                Ty::I64 => self.take(8)?,
-                Ty::Uuid => self.take(16)?,
-                Ty::Str => {
-                    let n = self.length(false)?.unwrap_or(0);
-                    self.take(n)?
-                }
-                Ty::Bytes => {
-                    let n = self.length(true)?.unwrap_or(0);
-                    self.take(n)?
-                }
-                Ty::ArrI32 => {
-                    let n = self.count(4)?;
-                    self.take(n * 4)?
-                }
-                Ty::Arr(inner) => {
-                    for _ in 0..self.count(1)? {
-                        self.walk(inner)?;
-                    }
-                }
-                Ty::ArrOf(inner) => {
-                    for _ in 0..self.count(1)? {
-                        self.walk_plain(inner)?;
-                    }
-                }
+            if self.version >= min && self.version <= max {
+                self.field(ty)?;
             }
         }
         if self.flexible {
@@ -403,18 +377,51 @@ impl Walker<'_> {
             for _ in 0..tags {
                 let tag = self.uvarint()?;
                 let size = self.uvarint()? as usize;
-                let Some(content) = self.buf.get(..size) else {
-                    return Err(format!("tagged field of {size} bytes, {} left", self.buf.len()));
-                };
-                if let Some((_, _, inner)) = s.tagged.iter().find(|(t, v, _)| *t == tag && self.version >= *v) {
-                    let mut sub = Walker { buf: content, version: self.version, flexible: true, depth: self.depth };
-                    sub.walk_fields_only(inner)?;
+                match s.tagged.iter().find(|(t, _, _)| *t == tag) {
+                    Some(&(_, min, ty)) if self.version >= min => self.field(ty)?,
+                    // The decoder rejects a known tag at a version that lacks it.
+                    Some(_) => return Err(format!("tag {tag} is not valid at this version")),
+                    None => self.take(size)?,
                 }
-                self.buf = &self.buf[size..];
             }
         }
         self.depth -= 1;
         Ok(())
+    }
+
+    fn field(&mut self, ty: Ty) -> Walk {
+        match ty {
+            Ty::I8 => self.take(1),
+            Ty::I16 => self.take(2),
+            Ty::I32 => self.take(4),
+            Ty::I64 => self.take(8),
+            Ty::Uuid => self.take(16),
+            Ty::Str => {
+                let n = self.length(false)?.unwrap_or(0);
+                self.take(n)
+            }
+            Ty::Bytes => {
+                let n = self.length(true)?.unwrap_or(0);
+                self.take(n)
+            }
+            Ty::ArrI32 => {
+                let n = self.count(4)?;
+                self.take(n * 4)
+            }
+            Ty::Arr(inner) => {
+                for _ in 0..self.count(1)? {
+                    self.walk(inner)?;
+                }
+                Ok(())
+            }
+            Ty::ArrOf(inner) => {
+                for _ in 0..self.count(1)? {
+                    self.walk_plain(inner)?;
+                }
+                Ok(())
+            }
+            Ty::Struct(inner) => self.walk(inner),
+        }
     }
 
     /// The fields of `s` with no tag section (elements of a plain array such as `[string]`).
@@ -426,18 +433,6 @@ impl Walker<'_> {
                     self.take(n)?
                 }
                 _ => return Err("unsupported plain array element".into()),
-            }
-        }
-        Ok(())
-    }
-
-    /// A tagged field's content: the field itself, without a tag section of its own.
-    fn walk_fields_only(&mut self, s: &Struct) -> Walk {
-        for &Field(ty, _, _) in s.fields {
-            if let Ty::Arr(inner) = ty {
-                for _ in 0..self.count(1)? {
-                    self.walk(inner)?;
-                }
             }
         }
         Ok(())
