@@ -102,3 +102,8 @@ pub use consumer::{
     ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
     RevokeContext, TimestampType, TopicPartition,
 };
+
+/// Fuzzing entry points (`fuzz/`); not a stable API.
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
