@@ -257,6 +257,10 @@ impl ConnectionManager {
         self.conns.len()
     }
 
+    pub(crate) fn known_brokers(&self) -> impl Iterator<Item = (i32, &Endpoint)> {
+        self.brokers.iter().map(|(id, e)| (*id, e))
+    }
+
     /// When the driver must call [`handle_timeout`](Self::handle_timeout) next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;

@@ -172,6 +172,8 @@ impl ProducerSettings {
             send_buffer: Some(131_072),
             receive_buffer: Some(32_768),
             shared_coordinator: false,
+            // TLS/SASL come through `Producer::from_config` (ProducerConfig carries them).
+            security: Default::default(),
         })
     }
 }
