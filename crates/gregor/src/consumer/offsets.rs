@@ -250,9 +250,16 @@ pub(crate) async fn fetch_committed(
         by_topic.entry(tp.topic.clone()).or_default().push(tp.partition);
     }
     let g = group.clone();
+    let kip848 = inner.config.group_protocol == crate::config::GroupProtocol::Consumer;
     // v8 (KIP-709) moved to a list of groups; earlier versions name one group and its topics.
-    let build = move |_: &super::group::Membership, v: i16| {
+    let build = move |m: &super::group::Membership, v: i16| {
         if v >= 8 {
+            // v9 (KIP-848): a consumer-protocol member names itself and its epoch.
+            let (member, epoch) = if kip848 && v >= 9 && !m.member_id.is_empty() && m.generation >= 0 {
+                (Some(sb(&m.member_id)), m.generation)
+            } else {
+                (None, -1)
+            };
             let topics: Vec<OffsetFetchRequestTopics> = by_topic
                 .iter()
                 .map(|(t, p)| OffsetFetchRequestTopics::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
@@ -260,6 +267,8 @@ pub(crate) async fn fetch_committed(
             OffsetFetchRequest::default()
                 .with_groups(vec![OffsetFetchRequestGroup::default()
                     .with_group_id(GroupId(sb(&g)))
+                    .with_member_id(member)
+                    .with_member_epoch(epoch)
                     .with_topics(Some(topics))])
                 .with_require_stable(true)
         } else {
@@ -362,7 +371,8 @@ pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, Off
             match p.error_code {
                 0 => {}
                 // The group moved on without us (Java's CommitFailedException).
-                22 | 25 | 27 | 82 => {
+                // KIP-848: STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH.
+                22 | 25 | 27 | 82 | 110 | 113 => {
                     inner.group.request_rejoin(inner, "commit failed: member is no longer in the generation");
                     return Err(Error::new(
                         ErrorKind::CommitFailed,
