@@ -330,6 +330,9 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                         return;
                     }
                     tracing::info!(error = %e, "rebalance did not complete; retrying");
+                    if e.kind() == ErrorKind::Unreachable || e.kind() == ErrorKind::Timeout {
+                        inner.maybe_unreachable(e);
+                    }
                     inner.group.request_rejoin(&inner, "retry after failed rebalance");
                     let backoff = inner.retry_backoff() * failures.min(10);
                     tokio::time::sleep(backoff).await;

@@ -187,15 +187,51 @@ impl Inner {
         }
     }
 
+    /// A connectivity failure: once no metadata could be had for `default.api.timeout.ms`
+    /// since the first poll, `poll` reports it (once per timeout) instead of waiting silently,
+    /// so an unreachable bootstrap server is a clear error, not a hang.
+    pub(crate) fn maybe_unreachable(&self, e: Error) {
+        if !self.cluster.snapshot().brokers.is_empty() {
+            return;
+        }
+        let mut st = self.lock_state();
+        let Some(first) = st.first_poll else { return };
+        if first.elapsed() < self.config.default_api_timeout {
+            return;
+        }
+        st.first_poll = Some(Instant::now());
+        let servers: Vec<String> =
+            self.config.net.bootstrap_servers.iter().map(|b| format!("{}:{}", b.host, b.port)).collect();
+        st.fatal = Some(Arc::new(
+            Error::new(
+                ErrorKind::Unreachable,
+                format!(
+                    "no broker reachable: could not get metadata from bootstrap.servers={} within default.api.timeout.ms ({} ms)",
+                    servers.join(","),
+                    self.config.default_api_timeout.as_millis()
+                ),
+            )
+            .with_source(e),
+        ));
+        drop(st);
+        self.data_ready.notify_waiters();
+    }
+
     /// Commits every position of the assignment.
     pub(crate) async fn commit_consumed(&self) -> Result<()> {
-        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = self
-            .lock_state()
-            .consumed_offsets()
-            .into_iter()
-            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
-            .collect();
-        offsets::commit(self, &offsets).await
+        // Positions and generation are read together, under the state lock: an eager
+        // rebalance removes revoked partitions from the assignment before the new generation
+        // is known, so the pair is always consistent.
+        let (offsets, membership) = {
+            let st = self.lock_state();
+            let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = st
+                .consumed_offsets()
+                .into_iter()
+                .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
+                .collect();
+            (offsets, self.group.membership())
+        };
+        offsets::commit_as(self, &offsets, membership).await
     }
 }
 
@@ -390,6 +426,7 @@ impl Consumer {
         {
             let mut st = self.inner.lock_state();
             st.last_poll = Some(Instant::now());
+            st.first_poll.get_or_insert_with(Instant::now);
             if st.poll_timed_out {
                 st.poll_timed_out = false;
                 drop(st);

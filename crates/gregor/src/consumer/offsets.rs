@@ -331,6 +331,19 @@ fn no_group() -> Error {
 /// OffsetCommit of `offsets` with the current generation (or as a simple, group-less consumer
 /// of the group when manually assigned).
 pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+    let membership = inner.group.membership();
+    commit_as(inner, offsets, membership).await
+}
+
+/// OffsetCommit under an explicit membership. The generation must be the one under which the
+/// offsets were read: a commit racing a rebalance must carry the old generation, so the
+/// coordinator rejects it (ILLEGAL_GENERATION) instead of accepting offsets of a partition
+/// that already belongs to another member.
+pub(crate) async fn commit_as(
+    inner: &Inner,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    membership: super::group::Membership,
+) -> Result<()> {
     let group = inner.config.group_id.clone().ok_or_else(no_group)?;
     if offsets.is_empty() {
         return Ok(());
@@ -355,7 +368,8 @@ pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, Off
         .coordinator_request(
             inner,
             OpenReason::Commit,
-            move |m: &super::group::Membership, v: i16| {
+            move |_: &super::group::Membership, v: i16| {
+                let m = &membership;
                 OffsetCommitRequest::default()
                     .with_group_id(GroupId(sb(&group)))
                     .with_generation_id_or_member_epoch(m.generation)

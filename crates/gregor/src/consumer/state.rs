@@ -122,6 +122,8 @@ pub(crate) struct ConsumerState {
     /// Errors not tied to a partition (group fencing, fatal config), surfaced by `poll`.
     pub(crate) fatal: Option<Arc<Error>>,
     pub(crate) last_poll: Option<Instant>,
+    /// When the application first polled (the start of the unreachable-cluster clock).
+    pub(crate) first_poll: Option<Instant>,
     /// The group was left because `poll` was not called within `max.poll.interval.ms`.
     pub(crate) poll_timed_out: bool,
 }
