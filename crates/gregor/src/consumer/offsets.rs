@@ -344,6 +344,36 @@ pub(crate) async fn commit_as(
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
     membership: super::group::Membership,
 ) -> Result<()> {
+    let kip848 = inner.config.group_protocol == crate::config::GroupProtocol::Consumer;
+    let mut m = membership;
+    loop {
+        match commit_once(inner, offsets, m.clone()).await {
+            // KIP-848: every member's epoch moves when the group's target assignment does, even
+            // when its own partitions stay. STALE_MEMBER_EPOCH then only means "retry under the
+            // new epoch" as long as the partitions are still ours (Java's CommitRequestManager
+            // retries too). Partitions are revoked before the epoch moves, so this cannot
+            // commit a partition that another member already owns.
+            Err(e) if kip848 && e.code() == Some(113) => {
+                let now = inner.group.membership();
+                let still_owned = {
+                    let st = inner.lock_state();
+                    offsets.keys().all(|tp| st.assignment.contains_key(tp))
+                };
+                if now.generation <= m.generation || !still_owned {
+                    return Err(e);
+                }
+                m = now;
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn commit_once(
+    inner: &Inner,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    membership: super::group::Membership,
+) -> Result<()> {
     let group = inner.config.group_id.clone().ok_or_else(no_group)?;
     if offsets.is_empty() {
         return Ok(());
@@ -395,7 +425,8 @@ pub(crate) async fn commit_as(
                              is no longer current ({}); the partitions may now be owned by another member",
                             t.name.0, p.partition_index, crate::protocol_errors::describe(p.error_code)
                         ),
-                    ))
+                    )
+                    .with_code(p.error_code))
                 }
                 code => {
                     return Err(Error::broker_code(
