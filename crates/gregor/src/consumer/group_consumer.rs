@@ -294,7 +294,7 @@ async fn heartbeat(inner: &Arc<Inner>, m: &mut Member) -> Result<()> {
     match resp.error_code {
         0 => {}
         // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
-        code @ (14 | 15 | 16) => {
+        code @ 14..=16 => {
             inner.group.coordinator_dead(inner, "heartbeat: coordinator moved");
             return Err(Error::broker_code(code, "ConsumerGroupHeartbeat"));
         }
