@@ -122,8 +122,14 @@ fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, B
     if total_buffered > 2 * inner.config.fetch_max_bytes as usize {
         return out;
     }
+    // Brokers with a partition held back only because its buffer is full: a fetch sent now
+    // that can only park (every partition in it is caught up) would sit for fetch.max.wait.ms
+    // in front of that partition's next fetch — the broker serves one request per connection
+    // at a time. Such a broker waits until the buffer drains (poll wakes the loop).
+    let mut held: std::collections::HashSet<i32> = Default::default();
+    let mut has_data: std::collections::HashSet<i32> = Default::default();
     for (tp, ps) in &st.assignment {
-        if !ps.fetchable(max_buffered) || ps.error.is_some() {
+        if ps.error.is_some() || ps.paused || ps.fetch_offset.is_none() {
             continue;
         }
         let node = match ps.preferred_replica {
@@ -134,11 +140,21 @@ fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, B
             missing_leader = Some(tp.clone());
             continue;
         };
+        if !ps.fetchable(max_buffered) {
+            held.insert(node);
+            continue;
+        }
         if busy.contains(&node) {
             continue;
         }
-        out.entry(node).or_default().insert(tp.clone(), ps.fetch_offset.expect("fetchable"));
+        let offset = ps.fetch_offset.expect("checked above");
+        // An unknown high watermark (-1) may hide data: count it as data.
+        if ps.high_watermark < 0 || offset < ps.high_watermark {
+            has_data.insert(node);
+        }
+        out.entry(node).or_default().insert(tp.clone(), offset);
     }
+    out.retain(|node, _| !held.contains(node) || has_data.contains(node));
     drop(st);
     if let Some(tp) = missing_leader {
         inner.cluster.request_update(format!("no leader known for {tp}"));
