@@ -106,3 +106,22 @@ fn uniform_is_sticky_when_a_member_joins() {
     assert_eq!(sizes.iter().sum::<usize>(), 6);
     assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
 }
+
+#[test]
+fn range_assigns_contiguous_blocks_and_unknown_assignor_is_refused() {
+    let subs: BTreeMap<String, BTreeSet<String>> =
+        ["a", "b"].iter().map(|m| (m.to_string(), BTreeSet::from(["t".to_string()]))).collect();
+    let r = range(&subs, &counts());
+    let a: Vec<i32> = r["a"].iter().map(|tp| tp.1).collect();
+    let b: Vec<i32> = r["b"].iter().map(|tp| tp.1).collect();
+    assert_eq!((a, b), (vec![0, 1, 2], vec![3, 4, 5]));
+
+    let mut g = ConsumerGroups::default();
+    let input = HeartbeatInput {
+        member_id: "a".into(),
+        subscribed_topics: Some(vec!["t".into()]),
+        server_assignor: Some("sticky-ish".into()),
+        ..Default::default()
+    };
+    assert_eq!(g.handle_heartbeat(Instant::now(), "g", input, &counts()).error_code, UNSUPPORTED_ASSIGNOR);
+}
