@@ -83,7 +83,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 
         for (broker, want) in plan(&inner, &busy) {
             let session = sessions.entry(broker).or_default();
-            let (req, asked) = build_request(&inner, session, &want);
+            let (req, asked) = build_request(&inner, broker, session, &want);
             busy.insert(broker);
             let net = inner.cluster.net.clone();
             let flight = InFlight { broker, asked };
@@ -164,6 +164,7 @@ fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, B
 
 fn build_request(
     inner: &Inner,
+    broker: i32,
     session: &mut FetchSession,
     want: &BTreeMap<TopicPartition, i64>,
 ) -> (impl FnOnce(i16) -> FetchRequest + Send + 'static, HashMap<TopicPartition, (i64, u64)>) {
@@ -204,7 +205,7 @@ fn build_request(
         forgotten.entry(tp.topic.clone()).or_default().push(tp.partition);
     }
     let (max_wait, min_bytes, max_bytes) = (
-        cfg.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32,
+        super::group_consumer::fetch_max_wait(inner, broker).as_millis().min(i32::MAX as u128) as i32,
         cfg.fetch_min_bytes as i32,
         cfg.fetch_max_bytes as i32,
     );

@@ -71,7 +71,7 @@ impl GroupShared {
         self.membership.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn set_membership(&self, m: Membership) {
+    pub(crate) fn set_membership(&self, m: Membership) {
         *self.membership.lock().unwrap_or_else(|p| p.into_inner()) = m;
     }
 
@@ -84,7 +84,7 @@ impl GroupShared {
         self.wake.notify_one();
     }
 
-    fn take_rejoin(&self) -> Option<String> {
+    pub(crate) fn take_rejoin(&self) -> Option<String> {
         if self.rejoin.swap(false, Ordering::SeqCst) {
             Some(self.rejoin_reason.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default())
         } else {
@@ -92,7 +92,12 @@ impl GroupShared {
         }
     }
 
-    fn coordinator_dead(&self, inner: &Inner, why: &str) {
+    /// The coordinator's broker id if known (no lookup).
+    pub(crate) fn known_coordinator(&self) -> Option<i32> {
+        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn coordinator_dead(&self, inner: &Inner, why: &str) {
         let mut c = self.coordinator.lock().unwrap_or_else(|p| p.into_inner());
         if c.take().is_some() {
             tracing::info!(reason = why, "group coordinator marked unknown; will rediscover");

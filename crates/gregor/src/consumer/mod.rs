@@ -8,6 +8,7 @@
 pub(crate) mod assignor;
 mod fetcher;
 mod group;
+mod group_consumer;
 mod offsets;
 mod session;
 mod state;
@@ -112,6 +113,8 @@ pub(crate) struct Inner {
     pub(crate) data_ready: Notify,
     pub(crate) fetch_wake: Notify,
     pub(crate) group: group::GroupShared,
+    /// KIP-848: when the next heartbeat is due (caps Fetch waits on a shared coordinator socket).
+    pub(crate) heartbeat_due: group_consumer::HeartbeatDue,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     closed: AtomicBool,
 }
@@ -288,12 +291,6 @@ impl Consumer {
         config
             .validate()
             .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
-        if config.group_protocol == GroupProtocol::Consumer {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "group.protocol=consumer (KIP-848) is not supported yet; use group.protocol=classic",
-            ));
-        }
         let cluster = Cluster::new(cluster_settings(&config));
         Ok(Consumer {
             inner: Arc::new(Inner {
@@ -303,6 +300,7 @@ impl Consumer {
                 data_ready: Notify::new(),
                 fetch_wake: Notify::new(),
                 group: group::GroupShared::default(),
+                heartbeat_due: group_consumer::HeartbeatDue::default(),
                 listener: Mutex::new(None),
                 closed: AtomicBool::new(false),
             }),
@@ -331,7 +329,11 @@ impl Consumer {
         if tasks.is_empty() {
             tasks.push(tokio::spawn(fetcher::run(self.inner.clone())));
             if self.inner.config.group_id.is_some() {
-                tasks.push(tokio::spawn(group::run(self.inner.clone())));
+                if self.inner.config.group_protocol == GroupProtocol::Consumer {
+                    tasks.push(tokio::spawn(group_consumer::run(self.inner.clone())));
+                } else {
+                    tasks.push(tokio::spawn(group::run(self.inner.clone())));
+                }
             }
         }
     }
@@ -707,7 +709,12 @@ impl Consumer {
                             let _ = offsets::commit(&inner, &c).await;
                         }
                     }
-                    if let Err(e) = group::send_leave(&inner, "the consumer is closing").await {
+                    let left = if inner.config.group_protocol == GroupProtocol::Consumer {
+                        group_consumer::send_leave(&inner, "the consumer is closing").await
+                    } else {
+                        group::send_leave(&inner, "the consumer is closing").await
+                    };
+                    if let Err(e) = left {
                         tracing::debug!(error = %e, "LeaveGroup failed");
                     }
                 }
