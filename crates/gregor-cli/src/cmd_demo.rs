@@ -17,7 +17,7 @@ use gregor_mock::MockCluster;
 
 const TOPIC: &str = "orders";
 const PARTITIONS: i32 = 6;
-const RECORDS: usize = 10_000;
+const RECORDS: usize = 12_000; // 2000 per partition, in batches of 500
 const GROUP: &str = "demo-group";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -100,7 +100,7 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     let seen: Arc<Mutex<BTreeSet<(i32, i64)>>> = Arc::default();
     let dup = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let per_member: Vec<Arc<std::sync::atomic::AtomicU64>> = (0..2).map(|_| Arc::default()).collect();
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let total_done = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
     for (i, c) in members.iter().enumerate() {
@@ -108,10 +108,12 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
             (c.clone(), seen.clone(), dup.clone(), per_member[i].clone(), stop.clone(), total_done.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let recs = tokio::select! {
-                    r = c.poll(Duration::from_millis(200)) => r,
-                    _ = stop.notified() => return Ok::<(), gregor::Error>(()),
-                }?;
+                // A flag, not a Notify: a member busy committing when the demo stops must
+                // still see it on its next turn.
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Ok::<(), gregor::Error>(());
+                }
+                let recs = c.poll(Duration::from_millis(200)).await?;
                 if recs.is_empty() {
                     continue;
                 }
@@ -165,9 +167,12 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     {
         bail!("consumed only {} of {produced} records", seen.lock().unwrap_or_else(|p| p.into_inner()).len());
     }
-    stop.notify_waiters();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for t in tasks {
-        t.await?.map_err(|e| anyhow::anyhow!("member failed: {e}"))?;
+        tokio::time::timeout(WAIT, t)
+            .await
+            .context("a member did not stop")??
+            .map_err(|e| anyhow::anyhow!("member failed: {e}"))?;
     }
     println!("{:>8.3}s  all {produced} records consumed; closing both members", t0.elapsed().as_secs_f64());
     let leaders: Vec<usize> = members
