@@ -5,15 +5,39 @@
 #     against the embedded mock cluster (gregor-mock).
 #  2. Third-party proof: librdkafka (confluent-kafka from PyPI) produces to and consumes from
 #     `gregor mock`.
-#  3. Real Apache Kafka 4.3.1 (3 brokers from Maven Central jars): the integration suite with
-#     GREGOR_KAFKA_BOOTSTRAP set. Skip with GREGOR_SKIP_KAFKA=1.
+#  3. Real Apache Kafka 4.3.1 (3 brokers from Maven Central jars, started here and stopped on
+#     exit): the integration suite with GREGOR_KAFKA_BOOTSTRAP set. GREGOR_SKIP_KAFKA=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p target
+
+kafka=0
+if [ "${GREGOR_SKIP_KAFKA:-0}" != 1 ]; then
+    kafka=1
+    # Start the cluster while cargo builds; it is stopped (by PID) whatever happens.
+    trap 'scripts/kafka-cluster.sh stop >/dev/null 2>&1 || true' EXIT
+    scripts/kafka-cluster.sh start > target/kafka-start.log 2>&1 &
+    kafka_pid=$!
+fi
 
 echo "== cargo test (unit, virtual-time, gregor-mock integration)"
-cargo build --locked --workspace --bins
+cargo build --locked --workspace --bins --tests
 cargo test --locked --workspace
 
 echo "== librdkafka against gregor mock"
 PY=$(scripts/setup-python.sh | tail -1)
 GREGOR_BIN="$PWD/target/debug/gregor" "$PY" tests-python/test_mock_librdkafka.py
+
+if [ "$kafka" = 1 ]; then
+    echo "== real Apache Kafka 4.3.1"
+    if ! wait "$kafka_pid"; then
+        cat target/kafka-start.log
+        echo "the Kafka cluster did not start" >&2
+        exit 1
+    fi
+    GREGOR_KAFKA_BOOTSTRAP=$(tail -1 target/kafka-start.log | sed 's/^bootstrap.servers=//')
+    export GREGOR_KAFKA_BOOTSTRAP
+    echo "bootstrap.servers=$GREGOR_KAFKA_BOOTSTRAP"
+    # One at a time: one of them stops and restarts a broker.
+    cargo test --locked -p gregor --test kafka_real -- --test-threads=1
+fi

@@ -11,6 +11,11 @@ pub mod protocol_errors;
 pub(crate) mod records;
 
 pub use error::{Error, ErrorKind, Result};
+
+pub mod admin;
+pub mod producer;
+pub use admin::{Admin, NewTopic};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerSettings, RecordMetadata};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
 };

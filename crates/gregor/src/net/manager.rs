@@ -625,7 +625,6 @@ impl ConnectionManager {
                             let c = self.conns.get_mut(&cid).expect("present");
                             c.role = Role::Broker;
                             c.broker_id = Some(id);
-                            tracing::debug!(node = id, endpoint = %endpoint, "adopted bootstrap connection as broker {id}");
                             self.emit(cid, ConnectionEventKind::Adopted { broker_id: id }, None);
                         }
                         Some(_) => self.drain(cid, CloseReason::AdoptedAway, Some(now + RETIRE_GRACE)),

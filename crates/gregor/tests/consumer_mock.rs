@@ -1,0 +1,295 @@
+//! The consumer end to end against gregor-mock: groups, offsets, rebalances, seeks.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gregor::{Consumer, ConsumerConfig, ConsumerRecord, RebalanceListener, RevokeContext, TopicPartition};
+use gregor_mock::MockCluster;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+fn config(cluster: &MockCluster, group: Option<&str>, extra: &[(&str, &str)]) -> ConsumerConfig {
+    let mut b = ConsumerConfig::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .set("auto.offset.reset", "earliest")
+        .set("heartbeat.interval.ms", "100")
+        .set("session.timeout.ms", "6000");
+    if let Some(g) = group {
+        b = b.group_id(g);
+    }
+    for (k, v) in extra {
+        b = b.set(k, *v);
+    }
+    b.build().expect("valid config")
+}
+
+/// Appends `per_partition` records to each partition; values are "p{p}-{i}".
+fn fill(cluster: &MockCluster, topic: &str, partitions: i32, per_partition: usize, tag: &str) -> usize {
+    for p in 0..partitions {
+        let recs: Vec<(String, String)> =
+            (0..per_partition).map(|i| (format!("k{i}"), format!("{tag}p{p}-{i}"))).collect();
+        cluster.append_records(topic, p, &recs).unwrap();
+    }
+    partitions as usize * per_partition
+}
+
+async fn poll_until(consumer: &Consumer, want: usize) -> Vec<ConsumerRecord> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < want {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {want} records arrived", got.len());
+        got.extend(consumer.poll(Duration::from_millis(200)).await.expect("poll"));
+    }
+    got
+}
+
+fn values(records: &[ConsumerRecord]) -> Vec<String> {
+    records.iter().map(|r| r.value_str().unwrap_or("").to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_share_partitions_without_overlap_and_read_everything() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(3).topic("t", 6).start().await.unwrap();
+    let total = fill(&cluster, "t", 6, 50, "");
+    let members: Vec<Arc<Consumer>> =
+        (0..3).map(|_| Arc::new(Consumer::new(config(&cluster, Some("g3"), &[])).unwrap())).collect();
+    for m in &members {
+        m.subscribe(["t"]).unwrap();
+    }
+    // Everyone polls concurrently until the group as a whole has read everything.
+    let seen: Arc<Mutex<Vec<(usize, ConsumerRecord)>>> = Arc::default();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let futs = members.iter().enumerate().map(|(i, m)| {
+            let m = m.clone();
+            let seen = seen.clone();
+            async move {
+                let recs = m.poll(Duration::from_millis(100)).await.unwrap();
+                seen.lock().unwrap().extend(recs.into_iter().map(|r| (i, r)));
+            }
+        });
+        futures_util::future::join_all(futs).await;
+        let n = seen.lock().unwrap().len();
+        let assigned: usize = members.iter().map(|m| m.assignment().len()).sum();
+        if n >= total && assigned == 6 && members.iter().all(|m| !m.assignment().is_empty()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{n} of {total} read");
+    }
+    let seen = seen.lock().unwrap();
+    let distinct: HashSet<String> = seen.iter().map(|(_, r)| r.value_str().unwrap().to_string()).collect();
+    assert_eq!(distinct.len(), total, "together the members read everything");
+    assert_eq!(seen.len(), total, "no record was read twice (no overlap)");
+    let mut owner: BTreeMap<TopicPartition, BTreeSet<usize>> = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        for tp in m.assignment() {
+            owner.entry(tp).or_default().insert(i);
+        }
+    }
+    assert_eq!(owner.len(), 6);
+    assert!(owner.values().all(|o| o.len() == 1), "each partition has exactly one owner: {owner:?}");
+    for m in &members {
+        assert_eq!(m.assignment().len(), 2, "range over 3 members gives 2 partitions each");
+        m.close(Duration::from_secs(10)).await;
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_resumes_from_committed_offsets() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(3).topic("r", 3).start().await.unwrap();
+    let first = fill(&cluster, "r", 3, 20, "a");
+    let c1 = Consumer::new(config(&cluster, Some("gr"), &[("enable.auto.commit", "false")])).unwrap();
+    c1.subscribe(["r"]).unwrap();
+    let got = poll_until(&c1, first).await;
+    assert_eq!(got.len(), first);
+    c1.commit_sync().await.unwrap();
+    for p in 0..3 {
+        assert_eq!(cluster.committed_offset("gr", "r", p), Some(20), "committed the position");
+    }
+    c1.close(Duration::from_secs(10)).await;
+
+    let second = fill(&cluster, "r", 3, 5, "b");
+    let c2 = Consumer::new(config(&cluster, Some("gr"), &[("enable.auto.commit", "false")])).unwrap();
+    c2.subscribe(["r"]).unwrap();
+    let got = poll_until(&c2, second).await;
+    let v = values(&got);
+    assert!(v.iter().all(|s| s.starts_with('b')), "nothing before the committed offset: {v:?}");
+    assert_eq!(got.len(), second);
+    // And nothing more arrives.
+    assert!(c2.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    c2.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_commit_commits_consumed_positions() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(2).topic("ac", 2).start().await.unwrap();
+    let total = fill(&cluster, "ac", 2, 10, "");
+    let c = Consumer::new(config(&cluster, Some("gac"), &[("auto.commit.interval.ms", "100")])).unwrap();
+    c.subscribe(["ac"]).unwrap();
+    poll_until(&c, total).await;
+    // Keep polling (as an application does) while waiting for the broker to see the commits.
+    {
+        let waiter = cluster.wait_for(
+            |m| (0..2).all(|p| m.committed_offset("gac", "ac", p) == Some(10)),
+            WAIT,
+        );
+        tokio::pin!(waiter);
+        loop {
+            tokio::select! {
+                r = &mut waiter => { r.expect("auto-commit reached the broker"); break; }
+                r = c.poll(Duration::from_millis(50)) => { r.unwrap(); }
+            }
+        }
+    }
+    c.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[derive(Default)]
+struct Recorder {
+    assigned: Mutex<Vec<TopicPartition>>,
+    revoked: Mutex<Vec<TopicPartition>>,
+}
+
+struct Listener(Arc<Recorder>);
+
+impl RebalanceListener for Listener {
+    fn on_partitions_assigned(&self, p: &[TopicPartition]) {
+        self.0.assigned.lock().unwrap().extend(p.iter().cloned());
+    }
+    fn on_partitions_revoked(&self, p: &[TopicPartition], ctx: &mut RevokeContext) {
+        self.0.revoked.lock().unwrap().extend(p.iter().cloned());
+        ctx.commit_positions();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_rebalance_keeps_unaffected_partitions_assigned() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(3).topic("co", 6).start().await.unwrap();
+    fill(&cluster, "co", 6, 5, "");
+    let extra = [("partition.assignment.strategy", "cooperative-sticky")];
+    let a = Arc::new(Consumer::new(config(&cluster, Some("gco"), &extra)).unwrap());
+    let rec_a = Arc::new(Recorder::default());
+    a.set_rebalance_listener(Listener(rec_a.clone()));
+    a.subscribe(["co"]).unwrap();
+    poll_until(&a, 30).await;
+    assert_eq!(a.assignment().len(), 6);
+
+    let b = Arc::new(Consumer::new(config(&cluster, Some("gco"), &extra)).unwrap());
+    b.subscribe(["co"]).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // Both poll until the group settles at 3 + 3.
+    loop {
+        let (ra, rb) = tokio::join!(a.poll(Duration::from_millis(100)), b.poll(Duration::from_millis(100)));
+        ra.unwrap();
+        rb.unwrap();
+        if a.assignment().len() == 3 && b.assignment().len() == 3 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "group did not settle: {:?} / {:?}", a.assignment(), b.assignment());
+    }
+    let revoked: BTreeSet<TopicPartition> = rec_a.revoked.lock().unwrap().iter().cloned().collect();
+    let kept: BTreeSet<TopicPartition> = a.assignment().into_iter().collect();
+    assert_eq!(revoked.len(), 3, "only the partitions that moved were revoked: {revoked:?}");
+    assert!(revoked.is_disjoint(&kept), "unaffected partitions were never revoked");
+    let b_set: BTreeSet<TopicPartition> = b.assignment().into_iter().collect();
+    assert_eq!(revoked, b_set, "exactly the revoked partitions went to the new member");
+    a.close(Duration::from_secs(10)).await;
+    b.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assign_seek_pause_and_offset_lookups() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(2).topic("s", 2).start().await.unwrap();
+    fill(&cluster, "s", 2, 10, "");
+    let c = Consumer::new(config(&cluster, None, &[])).unwrap();
+    let p0 = TopicPartition::new("s", 0);
+    let p1 = TopicPartition::new("s", 1);
+    assert_eq!(c.partitions_for("s").await.unwrap(), vec![p0.clone(), p1.clone()]);
+    let unknown = c.partitions_for("nope").await.unwrap_err();
+    assert_eq!(unknown.kind(), gregor::ErrorKind::UnknownTopic, "{unknown}");
+    let begin = c.beginning_offsets(&[p0.clone(), p1.clone()]).await.unwrap();
+    let end = c.end_offsets(&[p0.clone(), p1.clone()]).await.unwrap();
+    assert_eq!(begin[&p0], 0);
+    assert_eq!(end[&p1], 10);
+    c.assign([p0.clone(), p1.clone()]).unwrap();
+    c.seek(&p0, 7).unwrap();
+    c.pause(&[p1.clone()]).unwrap();
+    assert_eq!(c.position(&p0).await.unwrap(), 7);
+    let got = poll_until(&c, 3).await;
+    assert!(got.iter().all(|r| r.partition == 0), "paused partition delivers nothing");
+    assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![7, 8, 9]);
+    assert_eq!(c.position(&p0).await.unwrap(), 10);
+    c.resume(&[p1.clone()]).unwrap();
+    let got = poll_until(&c, 10).await;
+    assert!(got.iter().all(|r| r.partition == 1));
+    c.seek_to_beginning(&[p0.clone()]).unwrap();
+    let got = poll_until(&c, 10).await;
+    assert_eq!(got[0].offset, 0);
+    let times: BTreeMap<TopicPartition, i64> = [(p0.clone(), 0i64)].into_iter().collect();
+    let found = c.offsets_for_times(&times).await.unwrap();
+    assert_eq!(found[&p0].map(|o| o.offset), Some(0));
+    c.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumption_follows_a_moved_leader() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(3).topic("m", 1).start().await.unwrap();
+    fill(&cluster, "m", 1, 5, "a");
+    let c = Consumer::new(config(&cluster, None, &[])).unwrap();
+    let p0 = TopicPartition::new("m", 0);
+    c.assign([p0.clone()]).unwrap();
+    poll_until(&c, 5).await;
+    let old = cluster.partition_leader("m", 0).unwrap();
+    let new = (old + 1) % 3;
+    cluster.move_leader("m", 0, new);
+    fill(&cluster, "m", 1, 5, "b");
+    let got = poll_until(&c, 5).await;
+    assert!(values(&got).iter().all(|v| v.starts_with('b')));
+    let fetched_from_new = cluster
+        .connections()
+        .iter()
+        .any(|r| r.broker_id == new && r.requests.iter().any(|q| q.api_key == 1));
+    assert!(fetched_from_new, "fetches moved to the new leader");
+    c.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_after_being_fenced_is_a_commit_failed_error() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(1).topic("f", 1).start().await.unwrap();
+    fill(&cluster, "f", 1, 3, "");
+    let c = Consumer::new(config(&cluster, Some("gf"), &[("enable.auto.commit", "false")])).unwrap();
+    c.subscribe(["f"]).unwrap();
+    poll_until(&c, 3).await;
+    // The next OffsetCommit is answered ILLEGAL_GENERATION (22), as after a rebalance that went
+    // on without this member.
+    cluster.inject_errors(8, 22, 1);
+    let err = c.commit_sync().await.unwrap_err();
+    assert_eq!(err.kind(), gregor::ErrorKind::CommitFailed, "{err}");
+    assert!(err.to_string().contains("rebalanced"), "{err}");
+    c.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
