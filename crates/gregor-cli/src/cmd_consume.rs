@@ -187,12 +187,17 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
                 Some(max) => recs.len().min((max - stats.records) as usize),
                 None => recs.len(),
             };
-            for r in &recs[..take] {
-                write_record(&mut out, args.format, r)?;
-            }
+            let written: std::io::Result<()> = recs[..take]
+                .iter()
+                .try_for_each(|r| write_record(&mut out, args.format, r))
+                .and_then(|_| out.flush());
             stats.add(&recs[..take]);
             consumed.store(stats.records, std::sync::atomic::Ordering::Relaxed);
-            out.flush()?;
+            match written {
+                // The reader went away (`| head`): stop quietly and cleanly, as kcat does.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                other => other?,
+            }
             if let Some(p) = &progress {
                 p.update(stats.records, stats.bytes, stats.started);
             }

@@ -8,6 +8,7 @@ mod cmd_connections;
 mod cmd_consume;
 mod cmd_demo;
 mod cmd_mock;
+mod cmd_produce;
 mod metrics_http;
 mod output;
 mod progress;
@@ -26,6 +27,8 @@ enum Command {
     Demo(cmd_demo::DemoArgs),
     /// Read records (kcat / kafka-console-consumer style).
     Consume(cmd_consume::ConsumeArgs),
+    /// Write lines from stdin (or synthetic records) to a topic, creating it if needed.
+    Produce(cmd_produce::ProduceArgs),
     /// Run a consumer and show its sockets live.
     Connections(cmd_connections::ConnectionsArgs),
     /// Run the embedded mock Kafka cluster until Ctrl-C.
@@ -49,6 +52,7 @@ async fn main() {
     let result = match cli.command {
         Command::Demo(args) => cmd_demo::run(args).await,
         Command::Consume(args) => cmd_consume::run(args, process_start).await,
+        Command::Produce(args) => cmd_produce::run(args).await,
         Command::Connections(args) => cmd_connections::run(args).await,
         Command::Mock(args) => cmd_mock::run(args).await,
         Command::PrintConfigTable => {

@@ -143,3 +143,30 @@ fn readme_has_the_current_config_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     assert!(readme.contains(&table), "README.md's config table is stale: run `gregor print-config-table`");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_creates_the_topic_and_writes_stdin_and_synthetic_records() {
+    let c = MockCluster::builder().brokers(3).start().await.unwrap();
+    let b = c.bootstrap_servers();
+    let a = args(&["produce", "-b", &b, "-t", "new", "--partitions", "3", "-k", ":"]);
+    tokio::task::spawn_blocking(move || {
+        Command::cargo_bin("gregor").unwrap().args(&a).write_stdin("a:1\nb:2\nc:3\n").timeout(Duration::from_secs(60)).assert()
+    })
+    .await
+    .unwrap()
+    .success()
+    .stderr(predicate::str::contains("produced 3 records"));
+    assert!(c.partition_leader("new", 2).is_some(), "created with 3 partitions");
+    run(args(&["produce", "-b", &b, "-t", "new", "--count", "1000", "--size", "50", "-z", "zstd", "--acks", "1"]))
+        .await
+        .success()
+        .stderr(predicate::str::contains("produced 1000 records"));
+    let total: i64 = (0..3).map(|p| c.high_watermark("new", p).unwrap()).sum();
+    assert_eq!(total, 1003);
+    let out = run(args(&["consume", "-b", &b, "-t", "new", "--from-beginning", "-e", "--format", "json"]))
+        .await
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1003);
+    assert!(stdout.contains(r#""key":"b""#) && stdout.contains(r#""value":"2""#));
+}
