@@ -63,7 +63,11 @@ fn draw(rows: &BTreeMap<u64, Row>, open: usize) {
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "\x1b[2J\x1b[H");
     let _ = writeln!(out, "{open} socket(s) open\n");
-    let _ = writeln!(out, "{:<5} {:<11} {:<12} {:<22} {:<24} {:<12} {:>8}", "id", "node", "role", "endpoint", "state", "opened-for", "age");
+    let _ = writeln!(
+        out,
+        "{:<5} {:<11} {:<12} {:<22} {:<24} {:<12} {:>8}",
+        "id", "node", "role", "endpoint", "state", "opened-for", "age"
+    );
     for (id, r) in rows {
         let _ = writeln!(
             out,
@@ -89,7 +93,9 @@ pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
     let mut events = consumer.connection_events();
     let tty = std::io::stdout().is_terminal();
     let t0 = Instant::now();
-    let deadline = args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let deadline = args
+        .duration
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let mut rows: BTreeMap<u64, Row> = BTreeMap::new();
     if let Err(e) = start(&consumer, &args.conn, false).await {
         consumer.close(Duration::from_secs(5)).await;

@@ -87,16 +87,27 @@ pub fn explain(e: gregor::Error, bootstrap: &str) -> anyhow::Error {
 pub async fn resolve(consumer: &Consumer, conn: &ConnectArgs) -> anyhow::Result<Vec<TopicPartition>> {
     let mut all = Vec::new();
     for t in &conn.topics {
-        all.extend(consumer.partitions_for(t).await.map_err(|e| explain(e, &conn.brokers))?);
+        all.extend(
+            consumer
+                .partitions_for(t)
+                .await
+                .map_err(|e| explain(e, &conn.brokers))?,
+        );
     }
     Ok(all)
 }
 
 /// Starts reading: subscribe with a group, else assign every partition.
-pub async fn start(consumer: &Consumer, conn: &ConnectArgs, from_beginning: bool) -> anyhow::Result<Vec<TopicPartition>> {
+pub async fn start(
+    consumer: &Consumer,
+    conn: &ConnectArgs,
+    from_beginning: bool,
+) -> anyhow::Result<Vec<TopicPartition>> {
     let parts = resolve(consumer, conn).await?;
     if conn.group.is_some() {
-        consumer.subscribe(conn.topics.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        consumer
+            .subscribe(conn.topics.clone())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     } else {
         consumer.assign(parts.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
         if from_beginning {
@@ -143,7 +154,13 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
     let counts = count_events(consumer.connection_events());
     let assigned = Arc::new(Assigned::default());
     consumer.set_rebalance_listener(Listener(assigned.clone()));
-    let mut stats = RunStats { process_start, started: Instant::now(), records: 0, bytes: 0, first_record: None };
+    let mut stats = RunStats {
+        process_start,
+        started: Instant::now(),
+        records: 0,
+        bytes: 0,
+        first_record: None,
+    };
     if let Some(addr) = &args.metrics_addr {
         let (c, n) = (consumer.clone(), consumed.clone());
         crate::metrics_http::serve(addr, move || {
@@ -162,7 +179,10 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
     // End offsets to reach, per partition, taken when the partition was assigned.
     let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     if args.exit_at_end && args.conn.group.is_none() {
-        ends = consumer.end_offsets(&manual).await.map_err(|e| explain(e, &args.conn.brokers))?;
+        ends = consumer
+            .end_offsets(&manual)
+            .await
+            .map_err(|e| explain(e, &args.conn.brokers))?;
     }
     let mut reached: BTreeSet<TopicPartition> = BTreeSet::new();
     let stdout = std::io::stdout();
@@ -209,7 +229,12 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
                     };
                     let new: Vec<TopicPartition> = now.iter().filter(|tp| !ends.contains_key(*tp)).cloned().collect();
                     if !new.is_empty() {
-                        ends.extend(consumer.end_offsets(&new).await.map_err(|e| explain(e, &args.conn.brokers))?);
+                        ends.extend(
+                            consumer
+                                .end_offsets(&new)
+                                .await
+                                .map_err(|e| explain(e, &args.conn.brokers))?,
+                        );
                     }
                     ends.retain(|tp, _| now.contains(tp));
                     reached.retain(|tp| now.contains(tp));
@@ -218,7 +243,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
                     }
                 }
                 for (tp, end) in &ends {
-                    if !reached.contains(tp) && consumer.position(tp).await.map_or(false, |p| p >= *end) {
+                    if !reached.contains(tp) && consumer.position(tp).await.is_ok_and(|p| p >= *end) {
                         reached.insert(tp.clone());
                     }
                 }
@@ -242,7 +267,8 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
     if let Some(path) = &args.stats {
         let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let doc = stats.to_json(&consumer, &counts);
-        std::fs::write(path, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     result
 }

@@ -58,12 +58,22 @@ fn print_event(t0: Instant, member: &str, ev: &ConnectionEvent) {
 /// Runs the demo.
 pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let cluster = MockCluster::builder().brokers(3).topic(TOPIC, PARTITIONS).start().await.context("starting the mock")?;
+    let cluster = MockCluster::builder()
+        .brokers(3)
+        .topic(TOPIC, PARTITIONS)
+        .start()
+        .await
+        .context("starting the mock")?;
     cluster.set_coordinator(GROUP, 2);
     let boot = cluster.broker_addr(0).context("broker 0")?;
     let bootstrap = format!("127.0.0.1:{}", boot.port());
     println!("mock cluster: 3 brokers at {}", cluster.bootstrap_servers());
-    println!("topic {TOPIC}: {PARTITIONS} partitions, leaders {:?}; group {GROUP} coordinated by broker 2", (0..PARTITIONS).map(|p| cluster.partition_leader(TOPIC, p).unwrap_or(-1)).collect::<Vec<_>>());
+    println!(
+        "topic {TOPIC}: {PARTITIONS} partitions, leaders {:?}; group {GROUP} coordinated by broker 2",
+        (0..PARTITIONS)
+            .map(|p| cluster.partition_leader(TOPIC, p).unwrap_or(-1))
+            .collect::<Vec<_>>()
+    );
     println!("bootstrap.servers={bootstrap} (broker 0's own advertised address)\n");
     println!("connection timeline (A, B = the two group members):");
 
@@ -104,8 +114,14 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     let total_done = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
     for (i, c) in members.iter().enumerate() {
-        let (c, seen, dup, n, stop, done) =
-            (c.clone(), seen.clone(), dup.clone(), per_member[i].clone(), stop.clone(), total_done.clone());
+        let (c, seen, dup, n, stop, done) = (
+            c.clone(),
+            seen.clone(),
+            dup.clone(),
+            per_member[i].clone(),
+            stop.clone(),
+            total_done.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 // A flag, not a Notify: a member busy committing when the demo stops must
@@ -139,7 +155,8 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
         cluster
             .wait_for(
                 move |cl| {
-                    cl.group(GROUP).is_some_and(|g| g.state == "Stable" && g.members.len() == 2)
+                    cl.group(GROUP)
+                        .is_some_and(|g| g.state == "Stable" && g.members.len() == 2)
                         && m.iter().all(|c| !c.assignment().is_empty())
                 },
                 WAIT,
@@ -149,23 +166,39 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     if ready.is_err() {
         bail!("the two members did not form a stable group within {WAIT:?}");
     }
-    println!("{:>8.3}s  group stable: A has {:?}, B has {:?}; producing {RECORDS} records", t0.elapsed().as_secs_f64(), parts(&members[0]), parts(&members[1]));
+    println!(
+        "{:>8.3}s  group stable: A has {:?}, B has {:?}; producing {RECORDS} records",
+        t0.elapsed().as_secs_f64(),
+        parts(&members[0]),
+        parts(&members[1])
+    );
     let per_part = RECORDS / PARTITIONS as usize;
     for p in 0..PARTITIONS {
         for chunk in 0..(per_part / 500) {
-            let recs: Vec<(String, String)> =
-                (0..500).map(|j| (format!("key-{}", chunk * 500 + j), format!("order {p}/{}", chunk * 500 + j))).collect();
+            let recs: Vec<(String, String)> = (0..500)
+                .map(|j| {
+                    (
+                        format!("key-{}", chunk * 500 + j),
+                        format!("order {p}/{}", chunk * 500 + j),
+                    )
+                })
+                .collect();
             cluster.append_records(TOPIC, p, &recs)?;
         }
     }
-    let produced: usize = (0..PARTITIONS).map(|p| cluster.high_watermark(TOPIC, p).unwrap_or(0) as usize).sum();
+    let produced: usize = (0..PARTITIONS)
+        .map(|p| cluster.high_watermark(TOPIC, p).unwrap_or(0) as usize)
+        .sum();
     let notified = total_done.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
     if seen.lock().unwrap_or_else(|p| p.into_inner()).len() < produced
         && tokio::time::timeout(WAIT, notified).await.is_err()
     {
-        bail!("consumed only {} of {produced} records", seen.lock().unwrap_or_else(|p| p.into_inner()).len());
+        bail!(
+            "consumed only {} of {produced} records",
+            seen.lock().unwrap_or_else(|p| p.into_inner()).len()
+        );
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for t in tasks {
@@ -174,21 +207,42 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
             .context("a member did not stop")??
             .map_err(|e| anyhow::anyhow!("member failed: {e}"))?;
     }
-    println!("{:>8.3}s  all {produced} records consumed; closing both members", t0.elapsed().as_secs_f64());
+    println!(
+        "{:>8.3}s  all {produced} records consumed; closing both members",
+        t0.elapsed().as_secs_f64()
+    );
     let leaders: Vec<usize> = members
         .iter()
-        .map(|c| c.assignment().iter().filter_map(|tp| cluster.partition_leader(&tp.topic, tp.partition)).collect::<BTreeSet<_>>().len())
+        .map(|c| {
+            c.assignment()
+                .iter()
+                .filter_map(|tp| cluster.partition_leader(&tp.topic, tp.partition))
+                .collect::<BTreeSet<_>>()
+                .len()
+        })
         .collect();
     let metrics: Vec<_> = members.iter().map(|c| c.connection_metrics()).collect();
     for c in &members {
         c.close(Duration::from_secs(10)).await;
     }
-    cluster.wait_until(|c| c.iter().all(|r| !r.is_open()), WAIT).await.context("sockets left open after close")?;
+    cluster
+        .wait_until(|c| c.iter().all(|r| !r.is_open()), WAIT)
+        .await
+        .context("sockets left open after close")?;
     // Let the event printers drain the close events.
     tokio::task::yield_now().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    summary(&cluster, &logs, &metrics, &leaders, &per_member, produced, seen.lock().unwrap_or_else(|p| p.into_inner()).len(), dup.load(std::sync::atomic::Ordering::Relaxed))?;
+    summary(
+        &cluster,
+        &logs,
+        &metrics,
+        &leaders,
+        &per_member,
+        produced,
+        seen.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        dup.load(std::sync::atomic::Ordering::Relaxed),
+    )?;
     cluster.shutdown().await;
     Ok(())
 }
@@ -210,7 +264,10 @@ fn summary(
 ) -> anyhow::Result<()> {
     let mock = cluster.connections();
     println!("\nsummary");
-    println!("{:<7} {:>6} {:>9} {:>7} {:>11} {:>7} {:>9}  {}", "member", "opened", "bootstrap", "broker", "coordinator", "adopted", "records", "closed by reason");
+    println!(
+        "{:<7} {:>6} {:>9} {:>7} {:>11} {:>7} {:>9}  closed by reason",
+        "member", "opened", "bootstrap", "broker", "coordinator", "adopted", "records"
+    );
     let mut ok = true;
     let mut total_opened = 0;
     let mut total_mock = 0;
@@ -230,7 +287,11 @@ fn summary(
         }
         let opened = metrics[i].connection_creation_total;
         let mock_count = mock.iter().filter(|r| l.local_addrs.contains(&r.peer)).count();
-        let closed_s = closed.iter().map(|(r, n)| format!("{r}={n}")).collect::<Vec<_>>().join(" ");
+        let closed_s = closed
+            .iter()
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         println!(
             "{:<7} {:>6} {:>9} {:>7} {:>11} {:>7} {:>9}  {closed_s}",
             name,

@@ -51,14 +51,20 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         ("compression.type".into(), args.compression.clone()),
     ];
     for kv in &args.config {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("-X expects key=value, got '{kv}'"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("-X expects key=value, got '{kv}'"))?;
         props.push((k.trim().to_string(), v.to_string()));
     }
     let settings = ProducerSettings::from_map(props).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = settings.max_block;
     let admin = Admin::new(&args.brokers).map_err(|e| anyhow::anyhow!("{e}"))?;
     let created = admin
-        .create_topics(&[NewTopic::new(&args.topic, args.partitions.unwrap_or(1), -1)], true, timeout)
+        .create_topics(
+            &[NewTopic::new(&args.topic, args.partitions.unwrap_or(1), -1)],
+            true,
+            timeout,
+        )
         .await;
     admin.close(Duration::from_secs(5)).await;
     created.map_err(|e| explain(e, &args.brokers))?;
@@ -74,7 +80,9 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     loop {
         let record = match args.count {
             Some(n) if sent >= n => break,
-            Some(_) => ProducerRecord::new(&args.topic).key(format!("key-{sent}")).value(payload.clone()),
+            Some(_) => ProducerRecord::new(&args.topic)
+                .key(format!("key-{sent}"))
+                .value(payload.clone()),
             None => match lines.next_line().await? {
                 None => break,
                 Some(line) => match args.key_separator.as_deref().and_then(|s| line.split_once(s)) {

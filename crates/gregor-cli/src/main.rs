@@ -15,7 +15,11 @@ mod progress;
 mod stats;
 
 #[derive(Parser, Debug)]
-#[command(name = "gregor", version, about = "A Kafka consumer that is frugal and explicit about its TCP connections")]
+#[command(
+    name = "gregor",
+    version,
+    about = "A Kafka consumer that is frugal and explicit about its TCP connections"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,10 @@ async fn main() {
         Command::Connections(args) => cmd_connections::run(args).await,
         Command::Mock(args) => cmd_mock::run(args).await,
         Command::PrintConfigTable => {
-            print!("{}", gregor::config::keys::markdown_table(gregor::config::consumer_keys()));
+            print!(
+                "{}",
+                gregor::config::keys::markdown_table(gregor::config::consumer_keys())
+            );
             Ok(())
         }
     };

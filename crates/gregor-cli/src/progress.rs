@@ -12,7 +12,9 @@ pub struct Progress {
 impl Progress {
     /// `None` when stderr is not a terminal (logs and pipes get no control characters).
     pub fn new() -> Option<Progress> {
-        std::io::stderr().is_terminal().then(|| Progress { last: Mutex::new(None) })
+        std::io::stderr()
+            .is_terminal()
+            .then(|| Progress { last: Mutex::new(None) })
     }
 
     /// Redraws the line if 100 ms passed since the last redraw.

@@ -66,8 +66,11 @@ impl RunStats {
     /// The `--stats` document.
     pub fn to_json(&self, consumer: &Consumer, events: &EventCounts) -> serde_json::Value {
         let m = consumer.connection_metrics();
-        let by_close: BTreeMap<String, u64> =
-            m.connection_close_total.iter().map(|(r, n)| (r.to_string(), *n)).collect();
+        let by_close: BTreeMap<String, u64> = m
+            .connection_close_total
+            .iter()
+            .map(|(r, n)| (r.to_string(), *n))
+            .collect();
         serde_json::json!({
             "records": self.records,
             "bytes": self.bytes,

@@ -10,7 +10,11 @@ use predicates::prelude::*;
 /// Runs the binary off the runtime's threads so the mock keeps serving meanwhile.
 async fn run(args: Vec<String>) -> assert_cmd::assert::Assert {
     tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("gregor").unwrap().args(&args).timeout(Duration::from_secs(90)).assert()
+        Command::cargo_bin("gregor")
+            .unwrap()
+            .args(&args)
+            .timeout(Duration::from_secs(90))
+            .assert()
     })
     .await
     .unwrap()
@@ -21,7 +25,12 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 async fn cluster_with(topic: &str, parts: i32, per_part: usize) -> MockCluster {
-    let c = MockCluster::builder().brokers(3).topic(topic, parts).start().await.unwrap();
+    let c = MockCluster::builder()
+        .brokers(3)
+        .topic(topic, parts)
+        .start()
+        .await
+        .unwrap();
     for p in 0..parts {
         let recs: Vec<(String, String)> = (0..per_part).map(|i| (format!("k{i}"), format!("v{p}-{i}"))).collect();
         c.append_records(topic, p, &recs).unwrap();
@@ -42,13 +51,23 @@ async fn demo_exits_zero_and_shows_l_plus_one_per_member() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_assign_mode_json_exit_at_end_with_stats() {
     let c = cluster_with("t", 3, 5).await;
-    c.append_records("t", 0, &[(b"bin".as_slice(), [0xffu8, 0xfe].as_slice())]).unwrap();
+    c.append_records("t", 0, &[(b"bin".as_slice(), [0xffu8, 0xfe].as_slice())])
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("gregor-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let stats = dir.join("stats.json");
     let out = run(args(&[
-        "consume", "-b", &c.bootstrap_servers(), "-t", "t", "--from-beginning", "--exit-at-end",
-        "--format", "json", "--stats", stats.to_str().unwrap(),
+        "consume",
+        "-b",
+        &c.bootstrap_servers(),
+        "-t",
+        "t",
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+        "--stats",
+        stats.to_str().unwrap(),
     ]))
     .await
     .success();
@@ -58,7 +77,9 @@ async fn consume_assign_mode_json_exit_at_end_with_stats() {
     let bin = lines.iter().find(|v| v["key"] == "bin").expect("binary record");
     assert_eq!(bin["value"], "//4=");
     assert_eq!(bin["value_encoding"], "base64");
-    assert!(lines.iter().any(|v| v["value"] == "v2-4" && v["partition"] == 2 && v["offset"] == 4));
+    assert!(lines
+        .iter()
+        .any(|v| v["value"] == "v2-4" && v["partition"] == 2 && v["offset"] == 4));
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     assert_eq!(s["records"], 16);
     assert!(s["connections"]["opened"].as_u64().unwrap() >= 1);
@@ -68,11 +89,21 @@ async fn consume_assign_mode_json_exit_at_end_with_stats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_group_mode_text_commits_and_exits_at_end() {
     let c = cluster_with("g", 2, 3).await;
-    run(args(&["consume", "-b", &c.bootstrap_servers(), "-t", "g", "-g", "cli-group", "--from-beginning", "--exit-at-end"]))
-        .await
-        .success()
-        .stdout(predicate::str::contains("v0-0\n"))
-        .stdout(predicate::str::contains("v1-2\n"));
+    run(args(&[
+        "consume",
+        "-b",
+        &c.bootstrap_servers(),
+        "-t",
+        "g",
+        "-g",
+        "cli-group",
+        "--from-beginning",
+        "--exit-at-end",
+    ]))
+    .await
+    .success()
+    .stdout(predicate::str::contains("v0-0\n"))
+    .stdout(predicate::str::contains("v1-2\n"));
     assert_eq!(c.committed_offset("cli-group", "g", 0), Some(3));
     assert_eq!(c.committed_offset("cli-group", "g", 1), Some(3));
 }
@@ -80,9 +111,18 @@ async fn consume_group_mode_text_commits_and_exits_at_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_max_messages_stops_early() {
     let c = cluster_with("m", 1, 10).await;
-    let out = run(args(&["consume", "-b", &c.bootstrap_servers(), "-t", "m", "--from-beginning", "--max-messages", "4"]))
-        .await
-        .success();
+    let out = run(args(&[
+        "consume",
+        "-b",
+        &c.bootstrap_servers(),
+        "-t",
+        "m",
+        "--from-beginning",
+        "--max-messages",
+        "4",
+    ]))
+    .await
+    .success();
     assert_eq!(out.get_output().stdout, b"v0-0\nv0-1\nv0-2\nv0-3\n");
 }
 
@@ -90,22 +130,46 @@ async fn consume_max_messages_stops_early() {
 async fn connections_prints_one_line_per_event_and_stops_by_itself() {
     let c = cluster_with("c", 3, 1).await;
     let boot = format!("127.0.0.1:{}", c.broker_addr(0).unwrap().port());
-    run(args(&["connections", "-b", &boot, "-t", "c", "-g", "cg", "--duration", "2"]))
+    run(args(&[
+        "connections",
+        "-b",
+        &boot,
+        "-t",
+        "c",
+        "-g",
+        "cg",
+        "--duration",
+        "2",
+    ]))
+    .await
+    .success()
+    .stdout(predicate::str::contains("adopted as broker 0"))
+    .stdout(predicate::str::contains("role=coordinator"))
+    .stdout(predicate::str::contains("closed (shutdown)"));
+    c.wait_until(|r| r.iter().all(|x| !x.is_open()), Duration::from_secs(10))
         .await
-        .success()
-        .stdout(predicate::str::contains("adopted as broker 0"))
-        .stdout(predicate::str::contains("role=coordinator"))
-        .stdout(predicate::str::contains("closed (shutdown)"));
-    c.wait_until(|r| r.iter().all(|x| !x.is_open()), Duration::from_secs(10)).await.expect("all closed");
+        .expect("all closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_bootstrap_fails_fast_with_one_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = run(args(&["consume", "-b", &format!("127.0.0.1:{port}"), "-t", "x", "-X", "default.api.timeout.ms=2000"]))
-        .await
-        .failure()
-        .stderr(predicate::str::contains("cannot reach the cluster at 127.0.0.1:"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(args(&[
+        "consume",
+        "-b",
+        &format!("127.0.0.1:{port}"),
+        "-t",
+        "x",
+        "-X",
+        "default.api.timeout.ms=2000",
+    ]))
+    .await
+    .failure()
+    .stderr(predicate::str::contains("cannot reach the cluster at 127.0.0.1:"));
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
@@ -113,35 +177,62 @@ async fn unreachable_bootstrap_fails_fast_with_one_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_topic_is_named() {
     let c = cluster_with("exists", 1, 1).await;
-    run(args(&["consume", "-b", &c.bootstrap_servers(), "-t", "nope", "-X", "default.api.timeout.ms=5000"]))
-        .await
-        .failure()
-        .stderr(predicate::str::contains("nope"));
+    run(args(&[
+        "consume",
+        "-b",
+        &c.bootstrap_servers(),
+        "-t",
+        "nope",
+        "-X",
+        "default.api.timeout.ms=5000",
+    ]))
+    .await
+    .failure()
+    .stderr(predicate::str::contains("nope"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_key_suggests_the_right_one() {
-    run(args(&["consume", "-b", "127.0.0.1:1", "-t", "x", "-X", "sesion.timeout.ms=10000"]))
-        .await
-        .failure()
-        .stderr("gregor: unknown consumer config 'sesion.timeout.ms' (did you mean 'session.timeout.ms'?)\n");
+    run(args(&[
+        "consume",
+        "-b",
+        "127.0.0.1:1",
+        "-t",
+        "x",
+        "-X",
+        "sesion.timeout.ms=10000",
+    ]))
+    .await
+    .failure()
+    .stderr("gregor: unknown consumer config 'sesion.timeout.ms' (did you mean 'session.timeout.ms'?)\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_failure_is_reported() {
     let c = cluster_with("secret", 1, 1).await;
     c.inject_errors(3, 29, 1000);
-    run(args(&["consume", "-b", &c.bootstrap_servers(), "-t", "secret", "-X", "default.api.timeout.ms=5000"]))
-        .await
-        .failure()
-        .stderr(predicate::str::contains("authorization failed"));
+    run(args(&[
+        "consume",
+        "-b",
+        &c.bootstrap_servers(),
+        "-t",
+        "secret",
+        "-X",
+        "default.api.timeout.ms=5000",
+    ]))
+    .await
+    .failure()
+    .stderr(predicate::str::contains("authorization failed"));
 }
 
 #[test]
 fn readme_has_the_current_config_table() {
     let table = gregor::config::keys::markdown_table(gregor::config::consumer_keys());
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    assert!(readme.contains(&table), "README.md's config table is stale: run `gregor print-config-table`");
+    assert!(
+        readme.contains(&table),
+        "README.md's config table is stale: run `gregor print-config-table`"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,22 +241,39 @@ async fn produce_creates_the_topic_and_writes_stdin_and_synthetic_records() {
     let b = c.bootstrap_servers();
     let a = args(&["produce", "-b", &b, "-t", "new", "--partitions", "3", "-k", ":"]);
     tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("gregor").unwrap().args(&a).write_stdin("a:1\nb:2\nc:3\n").timeout(Duration::from_secs(60)).assert()
+        Command::cargo_bin("gregor")
+            .unwrap()
+            .args(&a)
+            .write_stdin("a:1\nb:2\nc:3\n")
+            .timeout(Duration::from_secs(60))
+            .assert()
     })
     .await
     .unwrap()
     .success()
     .stderr(predicate::str::contains("produced 3 records"));
     assert!(c.partition_leader("new", 2).is_some(), "created with 3 partitions");
-    run(args(&["produce", "-b", &b, "-t", "new", "--count", "1000", "--size", "50", "-z", "zstd", "--acks", "1"]))
-        .await
-        .success()
-        .stderr(predicate::str::contains("produced 1000 records"));
+    run(args(&[
+        "produce", "-b", &b, "-t", "new", "--count", "1000", "--size", "50", "-z", "zstd", "--acks", "1",
+    ]))
+    .await
+    .success()
+    .stderr(predicate::str::contains("produced 1000 records"));
     let total: i64 = (0..3).map(|p| c.high_watermark("new", p).unwrap()).sum();
     assert_eq!(total, 1003);
-    let out = run(args(&["consume", "-b", &b, "-t", "new", "--from-beginning", "-e", "--format", "json"]))
-        .await
-        .success();
+    let out = run(args(&[
+        "consume",
+        "-b",
+        &b,
+        "-t",
+        "new",
+        "--from-beginning",
+        "-e",
+        "--format",
+        "json",
+    ]))
+    .await
+    .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert_eq!(stdout.lines().count(), 1003);
     assert!(stdout.contains(r#""key":"b""#) && stdout.contains(r#""value":"2""#));
