@@ -42,6 +42,7 @@ if [ "$kafka" = 1 ]; then
     # One at a time: one of them stops and restarts a broker.
     cargo test --locked -p gregor --test kafka_real -- --test-threads=1
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
+    cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     scripts/kafka-cluster.sh stop >/dev/null
 fi
 
