@@ -67,7 +67,7 @@ BOOT="$("$CLUSTER" start | tail -1)"
 BOOT="${BOOT#bootstrap.servers=}"
 
 topic_count() { # sum of end offsets, or 0 when the topic is missing
-    "$CLUSTER" tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BOOT" --topic "$1" 2>/dev/null |
+    { "$CLUSTER" tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BOOT" --topic "$1" 2>/dev/null || true; } |
         awk -F: '{s += $3} END {print s + 0}'
 }
 

@@ -37,10 +37,9 @@ func main() {
 		kgo.FetchMaxPartitionBytes(1048576),
 		kgo.FetchMinBytes(1),
 		kgo.FetchMaxWait(500 * time.Millisecond),
-		kgo.DisableAutoCommit(),
 	}
 	if len(os.Args) > 4 {
-		opts = append(opts, kgo.ConsumerGroup(os.Args[4]), kgo.ConsumeTopics(topic),
+		opts = append(opts, kgo.ConsumerGroup(os.Args[4]), kgo.DisableAutoCommit(), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	} else {
 		// Direct (group-less) consumption of every partition from the start = assign.
