@@ -179,6 +179,8 @@ try:
 except ImportError:
     sys.exit(0)
 topics = sorted(result["datasets"])
+if not topics:
+    sys.exit(0)
 clients = order({c for t in topics for c in result["datasets"][t]})
 fig, axes = plt.subplots(2, 1, figsize=(12, 8))
 w = 0.8 / max(len(clients), 1)
