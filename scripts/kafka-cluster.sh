@@ -488,4 +488,4 @@ main() {
     esac
 }
 
-main "$@"
+main "$@"; exit $?  # same line: bash must not read past it if the file is edited meanwhile

@@ -7,6 +7,7 @@
 #     `gregor mock`.
 #  3. Real Apache Kafka 4.3.1 (3 brokers from Maven Central jars, started here and stopped on
 #     exit): the integration suite with GREGOR_KAFKA_BOOTSTRAP set. GREGOR_SKIP_KAFKA=1 skips it.
+#  4. cargo-fuzz on response and record-batch decoding, GREGOR_FUZZ_SECONDS (30) per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
@@ -40,4 +41,9 @@ if [ "$kafka" = 1 ]; then
     echo "bootstrap.servers=$GREGOR_KAFKA_BOOTSTRAP"
     # One at a time: one of them stops and restarts a broker.
     cargo test --locked -p gregor --test kafka_real -- --test-threads=1
+    cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
+    scripts/kafka-cluster.sh stop >/dev/null
 fi
+
+echo "== fuzzing (cargo-fuzz, bounded)"
+bash scripts/fuzz.sh "${GREGOR_FUZZ_SECONDS:-30}"

@@ -43,9 +43,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     writeln!(out, "bootstrap.servers={}", cluster.bootstrap_servers())?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     cluster.shutdown().await;
     Ok(())
 }

@@ -19,6 +19,9 @@ pub struct RequestRecord {
     pub api_version: i16,
     /// Correlation id from the request header.
     pub correlation_id: i32,
+    /// When the broker read it off the socket (it reads the next request only after answering
+    /// the previous one, as Kafka does).
+    pub received_at: Instant,
 }
 
 /// Everything the mock knows about one accepted connection.

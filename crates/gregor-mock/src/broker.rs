@@ -83,6 +83,7 @@ async fn serve(
                 api_key,
                 api_version,
                 correlation_id,
+                received_at: std::time::Instant::now(),
             },
         );
 

@@ -25,6 +25,8 @@ pub struct MockClusterBuilder {
     ports: Option<Vec<u16>>,
     topics: Vec<(String, i32)>,
     rebalance_delay: Duration,
+    consumer_heartbeat_interval: Duration,
+    consumer_session_timeout: Duration,
 }
 
 impl Default for MockClusterBuilder {
@@ -34,6 +36,8 @@ impl Default for MockClusterBuilder {
             ports: None,
             topics: Vec::new(),
             rebalance_delay: Duration::ZERO,
+            consumer_heartbeat_interval: Duration::from_millis(500),
+            consumer_session_timeout: Duration::from_secs(45),
         }
     }
 }
@@ -69,9 +73,27 @@ impl MockClusterBuilder {
         self
     }
 
+    /// KIP-848 `group.consumer.heartbeat.interval.ms` the coordinator hands to members
+    /// (default 500 ms; Kafka's default is 5000).
+    pub fn consumer_heartbeat_interval(mut self, d: Duration) -> Self {
+        self.consumer_heartbeat_interval = d;
+        self
+    }
+
+    /// KIP-848 `group.consumer.session.timeout.ms` (default 45 s, as Kafka's).
+    pub fn consumer_session_timeout(mut self, d: Duration) -> Self {
+        self.consumer_session_timeout = d;
+        self
+    }
+
     /// Binds every listener on 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<MockCluster> {
         let shared = Shared::new(self.rebalance_delay);
+        {
+            let mut st = shared.state();
+            st.cgroups.heartbeat_interval = self.consumer_heartbeat_interval;
+            st.cgroups.session_timeout = self.consumer_session_timeout;
+        }
         let mut brokers = BTreeMap::new();
         for i in 0..self.brokers {
             let port = self
@@ -149,6 +171,40 @@ pub struct MemberSnapshot {
     pub client_id: String,
     /// The assignment bytes from the leader's SyncGroup (consumer protocol encoded).
     pub assignment: Bytes,
+}
+
+/// A KIP-848 consumer group as the coordinator sees it.
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupSnapshot {
+    /// Group epoch.
+    pub epoch: i32,
+    /// Epoch of the current target assignment.
+    pub assignment_epoch: i32,
+    /// Server-side assignor in use ("uniform" or "range").
+    pub assignor: String,
+    /// Members in member-id order.
+    pub members: Vec<ConsumerMemberSnapshot>,
+}
+
+/// One KIP-848 member.
+#[derive(Debug, Clone)]
+pub struct ConsumerMemberSnapshot {
+    /// Member id (client-generated from ConsumerGroupHeartbeat v1).
+    pub member_id: String,
+    /// `group.instance.id` of a static member.
+    pub instance_id: Option<String>,
+    /// Member epoch.
+    pub epoch: i32,
+    /// Subscribed topics.
+    pub topics: Vec<String>,
+    /// Partitions the member may own now.
+    pub assigned: Vec<(String, i32)>,
+    /// Partitions it was asked to revoke and has not released yet.
+    pub revoking: Vec<(String, i32)>,
+    /// Its partitions in the target assignment.
+    pub target: Vec<(String, i32)>,
+    /// A static member that left with epoch -2 and may come back.
+    pub left_static: bool,
 }
 
 /// An in-process Kafka cluster of N brokers on 127.0.0.1 (see the crate docs).
@@ -505,6 +561,52 @@ impl MockCluster {
                 })
                 .collect(),
         })
+    }
+
+    /// A KIP-848 consumer group (`group.protocol=consumer`), if the coordinator knows it.
+    pub fn consumer_group(&self, group: &str) -> Option<ConsumerGroupSnapshot> {
+        let st = self.shared.state();
+        let g = st.cgroups.groups.get(group)?;
+        Some(ConsumerGroupSnapshot {
+            epoch: g.epoch,
+            assignment_epoch: g.assignment_epoch,
+            assignor: g.assignor.clone(),
+            members: g
+                .members
+                .values()
+                .map(|m| ConsumerMemberSnapshot {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    epoch: m.epoch,
+                    topics: m.topics.iter().cloned().collect(),
+                    assigned: m.assigned.iter().cloned().collect(),
+                    revoking: m.revoking.iter().cloned().collect(),
+                    target: g
+                        .target
+                        .get(&m.id)
+                        .map(|t| t.iter().cloned().collect())
+                        .unwrap_or_default(),
+                    left_static: m.left_static,
+                })
+                .collect(),
+        })
+    }
+
+    /// Removes a KIP-848 member as if its session had expired: the group epoch moves, its
+    /// partitions are reassigned, and its next heartbeat gets UNKNOWN_MEMBER_ID.
+    pub fn expire_consumer_member(&self, group: &str, member_id: &str) -> bool {
+        let mut st = self.shared.state();
+        let Some(g) = st.cgroups.groups.get_mut(group) else {
+            return false;
+        };
+        let found = g.members.remove(member_id).is_some();
+        if found {
+            g.target.remove(member_id);
+            g.epoch += 1;
+        }
+        drop(st);
+        self.shared.accounting.touch();
+        found
     }
 
     /// Stops every broker, closes every connection.

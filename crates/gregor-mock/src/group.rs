@@ -227,7 +227,7 @@ impl Groups {
                         if g.leader.as_deref() == Some(&old) {
                             g.leader = Some(new_id.clone());
                         }
-                        let unchanged = m.protocols == j.protocols;
+                        let unchanged = same_subscription(&m.protocols, &j.protocols);
                         m.protocols = j.protocols.clone();
                         m.session_deadline = now + session;
                         m.join_ticket = None;
@@ -759,3 +759,35 @@ impl Group {
 #[cfg(test)]
 #[path = "group_tests.rs"]
 mod tests;
+
+/// Whether two JoinGroup protocol lists ask for the same thing: the same protocol names with
+/// the same subscribed topics. Kafka compares what the member subscribes to, not the raw
+/// metadata bytes: a restarted static member's metadata differs in owned partitions and
+/// generation, and that alone must not cause a rebalance (KIP-345).
+fn same_subscription(a: &[(String, Bytes)], b: &[(String, Bytes)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((na, ma), (nb, mb))| {
+            na == nb && (ma == mb || subscribed_topics(ma).is_some_and(|t| Some(t) == subscribed_topics(mb)))
+        })
+}
+
+/// The topic list of a ConsumerProtocol subscription (version, then an int32-counted array of
+/// int16-length strings — the same in every version), sorted.
+fn subscribed_topics(meta: &[u8]) -> Option<Vec<String>> {
+    let mut pos = 2usize;
+    let count = i32::from_be_bytes(meta.get(pos..pos + 4)?.try_into().ok()?);
+    pos += 4;
+    if count < 0 || count as usize > meta.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let len = i16::from_be_bytes(meta.get(pos..pos + 2)?.try_into().ok()?);
+        pos += 2;
+        let len = usize::try_from(len).ok()?;
+        out.push(String::from_utf8(meta.get(pos..pos + len)?.to_vec()).ok()?);
+        pos += len;
+    }
+    out.sort();
+    Some(out)
+}

@@ -22,7 +22,9 @@
 //! ids from v13, KIP-227 sessions from v7), ListOffsets 1-10, Metadata 0-13, OffsetCommit 2-9,
 //! OffsetFetch 1-9, FindCoordinator 0-6, JoinGroup 0-9, Heartbeat 0-4, LeaveGroup 0-5,
 //! SyncGroup 0-5, DescribeGroups 0-6, ListGroups 0-5, ApiVersions 0-4, CreateTopics 2-7,
-//! InitProducerId 0-5 (idempotent producers only, no transactions). Anything else closes the
+//! InitProducerId 0-5 (idempotent producers only, no transactions), ConsumerGroupHeartbeat
+//! 0-1 (KIP-848 `group.protocol=consumer`, server-side "uniform" and "range" assignors,
+//! heartbeat interval 500 ms unless [`MockClusterBuilder::consumer_heartbeat_interval`]). Anything else closes the
 //! connection, as a broker does for an API it does not know.
 //!
 //! Faults (see [`MockCluster`]): latency persists until reset; every other fault is one-shot
@@ -31,6 +33,7 @@
 mod accounting;
 mod broker;
 mod cluster;
+mod consumer_group;
 mod faults;
 mod group;
 mod group_io;
@@ -41,7 +44,8 @@ mod state;
 
 pub use accounting::{ConnectionRecord, RequestRecord, TimedOut};
 pub use cluster::{
-    parse_topic_spec, GroupSnapshot, MemberSnapshot, MockCluster, MockClusterBuilder,
+    parse_topic_spec, ConsumerGroupSnapshot, ConsumerMemberSnapshot, GroupSnapshot, MemberSnapshot,
+    MockCluster, MockClusterBuilder,
 };
 pub use faults::Malformed;
 

@@ -9,6 +9,7 @@ use tokio::sync::{oneshot, Notify};
 use uuid::Uuid;
 
 use crate::accounting::Accounting;
+use crate::consumer_group::ConsumerGroups;
 use crate::faults::Faults;
 use crate::group::{Groups, Output, Ticket};
 use crate::log::PartitionLog;
@@ -62,6 +63,8 @@ pub(crate) struct State {
     pub brokers: BTreeMap<i32, BrokerInfo>,
     pub topics: IndexMap<String, Topic>,
     pub groups: Groups,
+    /// KIP-848 consumer groups (`group.protocol=consumer`).
+    pub cgroups: ConsumerGroups,
     pub coordinator_override: HashMap<String, i32>,
     pub offsets: BTreeMap<(String, String, i32), Committed>,
     pub sessions: HashMap<i32, FetchSession>,
@@ -77,6 +80,7 @@ impl State {
             brokers: BTreeMap::new(),
             topics: IndexMap::new(),
             groups: Groups::new(rebalance_delay),
+            cgroups: ConsumerGroups::default(),
             coordinator_override: HashMap::new(),
             offsets: BTreeMap::new(),
             sessions: HashMap::new(),
@@ -193,9 +197,14 @@ pub(crate) async fn group_timer(shared: Arc<Shared>) {
         notified.as_mut().enable();
         let next = {
             let mut st = shared.state();
-            st.groups.handle_timeout(std::time::Instant::now());
+            let now = std::time::Instant::now();
+            st.groups.handle_timeout(now);
+            st.cgroups.handle_timeout(now);
             st.flush_group_outputs();
-            st.groups.poll_timeout()
+            match (st.groups.poll_timeout(), st.cgroups.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         };
         shared.accounting.touch();
         match next {

@@ -181,7 +181,10 @@ impl fmt::Display for Error {
             write!(f, ": {}", crate::protocol_errors::describe(code))?;
         }
         if let Some(b) = &self.inner.broker {
-            write!(f, " (broker {b})")?;
+            // Messages that already name the broker (SASL/TLS failures) do not repeat it.
+            if !self.inner.message.contains(b.as_str()) {
+                write!(f, " (broker {b})")?;
+            }
         }
         if let Some(s) = &self.inner.source {
             write!(f, ": {s}")?;

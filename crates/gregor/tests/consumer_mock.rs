@@ -293,3 +293,99 @@ async fn commit_after_being_fenced_is_a_commit_failed_error() {
     c.close(Duration::from_secs(10)).await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pattern_subscription_picks_up_matching_topics_as_they_appear() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(2).topic("pat-a", 2).topic("other", 1).start().await.unwrap();
+    fill(&cluster, "pat-a", 2, 5, "a");
+    fill(&cluster, "other", 1, 5, "o");
+    let c = Consumer::new(config(&cluster, Some("gp"), &[("metadata.max.age.ms", "300")])).unwrap();
+    c.subscribe_pattern("pat-.*").unwrap();
+    let got = poll_until(&c, 10).await;
+    assert!(values(&got).iter().all(|v| v.starts_with('a')), "only matching topics");
+    cluster.create_topic("pat-b", 1);
+    fill(&cluster, "pat-b", 1, 3, "b");
+    let got = poll_until(&c, 3).await;
+    assert!(values(&got).iter().all(|v| v.starts_with('b')), "a new matching topic is consumed");
+    assert!(c.assignment().iter().any(|tp| &*tp.topic == "pat-b"));
+    assert!(c.assignment().iter().all(|tp| &*tp.topic != "other"));
+    c.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_restarting_keeps_its_partitions_without_a_rebalance() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(2).topic("st", 4).start().await.unwrap();
+    fill(&cluster, "st", 4, 5, "");
+    let stat = |id: &str| config(&cluster, Some("gst"), &[("group.instance.id", id), ("enable.auto.commit", "false")]);
+    let a = Arc::new(Consumer::new(stat("a")).unwrap());
+    let rec_a = Arc::new(Recorder::default());
+    a.set_rebalance_listener(Listener(rec_a.clone()));
+    let b = Consumer::new(stat("b")).unwrap();
+    a.subscribe(["st"]).unwrap();
+    b.subscribe(["st"]).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while a.assignment().len() + b.assignment().len() != 4 || a.assignment().is_empty() || b.assignment().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "group did not settle");
+        let (ra, rb) = tokio::join!(a.poll(Duration::from_millis(100)), b.poll(Duration::from_millis(100)));
+        ra.unwrap();
+        rb.unwrap();
+    }
+    let b_parts: BTreeSet<TopicPartition> = b.assignment().into_iter().collect();
+    let generation = cluster.group("gst").map(|g| g.generation);
+    rec_a.revoked.lock().unwrap().clear(); // forget the initial settling
+    // A static member does not leave on close (KIP-345): its partitions wait for it.
+    b.close(Duration::from_secs(10)).await;
+    let b2 = Consumer::new(stat("b")).unwrap();
+    b2.subscribe(["st"]).unwrap();
+    while b2.assignment().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "restarted static member got nothing");
+        let (ra, rb) = tokio::join!(a.poll(Duration::from_millis(100)), b2.poll(Duration::from_millis(100)));
+        ra.unwrap();
+        rb.unwrap();
+    }
+    let b2_parts: BTreeSet<TopicPartition> = b2.assignment().into_iter().collect();
+    assert_eq!(b_parts, b2_parts, "same partitions after the restart");
+    assert!(rec_a.revoked.lock().unwrap().is_empty(), "the other member was never disturbed");
+    assert_eq!(cluster.group("gst").map(|g| g.generation), generation, "no new generation");
+    a.close(Duration::from_secs(10)).await;
+    b2.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_polling_leaves_and_rejoins_on_its_next_poll() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(2).topic("mp", 2).start().await.unwrap();
+    fill(&cluster, "mp", 2, 3, "");
+    let slow = Consumer::new(config(&cluster, Some("gmp"), &[("max.poll.interval.ms", "1000")])).unwrap();
+    let other = Consumer::new(config(&cluster, Some("gmp"), &[])).unwrap();
+    slow.subscribe(["mp"]).unwrap();
+    other.subscribe(["mp"]).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while slow.assignment().len() != 1 || other.assignment().len() != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "group did not settle");
+        let (ra, rb) = tokio::join!(slow.poll(Duration::from_millis(100)), other.poll(Duration::from_millis(100)));
+        ra.unwrap();
+        rb.unwrap();
+    }
+    // `slow` stops polling; `other` keeps going and ends up with both partitions once `slow`
+    // left the group on its own (its heartbeat task enforces max.poll.interval.ms).
+    while other.assignment().len() != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the stalled member never left");
+        other.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    assert!(slow.assignment().is_empty(), "the stalled member gave its partitions up");
+    // Its next poll rejoins.
+    while slow.assignment().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the stalled member did not rejoin");
+        let (ra, rb) = tokio::join!(slow.poll(Duration::from_millis(100)), other.poll(Duration::from_millis(100)));
+        ra.unwrap();
+        rb.unwrap();
+    }
+    slow.close(Duration::from_secs(10)).await;
+    other.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}

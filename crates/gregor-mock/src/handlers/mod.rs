@@ -10,6 +10,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::state::Shared;
 
 mod api_versions;
+mod consumer_group;
 mod coordinator;
 mod fetch;
 mod group;
@@ -44,6 +45,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
 ];
 
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
@@ -147,6 +149,10 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
             v,
         )?),
         ApiKey::OffsetFetch => Some(enc(&offsets::fetch(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::ConsumerGroupHeartbeat => Some(enc(
+            &consumer_group::heartbeat(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
         _ => bail!("unsupported api {key:?}"),
     };
     match resp {

@@ -29,18 +29,27 @@ pub(crate) fn commit(
     } else if st.coordinator_for(&group) != ctx.broker_id {
         NOT_COORDINATOR
     } else {
-        let inst = if v >= 7 {
-            req.group_instance_id.as_ref().map(|s| s.to_string())
+        if st.cgroups.groups.contains_key(&group) {
+            // KIP-848: a consumer group checks the member id and its current member epoch.
+            st.cgroups.validate_commit(
+                &group,
+                req.member_id.as_str(),
+                req.generation_id_or_member_epoch,
+            )
         } else {
-            None
-        };
-        st.groups.validate_commit(
-            Instant::now(),
-            &group,
-            req.generation_id_or_member_epoch,
-            req.member_id.as_str(),
-            inst.as_deref(),
-        )
+            let inst = if v >= 7 {
+                req.group_instance_id.as_ref().map(|s| s.to_string())
+            } else {
+                None
+            };
+            st.groups.validate_commit(
+                Instant::now(),
+                &group,
+                req.generation_id_or_member_epoch,
+                req.member_id.as_str(),
+                inst.as_deref(),
+            )
+        }
     };
     if group_code == 0 && !st.groups.groups.contains_key(&group) {
         // A simple commit creates an Empty group, as the Java coordinator does.
@@ -142,6 +151,15 @@ pub(crate) fn fetch(
                 let out = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
                 if let Some(code) = group_error(&id) {
                     return out.with_error_code(code);
+                }
+                // v9 (KIP-848): a member reading its group's offsets names itself.
+                if let Some(member) = g.member_id.as_ref().filter(|_| v >= 9) {
+                    let code = st
+                        .cgroups
+                        .validate_commit(&id, member.as_str(), g.member_epoch);
+                    if code != 0 {
+                        return out.with_error_code(code);
+                    }
                 }
                 let wanted = g.topics.as_ref().map(|ts| {
                     ts.iter()

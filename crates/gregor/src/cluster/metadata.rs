@@ -6,7 +6,6 @@
 //! new subscription. Every request for an update carries a reason, logged with it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::MetadataResponse;
@@ -194,8 +193,6 @@ impl RefreshPolicy {
     }
 }
 
-/// A shareable, swappable snapshot.
-pub(crate) type SharedSnapshot = Arc<Snapshot>;
 
 #[cfg(test)]
 mod tests {

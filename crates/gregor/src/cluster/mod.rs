@@ -40,6 +40,8 @@ pub(crate) struct ClusterSettings {
     pub(crate) send_buffer: Option<u32>,
     pub(crate) receive_buffer: Option<u32>,
     pub(crate) shared_coordinator: bool,
+    /// `security.protocol`, `ssl.*`, `sasl.*`.
+    pub(crate) security: crate::config::SecurityConfig,
 }
 
 impl ClusterSettings {
@@ -65,6 +67,7 @@ impl ClusterSettings {
             send_buffer: net.send_buffer_bytes,
             receive_buffer: net.receive_buffer_bytes,
             shared_coordinator,
+            security: net.security.clone(),
         }
     }
 
@@ -93,6 +96,7 @@ impl ClusterSettings {
             send_buffer: Some(131_072),
             receive_buffer: Some(65_536),
             shared_coordinator: false,
+            security: Default::default(),
         }
     }
 }
@@ -128,6 +132,8 @@ impl Cluster {
             max_in_flight: 100,
             send_buffer: settings.send_buffer,
             receive_buffer: settings.receive_buffer,
+            security: crate::net::tls::SecurityContext::from_config(&settings.security),
+            rejection_backoff: settings.reconnect_backoff.1,
         };
         let retry = ExponentialBackoff::new(settings.retry_backoff.0, settings.retry_backoff.1);
         Arc::new(Cluster {
@@ -231,6 +237,12 @@ impl Cluster {
             return Err(Error::broker_code(resp.error_code, "metadata request failed"));
         }
         let fresh = Snapshot::from_response(&resp);
+        tracing::debug!(
+            cluster_id = fresh.cluster_id.as_deref().unwrap_or("?"),
+            brokers = fresh.brokers.len(),
+            topics = fresh.topics.len(),
+            "metadata received"
+        );
         let merged = Arc::new(self.snapshot().merged(fresh, topics));
         self.net.handle_metadata(
             merged.brokers.values().map(|b| (b.id, Endpoint::new(b.host.clone(), b.port))).collect(),

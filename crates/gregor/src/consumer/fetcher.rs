@@ -44,6 +44,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         FuturesUnordered::new();
     let mut busy: std::collections::HashSet<i32> = Default::default();
     let mut retry_at: Option<Instant> = None;
+    let mut positions = SideJob::new(&inner);
+    let mut metadata = SideJob::new(&inner);
     loop {
         if inner.is_closed() {
             return;
@@ -52,21 +54,36 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         tokio::pin!(wake);
         wake.as_mut().enable();
 
-        // Positions first: partitions without one need their committed offset or a reset.
-        if let Err(e) = super::offsets::initialize_positions(&inner).await {
-            if e.is_closed() {
-                return;
+        // Positions and metadata run beside the fetches, never in front of them: a slow
+        // coordinator (OffsetFetch) or a hung broker (Metadata) must not stall partitions
+        // that are fetching fine.
+        if positions.idle() {
+            if let Some(Err(e)) = positions.take_result() {
+                if e.is_closed() {
+                    return;
+                }
+                tracing::debug!(error = %e, "position initialisation incomplete; retrying");
+                retry_at = Some(Instant::now() + inner.retry_backoff());
             }
-            tracing::debug!(error = %e, "position initialisation incomplete; retrying");
-            retry_at = Some(Instant::now() + inner.retry_backoff());
+            if retry_at.map_or(true, |t| t <= Instant::now()) && needs_positions(&inner) {
+                let i = inner.clone();
+                positions.start(async move { super::offsets::initialize_positions(&i).await });
+            }
         }
-        if let Err(e) = inner.refresh_metadata_if_due().await {
-            tracing::debug!(error = %e, "metadata refresh failed");
+        if metadata.idle() {
+            if let Some(Err(e)) = metadata.take_result() {
+                tracing::debug!(error = %e, "metadata refresh failed");
+                inner.maybe_unreachable(e);
+            }
+            if inner.cluster.next_refresh() <= Instant::now() {
+                let i = inner.clone();
+                metadata.start(async move { i.refresh_metadata_if_due().await.map(|_| ()) });
+            }
         }
 
         for (broker, want) in plan(&inner, &busy) {
             let session = sessions.entry(broker).or_default();
-            let (req, asked) = build_request(&inner, session, &want);
+            let (req, asked) = build_request(&inner, broker, session, &want);
             busy.insert(broker);
             let net = inner.cluster.net.clone();
             let flight = InFlight { broker, asked };
@@ -78,7 +95,9 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             }));
         }
 
-        let sleep_until = retry_at.unwrap_or_else(|| inner.cluster.next_refresh());
+        let sleep_until = retry_at
+            .unwrap_or_else(|| inner.cluster.next_refresh())
+            .max(Instant::now() + std::time::Duration::from_millis(5));
         tokio::select! {
             Some((flight, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 busy.remove(&flight.broker);
@@ -103,8 +122,14 @@ fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, B
     if total_buffered > 2 * inner.config.fetch_max_bytes as usize {
         return out;
     }
+    // Brokers with a partition held back only because its buffer is full: a fetch sent now
+    // that can only park (every partition in it is caught up) would sit for fetch.max.wait.ms
+    // in front of that partition's next fetch — the broker serves one request per connection
+    // at a time. Such a broker waits until the buffer drains (poll wakes the loop).
+    let mut held: std::collections::HashSet<i32> = Default::default();
+    let mut has_data: std::collections::HashSet<i32> = Default::default();
     for (tp, ps) in &st.assignment {
-        if !ps.fetchable(max_buffered) || ps.error.is_some() {
+        if ps.error.is_some() || ps.paused || ps.fetch_offset.is_none() {
             continue;
         }
         let node = match ps.preferred_replica {
@@ -115,11 +140,21 @@ fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, B
             missing_leader = Some(tp.clone());
             continue;
         };
+        if !ps.fetchable(max_buffered) {
+            held.insert(node);
+            continue;
+        }
         if busy.contains(&node) {
             continue;
         }
-        out.entry(node).or_default().insert(tp.clone(), ps.fetch_offset.expect("fetchable"));
+        let offset = ps.fetch_offset.expect("checked above");
+        // An unknown high watermark (-1) may hide data: count it as data.
+        if ps.high_watermark < 0 || offset < ps.high_watermark {
+            has_data.insert(node);
+        }
+        out.entry(node).or_default().insert(tp.clone(), offset);
     }
+    out.retain(|node, _| !held.contains(node) || has_data.contains(node));
     drop(st);
     if let Some(tp) = missing_leader {
         inner.cluster.request_update(format!("no leader known for {tp}"));
@@ -129,6 +164,7 @@ fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, B
 
 fn build_request(
     inner: &Inner,
+    broker: i32,
     session: &mut FetchSession,
     want: &BTreeMap<TopicPartition, i64>,
 ) -> (impl FnOnce(i16) -> FetchRequest + Send + 'static, HashMap<TopicPartition, (i64, u64)>) {
@@ -169,7 +205,7 @@ fn build_request(
         forgotten.entry(tp.topic.clone()).or_default().push(tp.partition);
     }
     let (max_wait, min_bytes, max_bytes) = (
-        cfg.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32,
+        super::group_consumer::fetch_max_wait(inner, broker).as_millis().min(i32::MAX as u128) as i32,
         cfg.fetch_min_bytes as i32,
         cfg.fetch_max_bytes as i32,
     );
@@ -435,4 +471,58 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+fn needs_positions(inner: &Inner) -> bool {
+    inner.lock_state().assignment.values().any(|s| s.position.is_none() && s.error.is_none())
+}
+
+/// A background job of the fetch loop (at most one at a time), aborted with the loop. When it
+/// finishes it wakes the loop.
+struct SideJob {
+    handle: Option<tokio::task::JoinHandle<Result<()>>>,
+    inner: std::sync::Weak<Inner>,
+}
+
+impl SideJob {
+    fn new(inner: &Arc<Inner>) -> Self {
+        SideJob { handle: None, inner: Arc::downgrade(inner) }
+    }
+
+    fn idle(&self) -> bool {
+        self.handle.as_ref().map_or(true, |h| h.is_finished())
+    }
+
+    /// The finished job's result, if there is one.
+    fn take_result(&mut self) -> Option<Result<()>> {
+        let h = self.handle.take()?;
+        if !h.is_finished() {
+            self.handle = Some(h);
+            return None;
+        }
+        // A finished task's output is ready: poll it once without blocking.
+        match futures_util::FutureExt::now_or_never(h) {
+            Some(Ok(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn start(&mut self, fut: impl std::future::Future<Output = Result<()>> + Send + 'static) {
+        let weak = self.inner.clone();
+        self.handle = Some(tokio::spawn(async move {
+            let r = fut.await;
+            if let Some(inner) = weak.upgrade() {
+                inner.fetch_wake.notify_one();
+            }
+            r
+        }));
+    }
+}
+
+impl Drop for SideJob {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
 }

@@ -71,7 +71,7 @@ impl GroupShared {
         self.membership.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn set_membership(&self, m: Membership) {
+    pub(crate) fn set_membership(&self, m: Membership) {
         *self.membership.lock().unwrap_or_else(|p| p.into_inner()) = m;
     }
 
@@ -84,7 +84,7 @@ impl GroupShared {
         self.wake.notify_one();
     }
 
-    fn take_rejoin(&self) -> Option<String> {
+    pub(crate) fn take_rejoin(&self) -> Option<String> {
         if self.rejoin.swap(false, Ordering::SeqCst) {
             Some(self.rejoin_reason.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default())
         } else {
@@ -92,7 +92,12 @@ impl GroupShared {
         }
     }
 
-    fn coordinator_dead(&self, inner: &Inner, why: &str) {
+    /// The coordinator's broker id if known (no lookup).
+    pub(crate) fn known_coordinator(&self) -> Option<i32> {
+        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn coordinator_dead(&self, inner: &Inner, why: &str) {
         let mut c = self.coordinator.lock().unwrap_or_else(|p| p.into_inner());
         if c.take().is_some() {
             tracing::info!(reason = why, "group coordinator marked unknown; will rediscover");
@@ -325,6 +330,9 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                         return;
                     }
                     tracing::info!(error = %e, "rebalance did not complete; retrying");
+                    if e.kind() == ErrorKind::Unreachable || e.kind() == ErrorKind::Timeout {
+                        inner.maybe_unreachable(e);
+                    }
                     inner.group.request_rejoin(&inner, "retry after failed rebalance");
                     let backoff = inner.retry_backoff() * failures.min(10);
                     tokio::time::sleep(backoff).await;
@@ -555,7 +563,7 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
                 generation_id: Some(generation),
                 rack_id: inner.config.client_rack.clone(),
             };
-            let meta = assignor::encode_subscription(&sub, 3)
+            let meta = assignor::encode_subscription(&sub, assignor::CONSUMER_PROTOCOL_VERSION)
                 .map_err(|e| Error::new(ErrorKind::Protocol, format!("cannot encode subscription: {e}")))?;
             Ok(JoinGroupRequestProtocol::default().with_name(sb(a.name())).with_metadata(meta))
         })
@@ -575,7 +583,7 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
                 .with_rebalance_timeout_ms(if v >= 1 { rebalance_ms } else { -1 })
                 .with_member_id(sb(&mid))
                 .with_group_instance_id(if v >= 5 { inst.as_deref().map(sb) } else { None })
-                .with_protocol_type(sb("consumer"))
+                .with_protocol_type(sb(assignor::CONSUMER_PROTOCOL_TYPE))
                 .with_protocols(protos)
                 .with_reason(if v >= 8 { Some(sb(&why)) } else { None })
         };
@@ -640,7 +648,7 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
             .with_generation_id(m2.generation)
             .with_member_id(sb(&m2.member_id))
             .with_group_instance_id(if v >= 3 { inst.as_deref().map(sb) } else { None })
-            .with_protocol_type(if v >= 5 { Some(sb("consumer")) } else { None })
+            .with_protocol_type(if v >= 5 { Some(sb(assignor::CONSUMER_PROTOCOL_TYPE)) } else { None })
             .with_protocol_name(if v >= 5 { Some(sb(&pname)) } else { None })
             .with_assignments(assignments)
     };
@@ -681,10 +689,12 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
     } else {
         RebalanceProtocol::Eager
     };
-    let before: BTreeSet<TopicPartition> = round.owned.iter().cloned().collect();
-    let now: BTreeSet<TopicPartition> = assigned.iter().cloned().collect();
-    let revoked: Vec<TopicPartition> = before.difference(&now).cloned().collect();
-    let added: Vec<TopicPartition> = now.difference(&before).cloned().collect();
+    let diff = assignor::diff_assignment(
+        &round.owned.iter().map(to_assignor_tp).collect::<Vec<_>>(),
+        &assigned.iter().map(to_assignor_tp).collect::<Vec<_>>(),
+    );
+    let revoked: Vec<TopicPartition> = diff.revoked.iter().map(from_assignor_tp).collect();
+    let added: Vec<TopicPartition> = diff.added.iter().map(from_assignor_tp).collect();
     if !revoked.is_empty() {
         revoke(inner, round, revoked.clone()).await;
     }
@@ -702,7 +712,7 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
         l.on_partitions_assigned(&added);
     }
     inner.fetch_wake.notify_one();
-    if protocol == RebalanceProtocol::Cooperative && !revoked.is_empty() {
+    if diff.needs_rejoin(protocol) {
         // KIP-429: revoked partitions are handed over in a follow-up rebalance.
         inner.group.request_rejoin(inner, "cooperative follow-up after revocation");
     }
@@ -747,10 +757,17 @@ async fn leader_assign(
         }
     }
     let result = chosen.assign(&gm, &cluster);
+    if chosen.supported_protocols().contains(&RebalanceProtocol::Cooperative) {
+        // KIP-429's safety rule, checked before anything is sent: no partition may move
+        // straight from one owner to another in one round.
+        if let Err(e) = assignor::validate_cooperative_assignment(&gm, &result) {
+            return Err(Error::new(ErrorKind::State, format!("cooperative assignment is unsafe: {e}")));
+        }
+    }
     result
         .into_iter()
         .map(|(member, a)| {
-            let bytes = assignor::encode_assignment(&a, 3)
+            let bytes = assignor::encode_assignment(&a, assignor::CONSUMER_PROTOCOL_VERSION)
                 .map_err(|e| Error::protocol(format!("cannot encode assignment: {e}")))?;
             Ok(SyncGroupRequestAssignment::default().with_member_id(sb(&member)).with_assignment(bytes))
         })

@@ -8,6 +8,7 @@
 pub(crate) mod assignor;
 mod fetcher;
 mod group;
+mod group_consumer;
 mod offsets;
 mod session;
 mod state;
@@ -112,6 +113,8 @@ pub(crate) struct Inner {
     pub(crate) data_ready: Notify,
     pub(crate) fetch_wake: Notify,
     pub(crate) group: group::GroupShared,
+    /// KIP-848: when the next heartbeat is due (caps Fetch waits on a shared coordinator socket).
+    pub(crate) heartbeat_due: group_consumer::HeartbeatDue,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     closed: AtomicBool,
 }
@@ -184,15 +187,51 @@ impl Inner {
         }
     }
 
+    /// A connectivity failure: once no metadata could be had for `default.api.timeout.ms`
+    /// since the first poll, `poll` reports it (once per timeout) instead of waiting silently,
+    /// so an unreachable bootstrap server is a clear error, not a hang.
+    pub(crate) fn maybe_unreachable(&self, e: Error) {
+        if !self.cluster.snapshot().brokers.is_empty() {
+            return;
+        }
+        let mut st = self.lock_state();
+        let Some(first) = st.first_poll else { return };
+        if first.elapsed() < self.config.default_api_timeout {
+            return;
+        }
+        st.first_poll = Some(Instant::now());
+        let servers: Vec<String> =
+            self.config.net.bootstrap_servers.iter().map(|b| format!("{}:{}", b.host, b.port)).collect();
+        st.fatal = Some(Arc::new(
+            Error::new(
+                ErrorKind::Unreachable,
+                format!(
+                    "no broker reachable: could not get metadata from bootstrap.servers={} within default.api.timeout.ms ({} ms)",
+                    servers.join(","),
+                    self.config.default_api_timeout.as_millis()
+                ),
+            )
+            .with_source(e),
+        ));
+        drop(st);
+        self.data_ready.notify_waiters();
+    }
+
     /// Commits every position of the assignment.
     pub(crate) async fn commit_consumed(&self) -> Result<()> {
-        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = self
-            .lock_state()
-            .consumed_offsets()
-            .into_iter()
-            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
-            .collect();
-        offsets::commit(self, &offsets).await
+        // Positions and generation are read together, under the state lock: an eager
+        // rebalance removes revoked partitions from the assignment before the new generation
+        // is known, so the pair is always consistent.
+        let (offsets, membership) = {
+            let st = self.lock_state();
+            let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = st
+                .consumed_offsets()
+                .into_iter()
+                .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
+                .collect();
+            (offsets, self.group.membership())
+        };
+        offsets::commit_as(self, &offsets, membership).await
     }
 }
 
@@ -252,12 +291,6 @@ impl Consumer {
         config
             .validate()
             .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
-        if config.group_protocol == GroupProtocol::Consumer {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "group.protocol=consumer (KIP-848) is not supported yet; use group.protocol=classic",
-            ));
-        }
         let cluster = Cluster::new(cluster_settings(&config));
         Ok(Consumer {
             inner: Arc::new(Inner {
@@ -267,6 +300,7 @@ impl Consumer {
                 data_ready: Notify::new(),
                 fetch_wake: Notify::new(),
                 group: group::GroupShared::default(),
+                heartbeat_due: group_consumer::HeartbeatDue::default(),
                 listener: Mutex::new(None),
                 closed: AtomicBool::new(false),
             }),
@@ -295,7 +329,11 @@ impl Consumer {
         if tasks.is_empty() {
             tasks.push(tokio::spawn(fetcher::run(self.inner.clone())));
             if self.inner.config.group_id.is_some() {
-                tasks.push(tokio::spawn(group::run(self.inner.clone())));
+                if self.inner.config.group_protocol == GroupProtocol::Consumer {
+                    tasks.push(tokio::spawn(group_consumer::run(self.inner.clone())));
+                } else {
+                    tasks.push(tokio::spawn(group::run(self.inner.clone())));
+                }
             }
         }
     }
@@ -388,6 +426,7 @@ impl Consumer {
         {
             let mut st = self.inner.lock_state();
             st.last_poll = Some(Instant::now());
+            st.first_poll.get_or_insert_with(Instant::now);
             if st.poll_timed_out {
                 st.poll_timed_out = false;
                 drop(st);
@@ -670,7 +709,12 @@ impl Consumer {
                             let _ = offsets::commit(&inner, &c).await;
                         }
                     }
-                    if let Err(e) = group::send_leave(&inner, "the consumer is closing").await {
+                    let left = if inner.config.group_protocol == GroupProtocol::Consumer {
+                        group_consumer::send_leave(&inner, "the consumer is closing").await
+                    } else {
+                        group::send_leave(&inner, "the consumer is closing").await
+                    };
+                    if let Err(e) = left {
                         tracing::debug!(error = %e, "LeaveGroup failed");
                     }
                 }

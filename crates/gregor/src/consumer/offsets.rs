@@ -250,9 +250,16 @@ pub(crate) async fn fetch_committed(
         by_topic.entry(tp.topic.clone()).or_default().push(tp.partition);
     }
     let g = group.clone();
+    let kip848 = inner.config.group_protocol == crate::config::GroupProtocol::Consumer;
     // v8 (KIP-709) moved to a list of groups; earlier versions name one group and its topics.
-    let build = move |_: &super::group::Membership, v: i16| {
+    let build = move |m: &super::group::Membership, v: i16| {
         if v >= 8 {
+            // v9 (KIP-848): a consumer-protocol member names itself and its epoch.
+            let (member, epoch) = if kip848 && v >= 9 && !m.member_id.is_empty() && m.generation >= 0 {
+                (Some(sb(&m.member_id)), m.generation)
+            } else {
+                (None, -1)
+            };
             let topics: Vec<OffsetFetchRequestTopics> = by_topic
                 .iter()
                 .map(|(t, p)| OffsetFetchRequestTopics::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
@@ -260,6 +267,8 @@ pub(crate) async fn fetch_committed(
             OffsetFetchRequest::default()
                 .with_groups(vec![OffsetFetchRequestGroup::default()
                     .with_group_id(GroupId(sb(&g)))
+                    .with_member_id(member)
+                    .with_member_epoch(epoch)
                     .with_topics(Some(topics))])
                 .with_require_stable(true)
         } else {
@@ -322,6 +331,49 @@ fn no_group() -> Error {
 /// OffsetCommit of `offsets` with the current generation (or as a simple, group-less consumer
 /// of the group when manually assigned).
 pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+    let membership = inner.group.membership();
+    commit_as(inner, offsets, membership).await
+}
+
+/// OffsetCommit under an explicit membership. The generation must be the one under which the
+/// offsets were read: a commit racing a rebalance must carry the old generation, so the
+/// coordinator rejects it (ILLEGAL_GENERATION) instead of accepting offsets of a partition
+/// that already belongs to another member.
+pub(crate) async fn commit_as(
+    inner: &Inner,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    membership: super::group::Membership,
+) -> Result<()> {
+    let kip848 = inner.config.group_protocol == crate::config::GroupProtocol::Consumer;
+    let mut m = membership;
+    loop {
+        match commit_once(inner, offsets, m.clone()).await {
+            // KIP-848: every member's epoch moves when the group's target assignment does, even
+            // when its own partitions stay. STALE_MEMBER_EPOCH then only means "retry under the
+            // new epoch" as long as the partitions are still ours (Java's CommitRequestManager
+            // retries too). Partitions are revoked before the epoch moves, so this cannot
+            // commit a partition that another member already owns.
+            Err(e) if kip848 && e.code() == Some(113) => {
+                let now = inner.group.membership();
+                let still_owned = {
+                    let st = inner.lock_state();
+                    offsets.keys().all(|tp| st.assignment.contains_key(tp))
+                };
+                if now.generation <= m.generation || !still_owned {
+                    return Err(e);
+                }
+                m = now;
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn commit_once(
+    inner: &Inner,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    membership: super::group::Membership,
+) -> Result<()> {
     let group = inner.config.group_id.clone().ok_or_else(no_group)?;
     if offsets.is_empty() {
         return Ok(());
@@ -346,7 +398,8 @@ pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, Off
         .coordinator_request(
             inner,
             OpenReason::Commit,
-            move |m: &super::group::Membership, v: i16| {
+            move |_: &super::group::Membership, v: i16| {
+                let m = &membership;
                 OffsetCommitRequest::default()
                     .with_group_id(GroupId(sb(&group)))
                     .with_generation_id_or_member_epoch(m.generation)
@@ -362,7 +415,8 @@ pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, Off
             match p.error_code {
                 0 => {}
                 // The group moved on without us (Java's CommitFailedException).
-                22 | 25 | 27 | 82 => {
+                // KIP-848: STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH.
+                22 | 25 | 27 | 82 | 110 | 113 => {
                     inner.group.request_rejoin(inner, "commit failed: member is no longer in the generation");
                     return Err(Error::new(
                         ErrorKind::CommitFailed,
@@ -371,7 +425,8 @@ pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, Off
                              is no longer current ({}); the partitions may now be owned by another member",
                             t.name.0, p.partition_index, crate::protocol_errors::describe(p.error_code)
                         ),
-                    ))
+                    )
+                    .with_code(p.error_code))
                 }
                 code => {
                     return Err(Error::broker_code(

@@ -108,6 +108,8 @@ pub(crate) struct BufferedBatch {
     pub(crate) tp: TopicPartition,
     pub(crate) seek_epoch: u64,
     pub(crate) records: VecDeque<ConsumerRecord>,
+    /// Bytes of the fetched data this batch still accounts for; released as its records are
+    /// handed out, so the partition is fetched again (prefetch) while the rest is consumed.
     pub(crate) bytes: usize,
     /// The fetch position after this batch (may skip past control records and compacted gaps).
     pub(crate) next_offset: i64,
@@ -122,6 +124,8 @@ pub(crate) struct ConsumerState {
     /// Errors not tied to a partition (group fencing, fatal config), surfaced by `poll`.
     pub(crate) fatal: Option<Arc<Error>>,
     pub(crate) last_poll: Option<Instant>,
+    /// When the application first polled (the start of the unreachable-cluster clock).
+    pub(crate) first_poll: Option<Instant>,
     /// The group was left because `poll` was not called within `max.poll.interval.ms`.
     pub(crate) poll_timed_out: bool,
 }
@@ -183,6 +187,9 @@ impl ConsumerState {
             }
             let take = (max - out.len()).min(front.records.len());
             let st = self.assignment.get_mut(&front.tp).expect("checked");
+            let released = if take == front.records.len() { front.bytes } else { front.bytes / front.records.len() * take };
+            front.bytes -= released;
+            st.buffered_bytes = st.buffered_bytes.saturating_sub(released);
             out.extend(front.records.drain(..take));
             if let Some(last) = out.last() {
                 st.position = Some(last.offset + 1);

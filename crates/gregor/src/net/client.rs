@@ -32,9 +32,25 @@ pub(crate) struct SocketSettings {
     pub(crate) max_in_flight: usize,
     pub(crate) send_buffer: Option<u32>,
     pub(crate) receive_buffer: Option<u32>,
+    /// TLS and SASL for every socket.
+    pub(crate) security: Arc<super::tls::SecurityContext>,
+    /// How long an endpoint that rejected our credentials or certificate is left alone
+    /// (`reconnect.backoff.max.ms`).
+    pub(crate) rejection_backoff: Duration,
+}
+
+/// An endpoint whose setup was rejected (bad credentials, untrusted certificate): requests for
+/// it fail at once with this error until `until`, instead of reconnecting in a loop until
+/// `default.api.timeout.ms` (Java's `NetworkClient` likewise surfaces an
+/// `AuthenticationException` from `poll` rather than retrying).
+struct Rejection {
+    error: Error,
+    until: Instant,
 }
 
 struct ConnHandle {
+    /// (lower-case host, port) of the endpoint.
+    key: (String, u16),
     tx: mpsc::Sender<Envelope>,
     close: Option<oneshot::Sender<CloseReason>>,
     task: Option<JoinHandle<()>>,
@@ -45,6 +61,8 @@ struct State {
     conns: HashMap<u64, ConnHandle>,
     driver: Option<JoinHandle<()>>,
     closed: bool,
+    rejected: HashMap<(String, u16), Rejection>,
+    bootstrap: Vec<(String, u16)>,
 }
 
 struct Shared {
@@ -75,6 +93,7 @@ impl NetClient {
     pub(crate) fn new(mgr: ManagerConfig, sockets: SocketSettings) -> Self {
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
+        let bootstrap = mgr.bootstrap.iter().map(|e| (e.host.to_ascii_lowercase(), e.port)).collect();
         NetClient {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -82,6 +101,8 @@ impl NetClient {
                     conns: HashMap::new(),
                     driver: None,
                     closed: false,
+                    rejected: HashMap::new(),
+                    bootstrap,
                 }),
                 sockets,
                 wake: Arc::new(Notify::new()),
@@ -216,6 +237,9 @@ impl NetClient {
                 }
                 self.ensure_driver(&mut st);
                 let now = Instant::now();
+                if let Some(e) = rejected_target(&mut st, target, now) {
+                    return Err(e);
+                }
                 let sel = st.mgr.select(target, why, now);
                 self.pump(&mut st);
                 match sel {
@@ -349,6 +373,29 @@ fn encoder<R: Encodable + Send + 'static>(api_key: ApiKey, req: R) -> connection
     })
 }
 
+/// The stored error when every endpoint the request could go to has rejected us recently.
+fn rejected_target(st: &mut State, target: Target, now: Instant) -> Option<Error> {
+    st.rejected.retain(|_, r| r.until > now);
+    if st.rejected.is_empty() {
+        return None;
+    }
+    let key_of = |id: i32| {
+        st.mgr.known_brokers().find(|(b, _)| *b == id).map(|(_, e)| (e.host.to_ascii_lowercase(), e.port))
+    };
+    let candidates: Vec<(String, u16)> = match target {
+        Target::Broker(id) | Target::Coordinator(id) => key_of(id).into_iter().collect(),
+        Target::AnyNode => {
+            let known: Vec<_> = st.mgr.known_brokers().map(|(_, e)| (e.host.to_ascii_lowercase(), e.port)).collect();
+            if known.is_empty() { st.bootstrap.clone() } else { known }
+        }
+    };
+    if candidates.is_empty() || !candidates.iter().all(|k| st.rejected.contains_key(k)) {
+        return None;
+    }
+    let r = candidates.iter().filter_map(|k| st.rejected.get(k)).max_by_key(|r| r.until)?;
+    Some(connection::clone_error(&r.error, r.error.broker().unwrap_or("?")))
+}
+
 fn pump(shared: &Shared, st: &mut State) {
     while let Some(action) = st.mgr.poll_action() {
         match action {
@@ -366,12 +413,14 @@ fn pump(shared: &Shared, st: &mut State) {
                     max_in_flight: s.max_in_flight,
                     send_buffer: s.send_buffer,
                     receive_buffer: s.receive_buffer,
+                    security: s.security.clone(),
                 };
                 let (tx, rx) = mpsc::channel(s.max_in_flight.max(1));
                 let (close_tx, close_rx) = oneshot::channel();
                 let reports = shared.reports_tx.clone();
+                let key = (spec.host.to_ascii_lowercase(), spec.port);
                 let task = tokio::spawn(connection::run(spec, rx, close_rx, reports));
-                st.conns.insert(conn_id, ConnHandle { tx, close: Some(close_tx), task: Some(task) });
+                st.conns.insert(conn_id, ConnHandle { key, tx, close: Some(close_tx), task: Some(task) });
             }
             Action::Close { conn_id, reason } => {
                 if let Some(h) = st.conns.get_mut(&conn_id) {
@@ -391,7 +440,18 @@ fn handle_report(shared: &Shared, report: Report) {
     let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();
     match report {
-        Report::Ready { conn_id, local, remote } => st.mgr.handle_connected(conn_id, local, remote, now),
+        Report::Ready { conn_id, local, remote } => {
+            if let Some(key) = st.conns.get(&conn_id).map(|h| h.key.clone()) {
+                st.rejected.remove(&key);
+            }
+            st.mgr.handle_connected(conn_id, local, remote, now)
+        }
+        Report::SetupRejected { conn_id, error } => {
+            if let Some(key) = st.conns.get(&conn_id).map(|h| h.key.clone()) {
+                let until = now + shared.sockets.rejection_backoff;
+                st.rejected.insert(key, Rejection { error, until });
+            }
+        }
         Report::Closed { conn_id, reason, error } => {
             st.conns.remove(&conn_id);
             st.mgr.handle_closed(conn_id, reason, error, now);

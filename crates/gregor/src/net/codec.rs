@@ -111,6 +111,8 @@ pub(crate) fn strip_response_header(
 /// Decodes a response body. Decoding runs under `catch_unwind` as a second line of defence:
 /// anything a broker sends must become an error, never a panic in the caller's task.
 pub(crate) fn decode_body<T: Decodable>(mut body: Bytes, api_key: ApiKey, version: i16) -> Result<T> {
+    // Array counts are checked against the bytes first: the decoder preallocates from them.
+    super::guard::check(api_key, version, &body)?;
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::decode(&mut body, version)));
     match res {
         Ok(Ok(v)) => Ok(v),

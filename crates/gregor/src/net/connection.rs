@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::codec::{self, ApiVersionsOutcome, BrokerVersions, FrameDecoder};
 use super::events::CloseReason;
+use super::tls::SecurityContext;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Encodes a whole request frame for (version, correlation id, client id).
@@ -53,6 +54,10 @@ pub(crate) struct RawResponse {
 pub(crate) enum Report {
     Ready { conn_id: u64, local: Option<SocketAddr>, remote: Option<SocketAddr> },
     Closed { conn_id: u64, reason: CloseReason, error: Option<String> },
+    /// Sent just before `Closed` when setup failed for a reason retrying will not fix soon
+    /// (rejected credentials, an untrusted certificate, unusable TLS files): the client stops
+    /// sending to this endpoint until `reconnect.backoff.max.ms` has passed.
+    SetupRejected { conn_id: u64, error: Error },
 }
 
 /// Everything a connection task needs to know.
@@ -70,6 +75,8 @@ pub(crate) struct ConnSpec {
     pub(crate) max_in_flight: usize,
     pub(crate) send_buffer: Option<u32>,
     pub(crate) receive_buffer: Option<u32>,
+    /// TLS and SASL (`security.protocol`).
+    pub(crate) security: std::sync::Arc<SecurityContext>,
 }
 
 struct Pending {
@@ -89,14 +96,21 @@ pub(crate) async fn run(
     mut close: oneshot::Receiver<CloseReason>,
     reports: mpsc::UnboundedSender<Report>,
 ) {
+    // Everything up to `Ready` (TCP, TLS, ApiVersions, SASL) runs under the manager's
+    // `socket.connection.setup.timeout.ms`, as in Java.
     let setup = async {
-        let (stream, local, remote) = connect(&spec).await?;
-        let mut stream = stream;
+        spec.security.check()?;
+        let (tcp, local, remote) = connect(&spec).await?;
+        let mut stream = spec.security.secure(tcp, &spec.host, &spec.label).await?;
         let versions = handshake(&mut stream, &spec).await?;
-        Ok::<_, Error>((stream, versions, local, remote))
+        let mut next_correlation = HANDSHAKE_CORRELATION_IDS;
+        if let Some(sasl) = &spec.security.sasl {
+            next_correlation = super::sasl::authenticate(&mut stream, &spec, &versions, sasl, next_correlation).await?;
+        }
+        Ok::<_, Error>((stream, versions, local, remote, next_correlation))
     };
     let outcome = tokio::select! {
-        r = setup => r,
+        r = setup => r.map_err(|e| spec.security.reclassify(e, &spec.label)),
         reason = &mut close => {
             let reason = reason.unwrap_or(CloseReason::Shutdown);
             let msg = format!("connection to {} closed during setup ({reason})", spec.label);
@@ -105,8 +119,20 @@ pub(crate) async fn run(
             return;
         }
     };
-    let (stream, versions, local, remote) = match outcome {
+    let (stream, versions, local, remote, next_correlation) = match outcome {
         Ok(v) => v,
+        Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => {
+            // One clear error, not "cannot connect": the message already names the broker.
+            tracing::error!(broker = %spec.label, error = %e, "connection setup rejected");
+            requests.close();
+            while let Ok(env) = requests.try_recv() {
+                let _ = env.reply.send(Err(clone_error(&e, &spec.label)));
+            }
+            let error = e.to_string();
+            let _ = reports.send(Report::SetupRejected { conn_id: spec.conn_id, error: clone_error(&e, &spec.label) });
+            let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason: CloseReason::Error, error: Some(error) });
+            return;
+        }
         Err(e) => {
             let msg = format!("cannot connect to {}: {e}", spec.label);
             fail_queued(&mut requests, &msg, ErrorKind::Unreachable);
@@ -120,7 +146,8 @@ pub(crate) async fn run(
     };
     let _ = reports.send(Report::Ready { conn_id: spec.conn_id, local: Some(local), remote: Some(remote) });
     let mut pending = VecDeque::new();
-    let (reason, error) = serve(stream, &spec, &versions, &mut requests, &mut close, &mut pending).await;
+    let (reason, error) =
+        serve(stream, &spec, &versions, next_correlation, &mut requests, &mut close, &mut pending).await;
     let msg = match &error {
         Some(e) => format!("connection to {} closed ({reason}): {e}", spec.label),
         None => format!("connection to {} closed ({reason})", spec.label),
@@ -131,6 +158,23 @@ pub(crate) async fn run(
     }
     fail_queued(&mut requests, &msg, kind);
     let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason, error });
+}
+
+/// Correlation ids 0..3 belong to the ApiVersions handshake (up to three tries).
+const HANDSHAKE_CORRELATION_IDS: i32 = 3;
+
+/// `Error` is not `Clone`; a rejected setup is reported to every waiting request and the client.
+pub(crate) fn clone_error(e: &Error, broker: &str) -> Error {
+    let text = e.to_string();
+    let c = match e.code() {
+        // Display appends the code's description; keep the code instead of the text twice.
+        Some(code) => {
+            let suffix = format!(": {}", crate::protocol_errors::describe(code));
+            Error::new(e.kind(), text.strip_suffix(&suffix).unwrap_or(&text).to_string()).with_code(code)
+        }
+        None => Error::new(e.kind(), text),
+    };
+    c.with_broker(e.broker().unwrap_or(broker))
 }
 
 fn error_kind_for(reason: CloseReason) -> ErrorKind {
@@ -191,6 +235,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
             &codec::api_versions_request(),
         )?;
         stream.write_all(&frame).await.map_err(|e| Error::io("ApiVersions write failed", e))?;
+        stream.flush().await.map_err(|e| Error::io("ApiVersions write failed", e))?;
         let body = read_one_frame(stream, &dec).await?;
         if codec::peek_correlation_id(&body)? != correlation_id {
             return Err(Error::protocol("ApiVersions response has the wrong correlation id"));
@@ -207,7 +252,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
     Err(Error::protocol("ApiVersions negotiation failed"))
 }
 
-async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder) -> Result<Bytes> {
+pub(crate) async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder) -> Result<Bytes> {
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         if let Some(f) = dec.decode(&mut buf)? {
@@ -225,6 +270,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     spec: &ConnSpec,
     versions: &BrokerVersions,
+    first_correlation: i32,
     requests: &mut mpsc::Receiver<Envelope>,
     close: &mut oneshot::Receiver<CloseReason>,
     pending: &mut VecDeque<Pending>,
@@ -233,7 +279,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let dec = FrameDecoder::new(spec.max_frame);
     let mut inbuf = BytesMut::with_capacity(64 * 1024);
     let mut out = BytesMut::new();
-    let mut next_correlation: i32 = 3;
+    let mut next_correlation: i32 = first_correlation;
+    // TLS buffers records inside the stream: once `out` is handed over, flush so they reach
+    // the socket (a no-op for plain TCP).
+    let mut needs_flush = false;
     loop {
         if inbuf.capacity() - inbuf.len() < 16 * 1024 {
             inbuf.reserve(64 * 1024);
@@ -267,9 +316,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
             }
-            r = wr.write_buf(&mut out), if !out.is_empty() => {
-                if let Err(e) = r {
-                    return (CloseReason::BrokerClosed, Some(e.to_string()));
+            r = write_or_flush(&mut wr, &mut out), if !out.is_empty() || needs_flush => {
+                match r {
+                    Ok(flushed) => needs_flush = !flushed,
+                    Err(e) => return (CloseReason::BrokerClosed, Some(e.to_string())),
                 }
             }
             env = requests.recv(), if pending.len() < spec.max_in_flight => {
@@ -311,6 +361,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 return (CloseReason::RequestTimeout, Some(msg));
             }
         }
+    }
+}
+
+/// Writes pending bytes (returns `false`: a flush is still due), or flushes when none are left
+/// (returns `true`).
+async fn write_or_flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &mut BytesMut) -> std::io::Result<bool> {
+    if out.is_empty() {
+        wr.flush().await?;
+        Ok(true)
+    } else {
+        wr.write_buf(out).await?;
+        Ok(false)
     }
 }
 

@@ -234,6 +234,7 @@ impl ConnectionManager {
         &mut self.metrics
     }
 
+    #[cfg(test)]
     pub(crate) fn rebootstraps(&self) -> u64 {
         self.rebootstraps
     }
@@ -741,11 +742,6 @@ impl ConnectionManager {
                 self.rebootstrap(now);
             }
         }
-    }
-
-    /// The consumer could not get metadata for a while: remember that for the trigger.
-    pub(crate) fn metadata_age_reset(&mut self, now: Instant) {
-        self.last_metadata = Some(now);
     }
 
     // ----- events --------------------------------------------------------------------------

@@ -5,10 +5,14 @@
 //! * [`connection`]: the task that owns one socket.
 //! * [`client`]: the thin driver tying them together.
 //! * [`events`]: the connection events and metrics users see.
+//! * [`tls`], [`sasl`]: securing and authenticating a new socket.
 
 pub(crate) mod backoff;
 pub(crate) mod client;
 pub(crate) mod codec;
 pub(crate) mod connection;
 pub mod events;
+pub(crate) mod guard;
 pub(crate) mod manager;
+pub(crate) mod sasl;
+pub(crate) mod tls;

@@ -13,6 +13,7 @@ const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
 /// Magic, then version 1 and minimum-compatible version 1 (big-endian i32s), as Java writes.
 const XERIAL_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
 /// snappy-java's default block size; Java producers frame their output in blocks of this size.
+#[allow(dead_code)] // encoder only
 const XERIAL_BLOCK: usize = 32 * 1024;
 /// Snappy's best case expands 3 input bytes (a 2-byte-offset copy of 64 bytes) into 64, so a
 /// stream claiming more than this many times its size is corrupt; checked before allocating.
@@ -41,26 +42,16 @@ pub(super) fn decompress(
             SnappyError::TooLarge => too_large,
             SnappyError::Bad(m) => err(m),
         }),
-        Compression::Lz4 => {
-            if magic == 0 {
-                // Kafka before 0.10 (KAFKA-3160) computed the LZ4 frame header checksum over the
-                // magic number too; Java ignores that checksum for magic 0 messages
-                // (KafkaLZ4BlockInputStream's ignoreFlagDescriptorChecksum). Repair it instead.
-                let fixed = fix_lz4_header_checksum(input).ok_or_else(|| err("bad LZ4 frame header".into()))?;
-                read_capped(lz4_flex::frame::FrameDecoder::new(&fixed[..]), cap, hint, offset, compression)
-            } else {
-                read_capped(lz4_flex::frame::FrameDecoder::new(input), cap, hint, offset, compression)
-            }
-        }
-        Compression::Zstd => {
-            let dec = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| err(e.to_string()))?;
-            read_capped(dec, cap, hint, offset, compression)
-        }
+        Compression::Lz4 => super::lz4::decompress(input, cap, magic, offset),
+        Compression::Zstd => zstd_decompress(input, cap, hint).map_err(|e| match e {
+            None => too_large,
+            Some(m) => err(m.into()),
+        }),
     }
 }
 
 /// Reads `r` to the end into a new buffer, failing as soon as it would exceed `cap`.
-fn read_capped<R: Read>(
+pub(super) fn read_capped<R: Read>(
     r: R,
     cap: usize,
     hint: usize,
@@ -140,7 +131,7 @@ fn snappy_block(
 
 /// Returns a copy of an LZ4 frame whose header checksum byte is recomputed over the frame
 /// descriptor (flags through optional dictionary id), as the LZ4 frame spec defines it.
-fn fix_lz4_header_checksum(input: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn fix_lz4_header_checksum(input: &[u8]) -> Option<Vec<u8>> {
     const MAGIC: u32 = 0x184D_2204;
     if u32::from_le_bytes(input.get(0..4)?.try_into().ok()?) != MAGIC {
         // Not a modern frame: leave it to the decoder to judge.
@@ -155,39 +146,71 @@ fn fix_lz4_header_checksum(input: &[u8]) -> Option<Vec<u8>> {
         desc_len += 4; // dictionary id
     }
     let desc = input.get(4..4 + desc_len)?;
-    let hc = ((xxh32_short(desc) >> 8) & 0xff) as u8;
+    let hc = ((super::lz4::xxh32(desc, 0) >> 8) & 0xff) as u8;
     let mut fixed = input.to_vec();
     *fixed.get_mut(4 + desc_len)? = hc;
     Some(fixed)
 }
 
-/// xxHash32 with seed 0 for inputs shorter than 16 bytes (an LZ4 frame descriptor is at most 14).
-fn xxh32_short(data: &[u8]) -> u32 {
-    const P1: u32 = 2_654_435_761;
-    const P2: u32 = 2_246_822_519;
-    const P3: u32 = 3_266_489_917;
-    const P4: u32 = 668_265_263;
-    const P5: u32 = 374_761_393;
-    debug_assert!(data.len() < 16);
-    let mut h = P5.wrapping_add(data.len() as u32);
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        h = h.wrapping_add(k.wrapping_mul(P3)).rotate_left(17).wrapping_mul(P4);
-    }
-    for &b in chunks.remainder() {
-        h = h.wrapping_add((b as u32).wrapping_mul(P5)).rotate_left(11).wrapping_mul(P1);
-    }
-    h ^= h >> 15;
-    h = h.wrapping_mul(P2);
-    h ^= h >> 13;
-    h = h.wrapping_mul(P3);
-    h ^= h >> 16;
-    h
+thread_local! {
+    /// One zstd decompression context per thread, reused across batches: creating one allocates
+    /// its window buffers (megabytes for Java's default level-3 streams), which dominated the
+    /// decode cost of small batches.
+    static ZSTD_DCTX: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Streams zstd frames (possibly several, concatenated) into one buffer of at most `cap` bytes.
+/// `Err(None)` means the cap was exceeded, `Err(Some(msg))` that the input is bad.
+fn zstd_decompress(input: &[u8], cap: usize, hint: usize) -> Result<Vec<u8>, Option<&'static str>> {
+    use zstd::zstd_safe::{get_error_name, get_frame_content_size, DCtx, InBuffer, OutBuffer, ResetDirective};
+    ZSTD_DCTX.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(|_| Some("zstd context busy"))?;
+        if slot.is_none() {
+            *slot = Some(DCtx::try_create().ok_or(Some("cannot create a zstd context"))?);
+        }
+        let dctx = slot.as_mut().ok_or(Some("cannot create a zstd context"))?;
+        // Also clears the error state a previous corrupt frame left.
+        dctx.reset(ResetDirective::SessionOnly).map_err(|c| Some(get_error_name(c)))?;
+        // A declared content size (hostile, so only when within the cap) sizes the buffer exactly.
+        let first = match get_frame_content_size(input) {
+            Ok(Some(n)) if n <= cap as u64 => n as usize,
+            _ => hint,
+        };
+        let mut out: Vec<u8> = Vec::with_capacity(first.max(1));
+        let mut inb = InBuffer::around(input);
+        loop {
+            if out.len() == out.capacity() {
+                let room = out.capacity().max(4096).min(cap.saturating_add(1) - out.len());
+                if room == 0 {
+                    return Err(None);
+                }
+                out.reserve_exact(room);
+            }
+            let (in_before, out_before) = (inb.pos, out.len());
+            let pos = out.len();
+            let r = dctx
+                .decompress_stream(&mut OutBuffer::around_pos(&mut out, pos), &mut inb)
+                .map_err(|c| Some(get_error_name(c)))?;
+            if out.len() > cap {
+                return Err(None);
+            }
+            let input_done = inb.pos == input.len();
+            if r == 0 && input_done {
+                return Ok(out);
+            }
+            // zstd always progresses when it has input and room; no progress means the input
+            // ended inside a frame (and guarantees this loop ends).
+            if out.len() < out.capacity() && inb.pos == in_before && out.len() == out_before {
+                return Err(Some("truncated zstd frame"));
+            }
+        }
+    })
 }
 
 /// Compresses a v2 records section the way the Java producer does (same framings, default
 /// levels: gzip 6, zstd 3, LZ4 64 KiB independent blocks without checksums).
+#[allow(dead_code)] // encoder only
 pub(super) fn compress(compression: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(), RecordsError> {
     let io_err = |e: std::io::Error| RecordsError::Encode(format!("{compression}: {e}"));
     match compression {
@@ -221,9 +244,10 @@ pub(super) fn compress(compression: Compression, input: &[u8], out: &mut Vec<u8>
             enc.finish().map_err(|e| RecordsError::Encode(format!("lz4: {e}")))?;
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(out, 3).map_err(io_err)?;
-            enc.write_all(input).map_err(io_err)?;
-            enc.finish().map_err(io_err)?;
+            // One-shot: the frame then records its content size, which lets decoders size their
+            // buffer exactly, and the window fits the batch instead of level 3's 2 MiB default.
+            let z = zstd::bulk::compress(input, 3).map_err(io_err)?;
+            out.extend_from_slice(&z);
         }
     }
     Ok(())
@@ -232,14 +256,6 @@ pub(super) fn compress(compression: Compression, input: &[u8], out: &mut Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xxh32_matches_reference_values() {
-        // Reference values of XXH32 with seed 0.
-        assert_eq!(xxh32_short(b""), 0x02CC_5D05);
-        assert_eq!(xxh32_short(b"a"), 0x550D_7456);
-        assert_eq!(xxh32_short(b"abc"), 0x32D1_53FF);
-    }
 
     #[test]
     fn every_codec_round_trips_and_respects_the_cap() {
@@ -269,7 +285,7 @@ mod tests {
         let mut z = Vec::new();
         compress(Compression::Lz4, &data, &mut z).unwrap();
         // Old Kafka hashed magic + descriptor: emulate by storing that (wrong) checksum.
-        let broken = ((xxh32_short(&z[0..6]) >> 8) & 0xff) as u8;
+        let broken = ((super::super::lz4::xxh32(&z[0..6], 0) >> 8) & 0xff) as u8;
         assert_ne!(broken, z[6], "test needs a checksum that differs");
         z[6] = broken;
         assert_eq!(decompress(Compression::Lz4, &z, 1 << 20, 0, 0).unwrap(), data);

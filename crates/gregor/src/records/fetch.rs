@@ -90,7 +90,7 @@ impl FetchRecords {
     ) -> FetchRecords {
         let read_committed = options.isolation == IsolationLevel::ReadCommitted;
         let mut aborted = if read_committed { aborted.to_vec() } else { Vec::new() };
-        aborted.sort_unstable_by(|a, b| b.first_offset.cmp(&a.first_offset));
+        aborted.sort_unstable_by_key(|a| std::cmp::Reverse(a.first_offset));
         FetchRecords {
             data: records,
             pos: 0,
@@ -124,11 +124,6 @@ impl FetchRecords {
     /// (and after an error).
     pub fn tail(&self) -> FetchTail {
         self.tail
-    }
-
-    /// Complete batches (or top-level legacy messages) read so far.
-    pub fn batches_read(&self) -> usize {
-        self.batches
     }
 
     fn fail(&mut self, e: RecordsError) -> Option<Result<Record, RecordsError>> {

@@ -32,9 +32,13 @@
 
 mod batch;
 mod compression;
+// The encoder serves producers, the mock broker, tests and benches; the consumer itself never
+// encodes, so while `records` is crate-private it would otherwise warn as dead code.
+#[allow(dead_code)]
 mod encode;
 mod fetch;
 mod legacy;
+mod lz4;
 mod wire;
 
 #[cfg(test)]
@@ -46,6 +50,7 @@ use std::fmt;
 
 pub use bytes::Bytes;
 
+#[allow(unused_imports)]
 pub use self::encode::{
     encode_batch, encode_batch_with, encode_control_batch, BatchOptions, ControlMarker,
     ProduceRecord,
@@ -222,7 +227,10 @@ pub struct DecodeOptions {
     pub isolation: IsolationLevel,
     /// Largest decompressed size of one batch; larger output is an error
     /// ([`RecordsError::DecompressedTooLarge`]), never an allocation.
-    /// Default [`DEFAULT_MAX_DECOMPRESSED_BYTES`].
+    /// Default [`DEFAULT_MAX_DECOMPRESSED_BYTES`]. Besides the output, a codec's own working
+    /// memory is bounded by its format: at most one 4 MiB block beyond the cap for LZ4, and the
+    /// zstd window (up to 128 MiB, zstd's default limit, which Kafka's `compression.zstd.level`
+    /// 20–22 may need); one zstd context is kept per decoding thread.
     pub max_decompressed_bytes: usize,
 }
 
@@ -299,6 +307,7 @@ pub enum RecordsError {
         limit: usize,
     },
     /// A batch could not be encoded.
+    #[allow(dead_code)] // built by the encoder only
     Encode(String),
 }
 
@@ -334,6 +343,7 @@ impl std::error::Error for RecordsError {}
 
 /// Re-exports for the criterion benchmarks in `benches/records.rs`; not a stable API.
 #[doc(hidden)]
+#[allow(dead_code)] // used only by the benches, which need `records` reachable from outside
 pub mod __bench {
     /// CRC32C as used over v2 batches.
     pub fn crc32c(data: &[u8]) -> u32 {

@@ -427,7 +427,9 @@ fn random_and_mutated_input_never_panics() {
     seeds.push(legacy(0, 1, 0, 5, Some(b"k"), Some(b"v")));
     let lax = DecodeOptions { check_crcs: false, isolation: IsolationLevel::ReadCommitted, max_decompressed_bytes: 1 << 20 };
     let strict = DecodeOptions { max_decompressed_bytes: 1 << 20, ..committed() };
-    for round in 0..4000 {
+    // RECORDS_FUZZ_ROUNDS raises the count for a longer local run (e.g. 300000 in release).
+    let rounds = std::env::var("RECORDS_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
+    for round in 0..rounds {
         let data: Vec<u8> = if round % 8 == 0 {
             (0..rng.below(300)).map(|_| rng.next() as u8).collect()
         } else {

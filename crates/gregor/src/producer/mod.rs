@@ -1,0 +1,405 @@
+//! gregor's producer: simple and fast, for the CLI's `gregor produce`, tests and benchmarks.
+//!
+//! Like Java's `KafkaProducer` without idempotence or transactions:
+//!
+//! * [`Producer::send`] picks the partition (`partitioner`: murmur2 of the key, sticky for
+//!   unkeyed records), appends the record to that partition's batch (`accumulator`) and returns
+//!   a [`DeliveryFuture`] at once;
+//! * a background sender task (started by the first `send`, never at construction) sends a
+//!   batch when it reaches `batch.size` bytes or `linger.ms` after it was started; all the
+//!   ready batches for one broker go in ONE Produce request, up to
+//!   `max.in.flight.requests.per.connection` requests in flight per broker;
+//! * retriable errors are retried (after `retry.backoff.ms`, bounded by `retries` and
+//!   `delivery.timeout.ms`); leader errors such as NOT_LEADER_OR_FOLLOWER refresh metadata first,
+//!   so the retry goes to the new leader.
+//!
+//! Connections come from the shared connection layer: the producer opens nothing until its
+//! first `send`, adopts the bootstrap socket as that broker's connection, and then holds one
+//! socket per partition leader it writes to.
+//!
+//! ```no_run
+//! # async fn demo() -> gregor::Result<()> {
+//! use gregor::{Producer, ProducerRecord, ProducerSettings};
+//! let producer = Producer::new(ProducerSettings::new("127.0.0.1:9092"))?;
+//! let delivery = producer.send(ProducerRecord::new("orders").key("k1").value("v1")).await?;
+//! let meta = delivery.await?;
+//! println!("written at {}-{}@{}", meta.topic, meta.partition, meta.offset);
+//! producer.close(std::time::Duration::from_secs(30)).await?;
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod accumulator;
+pub(crate) mod encode;
+pub(crate) mod partitioner;
+pub(crate) mod request;
+mod sender;
+mod settings;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+use crate::cluster::Cluster;
+use crate::error::{Error, ErrorKind, Result};
+use accumulator::TopicPartition;
+use encode::{record_size, Compression, PendingRecord, BATCH_OVERHEAD};
+
+pub use settings::ProducerSettings;
+
+/// A record to send.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerRecord {
+    /// The topic.
+    pub topic: String,
+    /// The partition; `None` lets the partitioner choose (murmur2 of the key, or sticky).
+    pub partition: Option<i32>,
+    /// The key (`None` is a null key).
+    pub key: Option<Bytes>,
+    /// The value (`None` is a null value, a tombstone on compacted topics).
+    pub value: Option<Bytes>,
+    /// Headers, in order (keys may repeat).
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// CreateTime in ms since the epoch; `None` uses the current time.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    /// A record for `topic` with no key, no value and no headers.
+    pub fn new(topic: impl Into<String>) -> Self {
+        ProducerRecord { topic: topic.into(), ..Default::default() }
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the value.
+    pub fn value(mut self, value: impl Into<Bytes>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+
+    /// Sets the partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, key: impl Into<String>, value: Option<Bytes>) -> Self {
+        self.headers.push((key.into(), value));
+        self
+    }
+
+    /// Sets the timestamp (ms since the epoch).
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+}
+
+/// Where a record was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset; -1 with `acks=0` (the broker does not answer).
+    pub offset: i64,
+    /// The record's timestamp: its CreateTime, or the broker's LogAppendTime when the topic
+    /// uses it.
+    pub timestamp: i64,
+}
+
+/// Resolves once the record is acknowledged (or failed for good).
+#[derive(Debug)]
+#[must_use = "a DeliveryFuture reports whether the record was written"]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx).poll(cx).map(|r| match r {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(ErrorKind::Closed, "the producer was dropped before the record was sent")),
+        })
+    }
+}
+
+/// The per-record reply channel.
+pub(crate) type Completion = oneshot::Sender<Result<RecordMetadata>>;
+
+/// The settings the sender uses, parsed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) acks: i16,
+    pub(crate) compression: Compression,
+    pub(crate) batch_size: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) delivery_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) retry_backoff: (Duration, Duration),
+    pub(crate) max_request_size: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) buffer_memory: usize,
+    pub(crate) max_block: Duration,
+}
+
+/// State shared by `Producer` and its sender task.
+pub(crate) struct Inner {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) cfg: Resolved,
+    pub(crate) state: Mutex<sender::State>,
+    /// Wakes the sender: a new or full batch, a finished request, a flush, a close.
+    pub(crate) wake: Notify,
+    /// Fires when batches complete or buffer space frees up (flush, close, backpressure).
+    pub(crate) progress: Notify,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, sender::State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An asynchronous Kafka producer (see the [module docs](self)).
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("client_id", &self.inner.cluster.settings.client_id).finish()
+    }
+}
+
+impl Producer {
+    /// Creates a producer. Validates the settings; opens no connection and starts no task.
+    pub fn new(settings: ProducerSettings) -> Result<Producer> {
+        settings.validate()?;
+        let cfg = Resolved {
+            acks: settings.acks,
+            compression: Compression::parse(&settings.compression_type)?,
+            batch_size: settings.batch_size.max(1),
+            request_timeout: settings.request_timeout,
+            delivery_timeout: settings.delivery_timeout,
+            retries: settings.retries,
+            retry_backoff: (settings.retry_backoff, settings.retry_backoff_max.max(settings.retry_backoff)),
+            max_request_size: settings.max_request_size,
+            max_in_flight: settings.max_in_flight,
+            buffer_memory: settings.buffer_memory,
+            max_block: settings.max_block,
+        };
+        let cluster = Cluster::new(settings.cluster_settings()?);
+        Ok(Producer::with_cluster(cluster, cfg, settings.linger))
+    }
+
+    /// Creates a producer from gregor's [`ProducerConfig`](crate::ProducerConfig) (Java keys
+    /// parsed and validated there). Keys that config does not carry (`buffer.memory`,
+    /// `max.block.ms`) keep Java's defaults. Opens no connection and starts no task.
+    pub fn from_config(config: &crate::config::ProducerConfig) -> Result<Producer> {
+        use crate::config::CompressionType;
+        if config.net.bootstrap_servers.is_empty() {
+            return Err(Error::new(ErrorKind::Config, "bootstrap.servers is required"));
+        }
+        let defaults = ProducerSettings::new("");
+        let net = &config.net;
+        let cfg = Resolved {
+            acks: config.acks.wire_value(),
+            compression: match config.compression_type {
+                CompressionType::None => Compression::None,
+                CompressionType::Gzip => Compression::Gzip,
+                CompressionType::Snappy => Compression::Snappy,
+                CompressionType::Lz4 => Compression::Lz4,
+                CompressionType::Zstd => Compression::Zstd,
+            },
+            batch_size: (config.batch_size as usize).max(1),
+            request_timeout: net.request_timeout,
+            delivery_timeout: config.delivery_timeout,
+            retries: config.retries,
+            retry_backoff: (net.retry_backoff, net.retry_backoff_max.max(net.retry_backoff)),
+            max_request_size: (config.max_request_size as usize).max(1),
+            max_in_flight: (net.max_in_flight_per_connection as usize).max(1),
+            buffer_memory: defaults.buffer_memory,
+            max_block: defaults.max_block,
+        };
+        let cluster = Cluster::new(crate::cluster::ClusterSettings::from_net(net, cfg.max_block, false));
+        Ok(Producer::with_cluster(cluster, cfg, config.linger))
+    }
+
+    pub(crate) fn with_cluster(cluster: Arc<Cluster>, cfg: Resolved, linger: Duration) -> Producer {
+        let state = sender::State::new(&cfg, linger);
+        Producer {
+            inner: Arc::new(Inner { cluster, cfg, state: Mutex::new(state), wake: Notify::new(), progress: Notify::new() }),
+        }
+    }
+
+    /// Queues a record. Waits only for metadata of a topic seen for the first time and for
+    /// buffer space (both bounded by `max.block.ms`); the returned future resolves when the
+    /// record is acknowledged according to `acks`, or has failed for good.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        if self.inner.lock().closed {
+            return Err(Error::closed());
+        }
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let pending = PendingRecord { key: record.key, value: record.value, headers: record.headers, timestamp };
+        let size = BATCH_OVERHEAD + record_size(&pending, 0, 0);
+        if size > self.inner.cfg.max_request_size || size > self.inner.cfg.buffer_memory {
+            // Java's RecordTooLargeException, raised before anything is sent.
+            return Err(Error::broker_code(
+                10,
+                format!(
+                    "a record of {size} bytes is larger than max.request.size={} or buffer.memory={}",
+                    self.inner.cfg.max_request_size, self.inner.cfg.buffer_memory
+                ),
+            ));
+        }
+        let deadline = Instant::now() + self.inner.cfg.max_block;
+        let partitions = sender::partitions_for(&self.inner, &record.topic, deadline).await?;
+        if let Some(p) = record.partition {
+            if p < 0 || p >= partitions.count {
+                return Err(Error::new(
+                    ErrorKind::UnknownTopic,
+                    format!("partition {p} is not in topic {} ({} partitions)", record.topic, partitions.count),
+                ));
+            }
+        }
+        sender::wait_for_buffer(&self.inner, size, deadline).await?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.inner.lock();
+            if st.closed {
+                return Err(Error::closed());
+            }
+            let partition = match (record.partition, &pending.key) {
+                (Some(p), _) => p,
+                (None, Some(k)) => partitioner::partition_for_key(k, partitions.count),
+                (None, None) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
+            };
+            let tp = TopicPartition { topic: partitions.topic.clone(), partition };
+            let appended = st.acc.append(tp, pending, tx, Instant::now());
+            if record.partition.is_none() {
+                st.sticky.on_append(
+                    &record.topic,
+                    partition,
+                    appended.bytes,
+                    partitions.count,
+                    &partitions.available,
+                    rand::random(),
+                );
+            }
+            if appended.new_batch {
+                st.incomplete.insert(appended.batch_id);
+            }
+            sender::ensure_started(&self.inner, &mut st);
+            if appended.new_batch || appended.full {
+                self.inner.wake.notify_one();
+            }
+        }
+        Ok(DeliveryFuture { rx })
+    }
+
+    /// Sends every record queued so far without waiting for `linger.ms`, and waits until each
+    /// of them is acknowledged or failed.
+    pub async fn flush(&self) {
+        let bound = {
+            let mut st = self.inner.lock();
+            st.acc.begin_flush()
+        };
+        self.inner.wake.notify_one();
+        loop {
+            let progressed = self.inner.progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            if self.inner.lock().incomplete.range(..bound).next().is_none() {
+                return;
+            }
+            progressed.await;
+        }
+    }
+
+    /// Flushes, waiting up to `timeout`, then closes every connection. Records still not
+    /// acknowledged at the timeout fail with a `Closed` error. Later `send`s fail.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        {
+            let mut st = self.inner.lock();
+            st.closed = true;
+            st.acc.set_closing();
+        }
+        self.inner.wake.notify_one();
+        let flushed = tokio::time::timeout_at(deadline, self.flush()).await.is_ok();
+        let task = {
+            let mut st = self.inner.lock();
+            st.abort_all("the producer was closed before the record was acknowledged");
+            st.task.take()
+        };
+        if let Some(t) = task {
+            t.abort();
+        }
+        self.inner.progress.notify_waiters();
+        self.inner.cluster.close(deadline.saturating_duration_since(Instant::now())).await;
+        if flushed {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Timeout, format!("close: records were still unacknowledged after {} ms", timeout.as_millis())))
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Like dropping a Java producer without close(): the sender keeps sending what is
+        // queued (every batch is ready now) and ends once nothing is left; its sockets close
+        // when the last reference to the cluster goes.
+        let mut st = self.inner.lock();
+        st.closed = true;
+        st.acc.set_closing();
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn producer_and_its_futures_can_move_between_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Producer>();
+        send_sync::<DeliveryFuture>();
+        let p = Producer::new(ProducerSettings::new("127.0.0.1:1")).unwrap();
+        let send = p.send(ProducerRecord::new("t").value("v"));
+        is_send(&send);
+        let flush = p.flush();
+        is_send(&flush);
+        let close = p.close(Duration::from_secs(1));
+        is_send(&close);
+    }
+
+    #[test]
+    fn invalid_settings_fail_at_construction() {
+        let mut s = ProducerSettings::new("127.0.0.1:9092");
+        s.compression_type = "brotli".into();
+        assert_eq!(Producer::new(s).unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(Producer::new(ProducerSettings::new("nohost")).unwrap_err().kind(), ErrorKind::Config);
+    }
+}

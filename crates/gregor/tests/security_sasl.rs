@@ -1,0 +1,356 @@
+//! SASL end to end: a SASL-speaking front written here (server side of SaslHandshake and
+//! SaslAuthenticate with PLAIN and SCRAM, per RFC 5802) proxies every other request to a
+//! gregor-mock broker. Plus the real-Kafka SASL_SSL check, skipped unless
+//! GREGOR_KAFKA_SASL_BOOTSTRAP is set.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use gregor::{Consumer, ConsumerConfig, ErrorKind};
+use gregor_mock::MockCluster;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use ring::{digest, hmac, pbkdf2};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(30);
+const PASSWORD: &str = "Tr0ub4dor&3-never-logged";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mech {
+    Plain,
+    Scram512,
+}
+
+impl Mech {
+    fn name(self) -> &'static str {
+        match self {
+            Mech::Plain => "PLAIN",
+            Mech::Scram512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+struct Front {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+}
+
+async fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await.ok()?;
+    let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await.ok()?;
+    Some(Bytes::from(buf))
+}
+
+async fn write_frame(s: &mut TcpStream, body: &[u8]) -> Option<()> {
+    let mut out = BytesMut::with_capacity(body.len() + 4);
+    out.put_i32(body.len() as i32);
+    out.extend_from_slice(body);
+    s.write_all(&out).await.ok()
+}
+
+fn response<R: Encodable>(correlation_id: i32, header_version: i16, body: &R, version: i16) -> Bytes {
+    let mut b = BytesMut::new();
+    ResponseHeader::default().with_correlation_id(correlation_id).encode(&mut b, header_version).unwrap();
+    body.encode(&mut b, version).unwrap();
+    b.freeze()
+}
+
+async fn start_front(upstream: SocketAddr, mech: Mech, user: &'static str, password: &'static str) -> Front {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let a = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve_front(client, upstream, mech, user, password));
+        }
+    });
+    Front { addr, accepted }
+}
+
+/// Sequential request/response: answers SASL itself, forwards the rest, adds SASL to the
+/// ApiVersions answer.
+async fn serve_front(mut client: TcpStream, upstream: SocketAddr, mech: Mech, user: &str, password: &str) {
+    let Ok(mut up) = TcpStream::connect(upstream).await else { return };
+    let mut authenticated = false;
+    let mut scram: Option<(String, String)> = None; // (client-first-bare, server-first)
+    while let Some(frame) = read_frame(&mut client).await {
+        let mut peek = frame.clone();
+        let (key, version) = (peek.get_i16(), peek.get_i16());
+        let api = ApiKey::try_from(key).unwrap();
+        let mut req = frame.clone();
+        let header = RequestHeader::decode(&mut req, api.request_header_version(version)).unwrap();
+        let cid = header.correlation_id;
+        let rhv = api.response_header_version(version);
+        match api {
+            ApiKey::SaslHandshake => {
+                let resp = SaslHandshakeResponse::default()
+                    .with_mechanisms(vec![StrBytes::from_static_str(mech.name())]);
+                write_frame(&mut client, &response(cid, rhv, &resp, version)).await;
+            }
+            ApiKey::SaslAuthenticate => {
+                let r = SaslAuthenticateRequest::decode(&mut req, version).unwrap();
+                let (ok, bytes) = match mech {
+                    Mech::Plain => {
+                        let want = format!("\0{user}\0{password}");
+                        (r.auth_bytes[..] == *want.as_bytes(), Bytes::new())
+                    }
+                    Mech::Scram512 => match scram.take() {
+                        None => {
+                            let first = std::str::from_utf8(&r.auth_bytes).unwrap().to_string();
+                            let bare = first.strip_prefix("n,,").unwrap().to_string();
+                            let cnonce = bare.split(',').find_map(|a| a.strip_prefix("r=")).unwrap();
+                            let server_first = format!("r={cnonce}srvNonce42,s={},i=4096", B64.encode(b"salt"));
+                            scram = Some((bare, server_first.clone()));
+                            (true, Bytes::from(server_first))
+                        }
+                        Some((bare, server_first)) => {
+                            let fin = std::str::from_utf8(&r.auth_bytes).unwrap();
+                            let (without_proof, proof) = fin.rsplit_once(",p=").unwrap();
+                            let proof = B64.decode(proof).unwrap();
+                            let mut salted = [0u8; 64];
+                            pbkdf2::derive(
+                                pbkdf2::PBKDF2_HMAC_SHA512,
+                                4096.try_into().unwrap(),
+                                b"salt",
+                                password.as_bytes(),
+                                &mut salted,
+                            );
+                            let sk = hmac::Key::new(hmac::HMAC_SHA512, &salted);
+                            let client_key = hmac::sign(&sk, b"Client Key");
+                            let stored = digest::digest(&digest::SHA512, client_key.as_ref());
+                            let auth_msg = format!("{bare},{server_first},{without_proof}");
+                            let csig = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA512, stored.as_ref()), auth_msg.as_bytes());
+                            let recovered: Vec<u8> = proof.iter().zip(csig.as_ref()).map(|(a, b)| a ^ b).collect();
+                            let ok = digest::digest(&digest::SHA512, &recovered).as_ref() == stored.as_ref();
+                            let server_key = hmac::sign(&sk, b"Server Key");
+                            let ssig = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA512, server_key.as_ref()), auth_msg.as_bytes());
+                            (ok, Bytes::from(format!("v={}", B64.encode(ssig.as_ref()))))
+                        }
+                    },
+                };
+                let resp = if ok {
+                    authenticated = authenticated || bytes.is_empty() || bytes.starts_with(b"v=");
+                    SaslAuthenticateResponse::default().with_auth_bytes(bytes)
+                } else {
+                    // Kafka's message for a bad password (SaslServerAuthenticator).
+                    SaslAuthenticateResponse::default().with_error_code(58).with_error_message(Some(
+                        StrBytes::from_string(format!(
+                            "Authentication failed during authentication due to invalid credentials with SASL mechanism {}",
+                            mech.name()
+                        )),
+                    ))
+                };
+                write_frame(&mut client, &response(cid, rhv, &resp, version)).await;
+                if !ok {
+                    return; // Kafka closes the connection after a failed authentication.
+                }
+            }
+            _ => {
+                if api != ApiKey::ApiVersions && !authenticated {
+                    return; // A SASL listener accepts nothing else before authentication.
+                }
+                write_frame(&mut up, &frame).await;
+                let Some(mut answer) = read_frame(&mut up).await else { return };
+                if api == ApiKey::ApiVersions {
+                    let mut body = answer.clone();
+                    let h = ResponseHeader::decode(&mut body, 0).unwrap();
+                    let mut v = ApiVersionsResponse::decode(&mut body, version).unwrap();
+                    v.api_keys.push(ApiVersion::default().with_api_key(17).with_min_version(0).with_max_version(1));
+                    v.api_keys.push(ApiVersion::default().with_api_key(36).with_min_version(0).with_max_version(2));
+                    answer = response(h.correlation_id, 0, &v, version);
+                }
+                write_frame(&mut client, &answer).await;
+            }
+        }
+    }
+}
+
+async fn cluster_behind(mech: Mech, password: &'static str) -> (MockCluster, Front) {
+    let cluster = MockCluster::builder().brokers(1).topic("t", 1).start().await.unwrap();
+    cluster.append_records("t", 0, &[("k", "v0"), ("k", "v1")]).unwrap();
+    let front = start_front(cluster.broker_addr(0).unwrap(), mech, "alice", password).await;
+    cluster.set_advertised(0, "127.0.0.1", front.addr.port());
+    (cluster, front)
+}
+
+fn config(front: &Front, mech: Mech, password: &str) -> ConsumerConfig {
+    ConsumerConfig::builder()
+        .bootstrap_servers(format!("127.0.0.1:{}", front.addr.port()))
+        .group_id("g")
+        .set("auto.offset.reset", "earliest")
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanism", mech.name())
+        .set("sasl.username", "alice")
+        .set("sasl.password", password)
+        .set("default.api.timeout.ms", "600000")
+        .set("reconnect.backoff.max.ms", "600000")
+        .build()
+        .unwrap()
+}
+
+async fn consume_two(consumer: &Consumer) {
+    consumer.subscribe(["t"]).unwrap();
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "records did not arrive over SASL");
+        got.extend(consumer.poll(Duration::from_millis(200)).await.expect("poll over SASL"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_sha512_consumes() {
+    capture();
+    let (_cluster, front) = cluster_behind(Mech::Scram512, PASSWORD).await;
+    let consumer = Consumer::new(config(&front, Mech::Scram512, PASSWORD)).unwrap();
+    consume_two(&consumer).await;
+    consumer.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_consumes() {
+    capture();
+    let (_cluster, front) = cluster_behind(Mech::Plain, PASSWORD).await;
+    let consumer = Consumer::new(config(&front, Mech::Plain, PASSWORD)).unwrap();
+    consume_two(&consumer).await;
+    consumer.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_one_clear_error_without_retry_storm() {
+    capture();
+    for mech in [Mech::Scram512, Mech::Plain] {
+        let (cluster, front) = cluster_behind(mech, PASSWORD).await;
+        let consumer = Consumer::new(config(&front, mech, "wrong-password")).unwrap();
+        consumer.subscribe(["t"]).unwrap();
+        // poll surfaces the failure instead of retrying until default.api.timeout.ms (600 s).
+        let err = consumer.poll(Duration::from_secs(600)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert_eq!(err.code(), Some(58), "{err}");
+        let text = err.to_string();
+        let want = format!(
+            "SASL authentication failed for user 'alice' with {} on 127.0.0.1:{}",
+            mech.name(),
+            front.addr.port()
+        );
+        assert!(text.contains(&want), "{text}");
+        assert!(text.contains("invalid credentials"), "{text}");
+        assert!(!text.contains("wrong-password"), "{text}");
+        // Again: answered from the rejection, no new socket inside reconnect.backoff.max.ms.
+        let attempts = front.accepted.load(Ordering::SeqCst);
+        assert_eq!(attempts, 1, "one attempt, not a storm");
+        let again = consumer.partitions_for("t").await.unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::Auth);
+        assert_eq!(front.accepted.load(Ordering::SeqCst), attempts);
+        assert_eq!(cluster.connections().len(), 1, "only the proxied ApiVersions connection");
+        consumer.close(Duration::from_secs(5)).await;
+    }
+}
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every test of this binary logs at TRACE into one in-memory capture (a global subscriber:
+/// a scoped one races with the callsite-interest cache when tests run in parallel).
+fn capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let sink = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        capture
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_logs_debug_or_errors() {
+    let capture = capture();
+    let mut seen = String::new();
+    for mech in [Mech::Scram512, Mech::Plain] {
+        let (_cluster, front) = cluster_behind(mech, PASSWORD).await;
+        let cfg = config(&front, mech, PASSWORD);
+        seen.push_str(&format!("{cfg:?}"));
+        let consumer = Consumer::new(cfg).unwrap();
+        consume_two(&consumer).await;
+        consumer.close(Duration::from_secs(5)).await;
+        // And a failing exchange, whose error text is checked too.
+        let bad = Consumer::new(config(&front, mech, "wrong-Tr0ub4dor&3")).unwrap();
+        let err = bad.partitions_for("t").await.unwrap_err();
+        seen.push_str(&format!("{err} {err:?}"));
+    }
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("SASL authentication succeeded"), "the capture works");
+    assert!(logs.contains("TRACE"), "trace events were captured");
+    for secret in [PASSWORD, "wrong-Tr0ub4dor&3"] {
+        assert!(!logs.contains(secret), "a password reached the logs");
+        assert!(!seen.contains(secret), "a password reached Debug or an error: {seen}");
+    }
+}
+
+/// Against a real broker with a SASL_SSL listener (scripts/kafka-cluster.sh): set
+/// GREGOR_KAFKA_SASL_BOOTSTRAP, and optionally GREGOR_KAFKA_SASL_USERNAME/_PASSWORD/_MECHANISM
+/// and GREGOR_KAFKA_SSL_TRUSTSTORE (a PEM CA file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_kafka_sasl_ssl() {
+    let Ok(bootstrap) = std::env::var("GREGOR_KAFKA_SASL_BOOTSTRAP") else {
+        println!("skipped: GREGOR_KAFKA_SASL_BOOTSTRAP is not set");
+        return;
+    };
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let builder = || {
+        let mut b = ConsumerConfig::builder()
+            .bootstrap_servers(&bootstrap)
+            .set("security.protocol", env("GREGOR_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"))
+            .set("sasl.mechanism", env("GREGOR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
+            .set("sasl.username", env("GREGOR_KAFKA_SASL_USERNAME", "alice"))
+            .set("default.api.timeout.ms", "30000");
+        if let Ok(ca) = std::env::var("GREGOR_KAFKA_SSL_TRUSTSTORE") {
+            b = b.set("ssl.truststore.location", ca);
+        }
+        b
+    };
+    let good = env("GREGOR_KAFKA_SASL_PASSWORD", "alice-secret");
+    let consumer = Consumer::new(builder().set("sasl.password", good).build().unwrap()).unwrap();
+    // Any topic listing proves TCP + TLS + SASL + Metadata worked.
+    match consumer.partitions_for("__consumer_offsets").await {
+        Ok(_) => {}
+        Err(e) => assert_ne!(e.kind(), ErrorKind::Auth, "good credentials were rejected: {e}"),
+    }
+    consumer.close(Duration::from_secs(5)).await;
+    let bad = Consumer::new(builder().set("sasl.password", "definitely-wrong").build().unwrap()).unwrap();
+    let err = bad.partitions_for("__consumer_offsets").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("SASL authentication failed for user"), "{err}");
+}

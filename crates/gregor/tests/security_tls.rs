@@ -1,0 +1,282 @@
+//! TLS end to end: a TLS-terminating proxy (rustls, certificates generated here with rcgen)
+//! in front of a gregor-mock broker. The proxy proves the client side: trust, host name
+//! verification, SNI-less IP handling, client certificates, and that a trust failure is one
+//! clear `ErrorKind::Auth` error instead of a retry loop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gregor::{Consumer, ConsumerConfig, ErrorKind};
+use gregor_mock::MockCluster;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::{TcpListener, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+fn new_ca(name: &str) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    Ca { cert, key }
+}
+
+/// A leaf certificate for `names` (DNS names or IP addresses) signed by `ca`.
+fn leaf(ca: &Ca, names: &[&str]) -> (CertificateDer<'static>, PrivateKeyDer<'static>, String, String) {
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    let der = cert.der().clone();
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (der, key_der, cert.pem(), key.serialize_pem())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(ca: &Ca, names: &[&str], client_ca: Option<&Ca>) -> Arc<ServerConfig> {
+    let (cert, key, _, _) = leaf(ca, names);
+    let builder = ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().unwrap();
+    let builder = match client_ca {
+        Some(cca) => {
+            let mut roots = RootCertStore::empty();
+            roots.add(cca.cert.der().clone()).unwrap();
+            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().unwrap();
+            builder.with_client_cert_verifier(v)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(builder.with_single_cert(vec![cert], key).unwrap())
+}
+
+/// Terminates TLS and pipes the plaintext to `upstream`.
+struct TlsProxy {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    handshakes: Arc<AtomicUsize>,
+}
+
+async fn start_proxy(cfg: Arc<ServerConfig>, upstream: SocketAddr) -> TlsProxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+    let (a, h) = (accepted.clone(), handshakes.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            let h = h.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                h.fetch_add(1, Ordering::SeqCst);
+                let Ok(mut up) = TcpStream::connect(upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    TlsProxy { addr, accepted, handshakes }
+}
+
+/// A scratch directory for PEM files.
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "gregor-tls-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &std::path::Path, file: &str, text: &str) -> String {
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+async fn cluster_behind(proxy_cfg: Arc<ServerConfig>, host: &str) -> (MockCluster, TlsProxy) {
+    let cluster = MockCluster::builder().brokers(1).topic("t", 1).start().await.unwrap();
+    cluster.append_records("t", 0, &[("k", "v0"), ("k", "v1")]).unwrap();
+    let proxy = start_proxy(proxy_cfg, cluster.broker_addr(0).unwrap()).await;
+    // Metadata points at the proxy, so every connection (fetch, coordinator) goes through TLS.
+    cluster.set_advertised(0, host, proxy.addr.port());
+    (cluster, proxy)
+}
+
+fn config(bootstrap: String, extra: &[(&str, &str)]) -> ConsumerConfig {
+    let mut b = ConsumerConfig::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id("g")
+        .set("auto.offset.reset", "earliest")
+        .set("security.protocol", "SSL")
+        // A rejected handshake must stay rejected for the whole test: no timing in assertions.
+        .set("reconnect.backoff.max.ms", "600000");
+    for (k, v) in extra {
+        b = b.set(k, v);
+    }
+    b.build().unwrap()
+}
+
+async fn consume_two(consumer: &Consumer) {
+    consumer.subscribe(["t"]).unwrap();
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "records did not arrive over TLS");
+        got.extend(consumer.poll(Duration::from_millis(200)).await.expect("poll over TLS"));
+    }
+    assert_eq!(got.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_ca_consumes_over_tls() {
+    let ca = new_ca("gregor test CA");
+    let (cluster, proxy) = cluster_behind(server_config(&ca, &["localhost"], None), "localhost").await;
+    let dir = scratch("good");
+    let ca_path = write(&dir, "ca.pem", &ca.cert.pem());
+    let consumer = Consumer::new(config(
+        format!("localhost:{}", proxy.addr.port()),
+        &[("ssl.truststore.location", ca_path.as_str())],
+    ))
+    .unwrap();
+    consume_two(&consumer).await;
+    consumer.close(Duration::from_secs(5)).await;
+    // Every broker connection went through the proxy and completed a TLS handshake.
+    let conns = cluster.connections();
+    assert!(!conns.is_empty());
+    assert_eq!(proxy.handshakes.load(Ordering::SeqCst), proxy.accepted.load(Ordering::SeqCst));
+    assert!(conns.len() <= proxy.handshakes.load(Ordering::SeqCst));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_ca_is_one_clear_auth_error() {
+    let ca = new_ca("the broker's CA");
+    let other = new_ca("some other CA");
+    let (cluster, proxy) = cluster_behind(server_config(&ca, &["localhost"], None), "localhost").await;
+    let dir = scratch("wrong-ca");
+    let ca_path = write(&dir, "ca.pem", &other.cert.pem());
+    let consumer = Consumer::new(config(
+        format!("localhost:{}", proxy.addr.port()),
+        &[("ssl.ca.location", ca_path.as_str()), ("default.api.timeout.ms", "600000")],
+    ))
+    .unwrap();
+    let err = consumer.partitions_for("t").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("certificate is not trusted"), "{text}");
+    assert!(text.contains(&format!("localhost:{}", proxy.addr.port())), "names the broker: {text}");
+    // No retry storm: asking again answers from the rejection, without a new connection.
+    let attempts = proxy.accepted.load(Ordering::SeqCst);
+    let again = consumer.partitions_for("t").await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Auth, "{again}");
+    assert_eq!(proxy.accepted.load(Ordering::SeqCst), attempts, "no reconnect within reconnect.backoff.max.ms");
+    assert!(cluster.connections().is_empty(), "nothing reached the broker");
+    assert_eq!(proxy.handshakes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_name_mismatch_fails_unless_identification_is_disabled() {
+    let ca = new_ca("gregor test CA");
+    // The certificate names another host; the client connects to 127.0.0.1.
+    let (_cluster, proxy) = cluster_behind(server_config(&ca, &["broker.invalid"], None), "127.0.0.1").await;
+    let dir = scratch("mismatch");
+    let ca_path = write(&dir, "ca.pem", &ca.cert.pem());
+    let bootstrap = format!("127.0.0.1:{}", proxy.addr.port());
+
+    let strict = Consumer::new(config(bootstrap.clone(), &[("ssl.truststore.location", ca_path.as_str())])).unwrap();
+    let err = strict.partitions_for("t").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("does not match the host"), "{err}");
+    strict.close(Duration::from_secs(5)).await;
+
+    let lax = Consumer::new(config(
+        bootstrap,
+        &[("ssl.truststore.location", ca_path.as_str()), ("ssl.endpoint.identification.algorithm", "")],
+    ))
+    .unwrap();
+    consume_two(&lax).await;
+    lax.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_identification_still_checks_the_chain() {
+    let ca = new_ca("the broker's CA");
+    let other = new_ca("some other CA");
+    let (_cluster, proxy) = cluster_behind(server_config(&ca, &["broker.invalid"], None), "127.0.0.1").await;
+    let dir = scratch("lax-wrong-ca");
+    let ca_path = write(&dir, "ca.pem", &other.cert.pem());
+    let consumer = Consumer::new(config(
+        format!("127.0.0.1:{}", proxy.addr.port()),
+        &[("ssl.truststore.location", ca_path.as_str()), ("ssl.endpoint.identification.algorithm", "")],
+    ))
+    .unwrap();
+    let err = consumer.partitions_for("t").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("not trusted"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_for_mutual_tls() {
+    let ca = new_ca("broker CA");
+    let client_ca = new_ca("client CA");
+    let (_cluster, proxy) =
+        cluster_behind(server_config(&ca, &["localhost"], Some(&client_ca)), "localhost").await;
+    let dir = scratch("mtls");
+    let ca_path = write(&dir, "ca.pem", &ca.cert.pem());
+    let (_, _, cert_pem, key_pem) = leaf(&client_ca, &["gregor-client"]);
+    let cert_path = write(&dir, "client.pem", &cert_pem);
+    let key_path = write(&dir, "client.key", &key_pem);
+    let bootstrap = format!("localhost:{}", proxy.addr.port());
+
+    let with_cert = Consumer::new(config(
+        bootstrap.clone(),
+        &[
+            ("ssl.truststore.location", ca_path.as_str()),
+            ("ssl.certificate.location", cert_path.as_str()),
+            ("ssl.key.location", key_path.as_str()),
+        ],
+    ))
+    .unwrap();
+    consume_two(&with_cert).await;
+    with_cert.close(Duration::from_secs(5)).await;
+
+    // Without a client certificate the broker refuses (in TLS 1.3 the client learns it from
+    // an alert on its first read, after its own handshake completed).
+    let without = Consumer::new(config(
+        bootstrap.clone(),
+        &[("ssl.truststore.location", ca_path.as_str()), ("default.api.timeout.ms", "600000")],
+    ))
+    .unwrap();
+    let err = without.partitions_for("t").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains(&bootstrap), "{err}");
+    assert!(err.to_string().contains("ssl.certificate.location"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_truststore_is_a_config_error() {
+    let consumer = Consumer::new(config(
+        "localhost:1".into(),
+        &[("ssl.truststore.location", "/nonexistent/gregor/ca.pem")],
+    ))
+    .unwrap();
+    let err = consumer.partitions_for("t").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("/nonexistent/gregor/ca.pem"), "{err}");
+}
