@@ -219,7 +219,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant) -> anyhow::Result<()
                 other => other?,
             }
             if let Some(p) = &progress {
-                p.update(stats.records, stats.bytes, stats.started);
+                p.update(stats.records, stats.bytes, stats.started, consumer.lag());
             }
             if args.exit_at_end {
                 if args.conn.group.is_some() {

@@ -104,7 +104,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             }
         }
         if let Some(p) = &progress {
-            p.update(sent, bytes, started);
+            p.update(sent, bytes, started, None);
         }
     }
     producer.flush().await;

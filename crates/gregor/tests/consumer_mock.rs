@@ -245,6 +245,9 @@ async fn assign_seek_pause_and_offset_lookups() {
     c.seek_to_beginning(&[p0.clone()]).unwrap();
     let got = poll_until(&c, 10).await;
     assert_eq!(got[0].offset, 0);
+    assert_eq!(c.lag(), Some(0), "everything read: no lag");
+    c.seek(&p1, 4).unwrap();
+    assert_eq!(c.lag(), Some(6), "seeking back 6 records on p1 shows as lag");
     let times: BTreeMap<TopicPartition, i64> = [(p0.clone(), 0i64)].into_iter().collect();
     let found = c.offsets_for_times(&times).await.unwrap();
     assert_eq!(found[&p0].map(|o| o.offset), Some(0));

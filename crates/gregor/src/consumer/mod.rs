@@ -670,6 +670,19 @@ impl Consumer {
         self.inner.cluster.net.open_connections()
     }
 
+    /// How many records the consumer is behind: the sum over assigned partitions of the last
+    /// seen high watermark minus the position (Java's `records-lag`), or `None` before any
+    /// fetch response has told it a high watermark.
+    pub fn lag(&self) -> Option<i64> {
+        let st = self.inner.lock_state();
+        let known: Vec<i64> = st
+            .assignment
+            .values()
+            .filter_map(|s| (s.high_watermark >= 0).then(|| (s.high_watermark - s.position.unwrap_or(0)).max(0)))
+            .collect();
+        (!known.is_empty()).then(|| known.iter().sum())
+    }
+
     /// The high watermark last seen for a partition (from fetch responses), or -1.
     pub fn high_watermark(&self, tp: &TopicPartition) -> i64 {
         self.inner.lock_state().assignment.get(tp).map_or(-1, |s| s.high_watermark)
