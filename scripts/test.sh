@@ -43,6 +43,7 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test kafka_real -- --test-threads=1
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
+    cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
     scripts/kafka-cluster.sh stop >/dev/null
 fi
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use gregor::{Consumer, ConsumerConfig, TopicPartition};
 use gregor_mock::MockCluster;
 
-const OUTAGE: Duration = Duration::from_secs(5);
+/// The storm: every broker down for 30 s.
+const OUTAGE: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(60);
 
 /// CPU seconds (user + system) this process has used, from /proc/self/stat.
