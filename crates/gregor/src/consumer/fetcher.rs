@@ -43,6 +43,10 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     let mut in_flight: FuturesUnordered<futures_util::future::BoxFuture<'static, FetchResult>> =
         FuturesUnordered::new();
     let mut busy: std::collections::HashSet<i32> = Default::default();
+    // Brokers whose last fetch failed wait `retry.backoff.ms` before the next one (Java's
+    // fetcher does the same), instead of retrying in a tight loop while a dead connection is
+    // still being torn down.
+    let mut backoff: HashMap<i32, Instant> = HashMap::new();
     let mut retry_at: Option<Instant> = None;
     let mut positions = SideJob::new(&inner);
     let mut metadata = SideJob::new(&inner);
@@ -81,7 +85,10 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             }
         }
 
-        for (broker, want) in plan(&inner, &busy) {
+        let now = Instant::now();
+        backoff.retain(|_, until| *until > now);
+        let blocked: std::collections::HashSet<i32> = busy.iter().chain(backoff.keys()).copied().collect();
+        for (broker, want) in plan(&inner, &blocked) {
             let session = sessions.entry(broker).or_default();
             let (req, asked) = build_request(&inner, broker, session, &want);
             busy.insert(broker);
@@ -95,12 +102,26 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             }));
         }
 
-        let sleep_until = retry_at
-            .unwrap_or_else(|| inner.cluster.next_refresh())
-            .max(Instant::now() + std::time::Duration::from_millis(5));
+        // Timers: the position retry, and the next metadata refresh unless one is running (its
+        // completion wakes the loop). Everything else is an event (a response, a wake-up).
+        let mut wake_at = retry_at;
+        if let Some(b) = backoff.values().min() {
+            wake_at = Some(wake_at.map_or(*b, |w| w.min(*b)));
+        }
+        if metadata.idle() {
+            let next = inner.cluster.next_refresh();
+            wake_at = Some(wake_at.map_or(next, |w| w.min(next)));
+        }
+        let now = Instant::now();
+        let sleep_until = wake_at
+            .unwrap_or(now + std::time::Duration::from_secs(3600))
+            .max(now + std::time::Duration::from_millis(1));
         tokio::select! {
             Some((flight, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 busy.remove(&flight.broker);
+                if result.is_err() {
+                    backoff.insert(flight.broker, Instant::now() + inner.retry_backoff());
+                }
                 let session = sessions.entry(flight.broker).or_default();
                 handle_result(&inner, session, flight, result);
             }

@@ -266,14 +266,23 @@ impl NetClient {
         self.shared.wake.notify_one();
         let (reply_tx, reply_rx) = oneshot::channel();
         let env = Envelope { api_key, versions, encode, expect_response, timeout, reply: reply_tx };
+        let mut dead = false;
         let result = match tx.send(env).await {
             Ok(()) => match reply_rx.await {
                 Ok(r) => r,
                 Err(_) => Err(Error::new(ErrorKind::Disconnected, "connection closed before responding")),
             },
-            Err(_) => Err(Error::new(ErrorKind::Disconnected, "connection closed before the request was sent")),
+            Err(_) => {
+                dead = true;
+                Err(Error::new(ErrorKind::Disconnected, "connection closed before the request was sent"))
+            }
         };
         let mut st = self.lock();
+        if dead {
+            // The socket task is gone and its report is on the way: stop routing requests to
+            // it now, so callers do not keep picking a dead connection until the driver runs.
+            st.mgr.close(conn_id, CloseReason::Error);
+        }
         let now = Instant::now();
         let label = st.mgr.node_label(conn_id);
         let broker = st.mgr.describe(conn_id);
