@@ -52,6 +52,7 @@ if [ "$kafka" = 1 ]; then
     source "${KAFKA_DATA_DIR:-target/kafka}/security.env"
     set +a
     cargo test --locked -p gregor --test security_sasl real_kafka -- --test-threads=1
+    cargo test --locked -p gregor --test security_tls real_kafka
     scripts/kafka-cluster.sh stop >/dev/null
 fi
 
