@@ -42,6 +42,19 @@
 #   KAFKA_BROKER_EXTRA ["k=v k=v"]   extra broker properties (appended last, so they win)
 #   KAFKA_START_TIMEOUT [120], KAFKA_STOP_TIMEOUT [30]  seconds
 #   KAFKA_KEEP_DATA [0]              1 = `start` reuses existing formatted data instead of wiping
+#   KAFKA_SECURITY [0]               1 = `start` also gives each broker a SASL_SSL listener (its
+#                                    PLAINTEXT port + 10) and a SASL_PLAINTEXT listener (+ 20),
+#                                    see "Security mode" below
+#
+# Security mode (KAFKA_SECURITY=1, issue #8). PLAINTEXT stays the inter-broker listener and the
+# one `bootstrap` prints (the other tests use it); CONTROLLER stays PLAINTEXT. `start` generates a
+# throwaway CA and one broker certificate (subjectAltName IP:127.0.0.1, DNS:localhost; PEM, which
+# Kafka reads since KIP-651 via ssl.keystore.type=PEM) under $KAFKA_DATA_DIR/tls, formats storage
+# with SCRAM-SHA-256 and SCRAM-SHA-512 credentials for alice/alice-secret (--add-scram), enables
+# PLAIN (same user, from the listener's JAAS config) and both SCRAM mechanisms on both SASL
+# listeners, and writes $KAFKA_DATA_DIR/security.env (shell assignments) with
+# GREGOR_KAFKA_SASL_BOOTSTRAP (SASL_SSL), GREGOR_KAFKA_SASL_PLAINTEXT_BOOTSTRAP,
+# GREGOR_KAFKA_SSL_TRUSTSTORE (the CA, PEM) and GREGOR_KAFKA_SASL_USERNAME/_PASSWORD/_MECHANISM.
 #
 # Why offsets.topic.replication.factor = 3 (with min ISR 1, the broker default, which
 # __consumer_offsets inherits): the group coordinator of a group is the leader of one
@@ -78,11 +91,20 @@ MIN_RF=$((NUM_BROKERS < 3 ? NUM_BROKERS : 3))
 die() { echo "kafka-cluster: error: $*" >&2; exit 1; }
 log() { echo "kafka-cluster: $*" >&2; }
 
-bootstrap_servers() {
+bootstrap_servers() { # [OFFSET]: the PLAINTEXT ports, or those ports + OFFSET
     local out="" p
-    for p in "${BROKER_PORTS[@]}"; do out+="${out:+,}127.0.0.1:$p"; done
+    for p in "${BROKER_PORTS[@]}"; do out+="${out:+,}127.0.0.1:$((p + ${1:-0}))"; done
     echo "$out"
 }
+
+# Security mode: listener port offsets from each broker's PLAINTEXT port, and the test user.
+SASL_SSL_OFFSET=10
+SASL_PLAINTEXT_OFFSET=20
+SASL_USER=alice
+SASL_PASSWORD=alice-secret
+security_on() { [[ "${KAFKA_SECURITY:-0}" == 1 ]]; }
+TLS_DIR="$DATA_DIR/tls"
+SECURITY_ENV="$DATA_DIR/security.env"
 
 # ---------------------------------------------------------------------------------------- jars
 
@@ -161,6 +183,7 @@ node_pid() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+all_ports_open() { local p; for p in "$@"; do port_open "$p" || return 1; done; }
 
 write_configs() {
     local id dir port
@@ -215,10 +238,79 @@ EOF
             if [[ -n "${KAFKA_GROUP_PROTOCOLS:-}" ]]; then
                 echo "group.coordinator.rebalance.protocols=$KAFKA_GROUP_PROTOCOLS"
             fi
+            if security_on; then security_broker_config "$port"; fi
             local kv
             for kv in ${KAFKA_BROKER_EXTRA:-}; do echo "$kv"; done
         } >"$dir/server.properties"
     done
+}
+
+# Security mode: the later `listeners` / map lines override the PLAINTEXT-only ones above
+# (java.util.Properties keeps the last value of a repeated key).
+security_broker_config() { # PLAINTEXT_PORT
+    local p="$1" ssl=$(($1 + SASL_SSL_OFFSET)) sp=$(($1 + SASL_PLAINTEXT_OFFSET)) l m
+    cat <<EOF
+# security mode (KAFKA_SECURITY=1)
+listeners=PLAINTEXT://127.0.0.1:$p,SASL_SSL://127.0.0.1:$ssl,SASL_PLAINTEXT://127.0.0.1:$sp
+advertised.listeners=PLAINTEXT://127.0.0.1:$p,SASL_SSL://127.0.0.1:$ssl,SASL_PLAINTEXT://127.0.0.1:$sp
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+# No client certificates: the brokers only need a keystore (PEM key + chain in one file).
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/broker.pem
+ssl.client.auth=none
+EOF
+    # One JAAS config per listener and mechanism (the broker looks up
+    # listener.name.<listener>.<mechanism>.sasl.jaas.config; there is no JAAS file). PLAIN's users
+    # live in its login module options; SCRAM's in the cluster metadata (--add-scram).
+    for l in sasl_ssl sasl_plaintext; do
+        echo "listener.name.$l.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER=\"$SASL_PASSWORD\";"
+        for m in scram-sha-256 scram-sha-512; do
+            echo "listener.name.$l.$m.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        done
+    done
+}
+
+# A throwaway CA and one broker certificate shared by all brokers (they all listen on
+# 127.0.0.1). EC P-256 keeps generation in milliseconds; the key is unencrypted PKCS#8, which
+# Kafka's PEM keystore accepts when ssl.key.password is unset.
+make_tls() {
+    command -v openssl >/dev/null || die "openssl not found (needed for KAFKA_SECURITY=1; apt-get install openssl)"
+    rm -rf "$TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    (
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+            -subj "/CN=gregor test CA" -keyout ca.key -out ca.pem \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj "/CN=localhost" -keyout broker.key -out broker.csr
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+            -extfile broker.ext -out broker.crt
+        openssl pkcs8 -topk8 -nocrypt -in broker.key -out broker.p8
+        cat broker.p8 broker.crt ca.pem >broker.pem
+    ) >"$DATA_DIR/tls.log" 2>&1 || { cat "$DATA_DIR/tls.log" >&2; die "certificate generation failed"; }
+}
+
+write_security_env() {
+    cat >"$SECURITY_ENV" <<EOF
+# generated by scripts/kafka-cluster.sh (KAFKA_SECURITY=1); source it
+GREGOR_KAFKA_SASL_BOOTSTRAP=$(bootstrap_servers $SASL_SSL_OFFSET)
+GREGOR_KAFKA_SASL_PLAINTEXT_BOOTSTRAP=$(bootstrap_servers $SASL_PLAINTEXT_OFFSET)
+GREGOR_KAFKA_SSL_TRUSTSTORE=$TLS_DIR/ca.pem
+GREGOR_KAFKA_SASL_USERNAME=$SASL_USER
+GREGOR_KAFKA_SASL_PASSWORD=$SASL_PASSWORD
+GREGOR_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+EOF
+}
+
+# The ports a broker listens on (PLAINTEXT first), read from its config so `start-broker` works
+# whatever KAFKA_SECURITY says now.
+broker_ports() { # ID
+    sed -n 's/^listeners=//p' "$(node_dir "$1")/server.properties" 2>/dev/null | tail -n 1 |
+        tr ',' '\n' | sed 's/.*://'
 }
 
 random_cluster_id() {
@@ -236,6 +328,12 @@ format_all() {
     cid="$(random_cluster_id)"
     echo "$cid" >"$DATA_DIR/cluster.id"
     local features=(--feature "group.version=${KAFKA_GROUP_VERSION:-1}")
+    if security_on; then
+        # SCRAM credentials go into the bootstrap metadata records at format time, so they
+        # exist before any client connects; PLAIN's user is in the listener JAAS config instead.
+        features+=(--add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]"
+            --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]")
+    fi
     # The controller is a single-node dynamic quorum; brokers need no quorum flag.
     tool_java kafka.tools.StorageTool format -c "$(node_dir controller)/server.properties" \
         -t "$cid" "${features[@]}" --standalone >"$DATA_DIR/format-controller.log" 2>&1 &
@@ -284,8 +382,9 @@ wait_ready() {
                 return 1
             fi
             [[ "$node" == controller ]] && continue
+            # shellcheck disable=SC2046
             if grep -q 'Kafka Server started' "$(node_log "$node")" 2>/dev/null &&
-                port_open "${BROKER_PORTS[$node]}"; then
+                all_ports_open $(broker_ports "$node"); then
                 continue
             fi
             pending+=("$node")
@@ -345,7 +444,13 @@ cmd_start() {
     for node in $(all_nodes); do
         if node_pid "$node" >/dev/null; then die "node $node is already running (use stop first)"; fi
     done
-    for p in "$CONTROLLER_PORT" "${BROKER_PORTS[@]}"; do
+    local ports=("$CONTROLLER_PORT" "${BROKER_PORTS[@]}")
+    if security_on; then
+        for p in "${BROKER_PORTS[@]}"; do
+            ports+=($((p + SASL_SSL_OFFSET)) $((p + SASL_PLAINTEXT_OFFSET)))
+        done
+    fi
+    for p in "${ports[@]}"; do
         port_open "$p" && die "port $p is already in use (another cluster? set KAFKA_PORT_BASE)"
     done
     command -v java >/dev/null || die "java not found (Java 17+ is required)"
@@ -356,7 +461,9 @@ cmd_start() {
         log "reusing data in $DATA_DIR"
     else
         for node in $(all_nodes); do rm -rf "$(node_dir "$node")"; done
-        rm -f "$DATA_DIR"/format-*.log "$DATA_DIR/cluster.id"
+        rm -f "$DATA_DIR"/format-*.log "$DATA_DIR/cluster.id" "$SECURITY_ENV"
+        rm -rf "$TLS_DIR"
+        if security_on; then make_tls; fi
         write_configs
         format_all
     fi
@@ -369,6 +476,11 @@ cmd_start() {
         stop_nodes $(broker_nodes)
         stop_nodes controller
         exit 1
+    fi
+    if grep -q '^listeners=.*SASL_SSL' "$(node_dir 0)/server.properties"; then
+        write_security_env
+        log "security mode: SASL_SSL $(bootstrap_servers $SASL_SSL_OFFSET)," \
+            "SASL_PLAINTEXT $(bootstrap_servers $SASL_PLAINTEXT_OFFSET); see $SECURITY_ENV"
     fi
     log "cluster up in $((SECONDS - t0))s; data and logs in $DATA_DIR"
     echo "bootstrap.servers=$(bootstrap_servers)"

@@ -17,7 +17,8 @@ if [ "${GREGOR_SKIP_KAFKA:-0}" != 1 ]; then
     kafka=1
     # Start the cluster while cargo builds; it is stopped (by PID) whatever happens.
     trap 'scripts/kafka-cluster.sh stop >/dev/null 2>&1 || true' EXIT
-    scripts/kafka-cluster.sh start > target/kafka-start.log 2>&1 &
+    # KAFKA_SECURITY=1: SASL_SSL and SASL_PLAINTEXT listeners beside PLAINTEXT (issue #8).
+    KAFKA_SECURITY=1 scripts/kafka-cluster.sh start > target/kafka-start.log 2>&1 &
     kafka_pid=$!
 fi
 
@@ -44,6 +45,14 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
+    # SASL (PLAIN, SCRAM-SHA-256/512) over SASL_SSL and SASL_PLAINTEXT; the script wrote the
+    # listeners, the CA file and the user to security.env.
+    set -a
+    # shellcheck disable=SC1091
+    source "${KAFKA_DATA_DIR:-target/kafka}/security.env"
+    set +a
+    cargo test --locked -p gregor --test security_sasl real_kafka -- --test-threads=1
+    cargo test --locked -p gregor --test security_tls real_kafka
     scripts/kafka-cluster.sh stop >/dev/null
 fi
 

@@ -319,38 +319,105 @@ async fn secrets_never_reach_logs_debug_or_errors() {
     }
 }
 
-/// Against a real broker with a SASL_SSL listener (scripts/kafka-cluster.sh): set
-/// GREGOR_KAFKA_SASL_BOOTSTRAP, and optionally GREGOR_KAFKA_SASL_USERNAME/_PASSWORD/_MECHANISM
-/// and GREGOR_KAFKA_SSL_TRUSTSTORE (a PEM CA file).
+/// Sets up the data-path check of the real-Kafka tests: when GREGOR_KAFKA_BOOTSTRAP (the
+/// cluster's PLAINTEXT listener) is set too, a fresh one-partition topic holding one record
+/// written over PLAINTEXT, which every SASL consumer must then read. Without it the tests only
+/// prove connect + handshake + authenticate + Metadata.
+async fn real_kafka_topic(tag: &str) -> Option<(String, String)> {
+    let plain = std::env::var("GREGOR_KAFKA_BOOTSTRAP").ok()?;
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let topic = format!("gregor-{tag}-{run}");
+    let value = format!("over {tag} {run}");
+    let admin = gregor::Admin::new(&plain).unwrap();
+    admin.create_topics(&[gregor::NewTopic::new(&topic, 1, 1)], false, WAIT).await.unwrap();
+    admin.close(Duration::from_secs(5)).await;
+    let p = gregor::Producer::new(gregor::ProducerSettings::new(&plain)).unwrap();
+    let f = p.send(gregor::ProducerRecord::new(&topic).partition(0).value(value.clone())).await.unwrap();
+    tokio::time::timeout(WAIT, f).await.expect("produce timed out").expect("produce failed");
+    p.close(Duration::from_secs(5)).await.unwrap();
+    Some((topic, value))
+}
+
+/// One real-Kafka check: the good password reads (the topic's record, or at least Metadata), a
+/// wrong one fails with exactly one clear Auth error.
+async fn real_kafka_check(bootstrap: &str, protocol: &str, mechanism: &str, data: Option<&(String, String)>) {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let builder = || {
+        let mut b = ConsumerConfig::builder()
+            .bootstrap_servers(bootstrap)
+            .set("security.protocol", protocol)
+            .set("sasl.mechanism", mechanism)
+            .set("sasl.username", env("GREGOR_KAFKA_SASL_USERNAME", "alice"))
+            .set("default.api.timeout.ms", "30000");
+        if protocol == "SASL_SSL" {
+            if let Ok(ca) = std::env::var("GREGOR_KAFKA_SSL_TRUSTSTORE") {
+                b = b.set("ssl.truststore.location", ca);
+            }
+        }
+        b
+    };
+    let what = format!("{protocol} {mechanism}");
+    let good = env("GREGOR_KAFKA_SASL_PASSWORD", "alice-secret");
+    let consumer = Consumer::new(builder().set("sasl.password", good).build().unwrap()).unwrap();
+    match data {
+        Some((topic, value)) => {
+            let parts = consumer.partitions_for(topic).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(parts, vec![gregor::TopicPartition::new(topic, 0)], "{what}");
+            consumer.assign(parts.clone()).unwrap();
+            consumer.seek_to_beginning(&parts).unwrap();
+            let got = tokio::time::timeout(WAIT, async {
+                loop {
+                    let recs = consumer.poll(Duration::from_secs(1)).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+                    if let Some(r) = recs.first() {
+                        break r.value_str().map(str::to_string);
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no record within {WAIT:?}"));
+            assert_eq!(got.as_deref(), Some(value.as_str()), "{what}");
+        }
+        // Any topic listing proves TCP (+ TLS) + SASL + Metadata worked.
+        None => match consumer.partitions_for("__consumer_offsets").await {
+            Ok(_) => {}
+            Err(e) => assert_ne!(e.kind(), ErrorKind::Auth, "{what}: good credentials were rejected: {e}"),
+        },
+    }
+    consumer.close(Duration::from_secs(5)).await;
+    let bad = Consumer::new(builder().set("sasl.password", "definitely-wrong").build().unwrap()).unwrap();
+    let err = bad.partitions_for("__consumer_offsets").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{what}: {err}");
+    assert!(err.to_string().contains("SASL authentication failed for user"), "{what}: {err}");
+    bad.close(Duration::from_secs(5)).await;
+}
+
+/// Against a real broker with a SASL_SSL listener (`KAFKA_SECURITY=1 scripts/kafka-cluster.sh
+/// start`, then source `$KAFKA_DATA_DIR/security.env`): set GREGOR_KAFKA_SASL_BOOTSTRAP, and
+/// optionally GREGOR_KAFKA_SASL_USERNAME/_PASSWORD/_MECHANISM (default SCRAM-SHA-512),
+/// GREGOR_KAFKA_SSL_TRUSTSTORE (a PEM CA file) and GREGOR_KAFKA_BOOTSTRAP (data-path check).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_kafka_sasl_ssl() {
     let Ok(bootstrap) = std::env::var("GREGOR_KAFKA_SASL_BOOTSTRAP") else {
         println!("skipped: GREGOR_KAFKA_SASL_BOOTSTRAP is not set");
         return;
     };
-    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let builder = || {
-        let mut b = ConsumerConfig::builder()
-            .bootstrap_servers(&bootstrap)
-            .set("security.protocol", env("GREGOR_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"))
-            .set("sasl.mechanism", env("GREGOR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
-            .set("sasl.username", env("GREGOR_KAFKA_SASL_USERNAME", "alice"))
-            .set("default.api.timeout.ms", "30000");
-        if let Ok(ca) = std::env::var("GREGOR_KAFKA_SSL_TRUSTSTORE") {
-            b = b.set("ssl.truststore.location", ca);
-        }
-        b
+    let protocol = std::env::var("GREGOR_KAFKA_SECURITY_PROTOCOL").unwrap_or_else(|_| "SASL_SSL".into());
+    let mechanism = std::env::var("GREGOR_KAFKA_SASL_MECHANISM").unwrap_or_else(|_| "SCRAM-SHA-512".into());
+    let data = real_kafka_topic("sasl-ssl").await;
+    real_kafka_check(&bootstrap, &protocol, &mechanism, data.as_ref()).await;
+}
+
+/// The cluster script's SASL_PLAINTEXT listener (GREGOR_KAFKA_SASL_PLAINTEXT_BOOTSTRAP) with
+/// every mechanism it enables: PLAIN (users from the listener's JAAS config) and both SCRAM
+/// variants (credentials stored in the cluster metadata).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_kafka_sasl_plaintext_every_mechanism() {
+    let Ok(bootstrap) = std::env::var("GREGOR_KAFKA_SASL_PLAINTEXT_BOOTSTRAP") else {
+        println!("skipped: GREGOR_KAFKA_SASL_PLAINTEXT_BOOTSTRAP is not set");
+        return;
     };
-    let good = env("GREGOR_KAFKA_SASL_PASSWORD", "alice-secret");
-    let consumer = Consumer::new(builder().set("sasl.password", good).build().unwrap()).unwrap();
-    // Any topic listing proves TCP + TLS + SASL + Metadata worked.
-    match consumer.partitions_for("__consumer_offsets").await {
-        Ok(_) => {}
-        Err(e) => assert_ne!(e.kind(), ErrorKind::Auth, "good credentials were rejected: {e}"),
+    let data = real_kafka_topic("sasl-plaintext").await;
+    for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        real_kafka_check(&bootstrap, "SASL_PLAINTEXT", mechanism, data.as_ref()).await;
     }
-    consumer.close(Duration::from_secs(5)).await;
-    let bad = Consumer::new(builder().set("sasl.password", "definitely-wrong").build().unwrap()).unwrap();
-    let err = bad.partitions_for("__consumer_offsets").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-    assert!(err.to_string().contains("SASL authentication failed for user"), "{err}");
 }

@@ -280,3 +280,47 @@ async fn unreadable_truststore_is_a_config_error() {
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("/nonexistent/gregor/ca.pem"), "{err}");
 }
+
+/// Against a real broker's SASL_SSL listener (`KAFKA_SECURITY=1 scripts/kafka-cluster.sh start`,
+/// then source `$KAFKA_DATA_DIR/security.env`; skipped unless GREGOR_KAFKA_SASL_BOOTSTRAP and
+/// GREGOR_KAFKA_SSL_TRUSTSTORE are set): a CA the broker's certificate does not chain to is one
+/// clear Auth error, and the script's certificate also verifies under the name `localhost` (its
+/// subjectAltName lists DNS:localhost beside IP:127.0.0.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_kafka_tls_trust_and_names() {
+    let (Ok(bootstrap), Ok(ca)) =
+        (std::env::var("GREGOR_KAFKA_SASL_BOOTSTRAP"), std::env::var("GREGOR_KAFKA_SSL_TRUSTSTORE"))
+    else {
+        println!("skipped: GREGOR_KAFKA_SASL_BOOTSTRAP / GREGOR_KAFKA_SSL_TRUSTSTORE are not set");
+        return;
+    };
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let cfg = |servers: String, ca_path: &str| {
+        ConsumerConfig::builder()
+            .bootstrap_servers(servers)
+            .set("security.protocol", "SASL_SSL")
+            .set("sasl.mechanism", env("GREGOR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
+            .set("sasl.username", env("GREGOR_KAFKA_SASL_USERNAME", "alice"))
+            .set("sasl.password", env("GREGOR_KAFKA_SASL_PASSWORD", "alice-secret"))
+            .set("ssl.truststore.location", ca_path)
+            .set("default.api.timeout.ms", "30000")
+            .build()
+            .unwrap()
+    };
+    let other = new_ca("not the cluster's CA");
+    let dir = scratch("real-wrong-ca");
+    let other_path = write(&dir, "ca.pem", &other.cert.pem());
+    let bad = Consumer::new(cfg(bootstrap.clone(), &other_path)).unwrap();
+    let err = bad.partitions_for("__consumer_offsets").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("certificate is not trusted"), "{err}");
+    bad.close(Duration::from_secs(5)).await;
+
+    let port = bootstrap.split(',').next().and_then(|a| a.rsplit(':').next()).unwrap().to_string();
+    let good = Consumer::new(cfg(format!("localhost:{port}"), &ca)).unwrap();
+    match good.partitions_for("__consumer_offsets").await {
+        Ok(_) => {}
+        Err(e) => assert_ne!(e.kind(), ErrorKind::Auth, "the script's certificate failed for localhost: {e}"),
+    }
+    good.close(Duration::from_secs(5)).await;
+}
