@@ -292,32 +292,30 @@ pub(crate) async fn fetch_committed(
         }
     };
     check(resp.error_code)?;
+    // Before v8 the partitions come per topic; from v8 per group, then per topic. Both shapes
+    // carry the same partition fields.
+    let mut add = |topic: &str, partition: i32, code: i16, offset: i64, epoch: i32, meta: Option<StrBytes>| {
+        check(code)?;
+        out.insert(
+            TopicPartition::new(topic, partition),
+            OffsetAndMetadata {
+                offset,
+                metadata: meta.map(|m| m.to_string()),
+                leader_epoch: (epoch >= 0).then_some(epoch),
+            },
+        );
+        Ok::<(), Error>(())
+    };
     for t in resp.topics {
         for p in t.partitions {
-            check(p.error_code)?;
-            out.insert(
-                TopicPartition::new(t.name.0.as_str(), p.partition_index),
-                OffsetAndMetadata {
-                    offset: p.committed_offset,
-                    metadata: p.metadata.map(|m| m.to_string()),
-                    leader_epoch: (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch),
-                },
-            );
+            add(&t.name.0, p.partition_index, p.error_code, p.committed_offset, p.committed_leader_epoch, p.metadata)?;
         }
     }
     for g in resp.groups {
         check(g.error_code)?;
         for t in g.topics {
             for p in t.partitions {
-                check(p.error_code)?;
-                out.insert(
-                    TopicPartition::new(t.name.0.as_str(), p.partition_index),
-                    OffsetAndMetadata {
-                        offset: p.committed_offset,
-                        metadata: p.metadata.map(|m| m.to_string()),
-                        leader_epoch: (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch),
-                    },
-                );
+                add(&t.name.0, p.partition_index, p.error_code, p.committed_offset, p.committed_leader_epoch, p.metadata)?;
             }
         }
     }
