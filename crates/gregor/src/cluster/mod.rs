@@ -70,35 +70,6 @@ impl ClusterSettings {
             security: net.security.clone(),
         }
     }
-
-    /// Java's defaults, for tests.
-    #[cfg(test)]
-    pub(crate) fn for_tests(bootstrap: &str) -> Self {
-        ClusterSettings {
-            bootstrap: bootstrap
-                .split(',')
-                .map(|s| {
-                    let (h, p) = s.rsplit_once(':').expect("host:port");
-                    (h.to_string(), p.parse().expect("port"))
-                })
-                .collect(),
-            client_id: "gregor-test".into(),
-            request_timeout: Duration::from_millis(30_000),
-            api_timeout: Duration::from_millis(60_000),
-            reconnect_backoff: (Duration::from_millis(50), Duration::from_millis(1000)),
-            setup_timeout: (Duration::from_millis(10_000), Duration::from_millis(30_000)),
-            retry_backoff: (Duration::from_millis(100), Duration::from_millis(1000)),
-            idle_timeout: Some(Duration::from_millis(540_000)),
-            metadata_max_age: Duration::from_millis(300_000),
-            rebootstrap_trigger: Some(Duration::from_millis(300_000)),
-            attempts_per_sec: 50,
-            max_frame: 52_428_800 + 1_048_576,
-            send_buffer: Some(131_072),
-            receive_buffer: Some(65_536),
-            shared_coordinator: false,
-            security: Default::default(),
-        }
-    }
 }
 
 /// Connections and metadata for one cluster.

@@ -127,13 +127,7 @@ impl NetClient {
         self.lock().mgr.open_count()
     }
 
-    pub(crate) fn client_id(&self) -> &str {
-        &self.shared.sockets.client_id
-    }
 
-    pub(crate) fn request_timeout(&self) -> Duration {
-        self.shared.sockets.request_timeout
-    }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -162,26 +156,6 @@ impl NetClient {
     {
         let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
         let raw = self.send_raw(target, why, api_key, versions, true, None, encoder(api_key, req)).await?;
-        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
-    }
-
-    /// Like [`send_versions`](Self::send_versions) with a timeout other than
-    /// `request.timeout.ms` (JoinGroup: the rebalance timeout plus a margin).
-    pub(crate) async fn send_with_timeout<R>(
-        &self,
-        target: Target,
-        why: OpenReason,
-        req: R,
-        versions: (i16, i16),
-        timeout: Duration,
-    ) -> Result<R::Response>
-    where
-        R: Request + Send + 'static,
-    {
-        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
-        let raw = self
-            .send_raw(target, why, api_key, versions, true, Some(timeout), encoder(api_key, req))
-            .await?;
         codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
     }
 
