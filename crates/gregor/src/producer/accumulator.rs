@@ -91,6 +91,11 @@ pub(crate) struct Accumulator<T> {
     closing: bool,
     /// Where the next drain starts, so no partition is always last (Java's `drainIndex`).
     drain_start: usize,
+    /// Partitions with a batch in flight. Without idempotence, a second batch of the same
+    /// partition sent while the first may still be retried could land first and reorder the
+    /// partition; so, like Java's `guaranteeMessageOrder`, one batch per partition is in flight
+    /// (requests for other partitions still pipeline).
+    muted: std::collections::HashSet<TopicPartition>,
 }
 
 impl<T> Accumulator<T> {
@@ -105,6 +110,7 @@ impl<T> Accumulator<T> {
             flush_below: 0,
             closing: false,
             drain_start: 0,
+            muted: Default::default(),
         }
     }
 
@@ -213,6 +219,11 @@ impl<T> Accumulator<T> {
         r
     }
 
+    /// The in-flight batch of `tp` is done (acknowledged, failed, or put back for a retry).
+    pub(crate) fn unmute(&mut self, tp: &TopicPartition) {
+        self.muted.remove(tp);
+    }
+
     /// Takes the ready batches of partitions led by `node`: at most one per partition, up to
     /// `max_bytes` in total (always at least one, so a big batch is not stuck forever).
     pub(crate) fn drain(
@@ -236,6 +247,7 @@ impl<T> Accumulator<T> {
                 q.front().is_some_and(|b| !b.awaiting_metadata)
                     && !matches!(self.ready_at(q), Some(t) if t > now)
                     && leader(tp) == Some(node)
+                    && !self.muted.contains(tp)
             };
             if !ready {
                 continue;
@@ -249,6 +261,7 @@ impl<T> Accumulator<T> {
             }
             let Some(mut b) = q.pop_front() else { continue };
             b.retry_at = None;
+            self.muted.insert(b.tp.clone());
             self.buffered = self.buffered.saturating_sub(b.size);
             total += size;
             out.push(b);
@@ -262,6 +275,7 @@ impl<T> Accumulator<T> {
     ///
     /// [`metadata_updated`]: Accumulator::metadata_updated
     pub(crate) fn reenqueue(&mut self, mut batch: Batch<T>, retry_at: Instant, awaiting_metadata: bool) {
+        self.muted.remove(&batch.tp);
         batch.retry_at = Some(retry_at);
         batch.awaiting_metadata = awaiting_metadata;
         self.buffered += batch.size;
@@ -462,19 +476,23 @@ mod tests {
     }
 
     #[test]
-    fn batches_failing_together_are_retried_in_creation_order() {
+    fn a_partition_has_one_batch_in_flight_and_a_retry_keeps_its_place() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(100, LINGER, DELIVERY);
         for i in 0..3u32 {
             a.append(tp(0), rec(200), i, t0);
         }
-        let first = a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap();
-        let second = a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap();
-        // The responses come back in any order.
-        a.reenqueue(second, t0, false);
-        a.reenqueue(first, t0, false);
-        let order: Vec<u32> = (0..3).map(|_| a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap().tokens[0]).collect();
-        assert_eq!(order, vec![0, 1, 2]);
+        a.append(tp(1), rec(200), 9, t0);
+        let first = a.drain(0, t0, leader_all_0, 1 << 20);
+        assert_eq!(first.len(), 2, "one batch of each partition");
+        let (p0, p1): (Vec<_>, Vec<_>) = first.into_iter().partition(|b| b.tp == tp(0));
+        assert!(a.drain(0, t0, leader_all_0, 1 << 20).is_empty(), "both partitions are muted while in flight");
+        // p1 succeeds; p0 fails and is retried: it goes out again before p0's later batches.
+        a.unmute(&p1[0].tp);
+        a.reenqueue(p0.into_iter().next().unwrap(), t0, false);
+        let order: Vec<u32> =
+            (0..3).map(|_| { let b = a.drain(0, t0, leader_all_0, 1 << 20).pop().unwrap(); a.unmute(&b.tp); b.tokens[0] }).collect();
+        assert_eq!(order, vec![0, 1, 2], "partition order kept across the retry");
     }
 
     #[test]

@@ -358,6 +358,11 @@ async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Compl
     if let Some(n) = st.in_flight.get_mut(&node) {
         *n = n.saturating_sub(1);
     }
+    // Under this lock, so a batch put back for a retry is at the front of its queue before
+    // the partition can be drained again.
+    for b in batches.iter().chain(encode_failures.iter().map(|(b, _)| b)) {
+        st.acc.unmute(&b.tp);
+    }
     let sent_bytes: usize = batches.iter().map(|b| b.size).sum::<usize>() + encode_failures.iter().map(|(b, _)| b.size).sum::<usize>();
     st.inflight_bytes = st.inflight_bytes.saturating_sub(sent_bytes);
     for (b, e) in encode_failures {
