@@ -27,6 +27,8 @@ pub struct MockClusterBuilder {
     rebalance_delay: Duration,
     consumer_heartbeat_interval: Duration,
     consumer_session_timeout: Duration,
+    racks: Vec<String>,
+    replication_factor: Option<usize>,
 }
 
 impl Default for MockClusterBuilder {
@@ -38,6 +40,8 @@ impl Default for MockClusterBuilder {
             rebalance_delay: Duration::ZERO,
             consumer_heartbeat_interval: Duration::from_millis(500),
             consumer_session_timeout: Duration::from_secs(45),
+            racks: Vec::new(),
+            replication_factor: None,
         }
     }
 }
@@ -86,6 +90,22 @@ impl MockClusterBuilder {
         self
     }
 
+    /// `broker.rack` of broker `i` is `racks[i]` (brokers beyond the list have no rack).
+    /// Racks also make every partition replicated on all brokers unless
+    /// [`replication_factor`](Self::replication_factor) says otherwise, and turn on the
+    /// leader's KIP-392 rack-aware replica selection (Java's `RackAwareReplicaSelector`).
+    pub fn racks(mut self, racks: &[&str]) -> Self {
+        self.racks = racks.iter().map(|r| r.to_string()).collect();
+        self
+    }
+
+    /// Replicas per partition (capped at the broker count). Default 1 (leader only), or all
+    /// brokers when [`racks`](Self::racks) are set. Followers serve consumer fetches.
+    pub fn replication_factor(mut self, n: usize) -> Self {
+        self.replication_factor = Some(n.max(1));
+        self
+    }
+
     /// Binds every listener on 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<MockCluster> {
         let shared = Shared::new(self.rebalance_delay);
@@ -93,6 +113,11 @@ impl MockClusterBuilder {
             let mut st = shared.state();
             st.cgroups.heartbeat_interval = self.consumer_heartbeat_interval;
             st.cgroups.session_timeout = self.consumer_session_timeout;
+            st.replication_factor = self.replication_factor.unwrap_or(if self.racks.is_empty() {
+                1
+            } else {
+                self.brokers
+            });
         }
         let mut brokers = BTreeMap::new();
         for i in 0..self.brokers {
@@ -109,6 +134,7 @@ impl MockClusterBuilder {
                     advertised_host: "127.0.0.1".into(),
                     advertised_port: addr.port() as i32,
                     up: true,
+                    rack: self.racks.get(i).cloned(),
                 },
             );
             let (kill, kill_rx) = watch::channel(0u64);
@@ -267,6 +293,28 @@ impl MockCluster {
         self.shared.state().create_topic(name, partitions)
     }
 
+    /// Record bytes broker `id` has returned in Fetch responses so far (shows which broker
+    /// actually served data, e.g. a KIP-392 follower instead of the leader).
+    pub fn fetched_bytes(&self, id: i32) -> u64 {
+        let m = self
+            .shared
+            .fetched_bytes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Replica set of a partition (the leader is always among them).
+    pub fn partition_replicas(&self, topic: &str, partition: i32) -> Option<Vec<i32>> {
+        self.shared
+            .state()
+            .topics
+            .get(topic)?
+            .partitions
+            .get(partition as usize)
+            .map(|p| p.replicas.clone())
+    }
+
     /// Current leader of a partition.
     pub fn partition_leader(&self, topic: &str, partition: i32) -> Option<i32> {
         self.shared
@@ -278,7 +326,8 @@ impl MockCluster {
             .map(|p| p.leader)
     }
 
-    /// Moves a partition's leadership to broker `to`, bumping its leader epoch.
+    /// Moves a partition's leadership to broker `to`, bumping its leader epoch. If `to` is not
+    /// a replica it takes the old leader's place in the replica set.
     pub fn move_leader(&self, topic: &str, partition: i32, to: i32) {
         let mut st = self.shared.state();
         if let Some(p) = st
@@ -286,6 +335,13 @@ impl MockCluster {
             .get_mut(topic)
             .and_then(|t| t.partitions.get_mut(partition as usize))
         {
+            if !p.replicas.contains(&to) {
+                let old = p.leader;
+                match p.replicas.iter_mut().find(|r| **r == old) {
+                    Some(r) => *r = to,
+                    None => p.replicas.insert(0, to),
+                }
+            }
             p.leader = to;
             p.leader_epoch += 1;
         }

@@ -19,13 +19,29 @@ pub(crate) struct BrokerInfo {
     pub advertised_host: String,
     pub advertised_port: i32,
     pub up: bool,
+    /// `broker.rack`, advertised in Metadata and used by the KIP-392 replica selector.
+    pub rack: Option<String>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Partition {
     pub leader: i32,
     pub leader_epoch: i32,
+    /// Replica set (the leader first at creation). The log is shared, so every replica is
+    /// always caught up and in sync while its broker is up.
+    pub replicas: Vec<i32>,
     pub log: PartitionLog,
+}
+
+impl Partition {
+    /// In-sync replicas: every replica whose broker is up (the shared log never lags).
+    pub(crate) fn isr(&self, st: &State) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|&b| st.broker_up(b))
+            .collect()
+    }
 }
 
 #[derive(Debug)]
@@ -72,6 +88,8 @@ pub(crate) struct State {
     pub parked: HashMap<Ticket, oneshot::Sender<Output>>,
     pub next_ticket: Ticket,
     pub cluster_id: String,
+    /// Replicas per new partition (1 = leader only), capped at the broker count.
+    pub replication_factor: usize,
 }
 
 impl State {
@@ -88,6 +106,7 @@ impl State {
             parked: HashMap::new(),
             next_ticket: 0,
             cluster_id: "gregor-mock-cluster".to_string(),
+            replication_factor: 1,
         }
     }
 
@@ -98,10 +117,13 @@ impl State {
         }
         let ids: Vec<i32> = self.brokers.keys().copied().collect();
         let start = (self.topics.len()) % ids.len().max(1);
+        let rf = self.replication_factor.clamp(1, ids.len().max(1));
         let parts = (0..partitions.max(0) as usize)
             .map(|p| Partition {
                 leader: ids[(start + p) % ids.len()],
                 leader_epoch: 0,
+                // Like Kafka's default placement: the leader, then the next brokers in turn.
+                replicas: (0..rf).map(|r| ids[(start + p + r) % ids.len()]).collect(),
                 log: PartitionLog::default(),
             })
             .collect();
@@ -167,6 +189,9 @@ pub(crate) struct Shared {
     pub produce_notify: Notify,
     /// Woken on every group change so the group timer task recomputes its deadline.
     pub group_notify: Notify,
+    /// Record bytes each broker has returned in Fetch responses (who actually served data,
+    /// e.g. a KIP-392 follower rather than the leader).
+    pub fetched_bytes: Mutex<BTreeMap<i32, u64>>,
 }
 
 impl Shared {
@@ -177,6 +202,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             produce_notify: Notify::new(),
             group_notify: Notify::new(),
+            fetched_bytes: Mutex::new(BTreeMap::new()),
         })
     }
 

@@ -4,6 +4,13 @@
 //! waits up to `max_wait_ms`, re-checking whenever a produce appends. Sizes: `max_bytes` bounds
 //! the response and `partition_max_bytes` each partition, but the first batch of the first
 //! non-empty partition is returned even if larger (KIP-74), so consumers always progress.
+//!
+//! KIP-392 follower fetching: a follower serves consumer fetches (replica id -1) for the
+//! partitions it replicates (the log is shared, so it has the same data). When a consumer
+//! fetch (v11+) carrying a rack reaches the leader and an in-sync follower sits in that rack,
+//! the leader answers that partition with `preferred_read_replica` and no records, as Java's
+//! `RackAwareReplicaSelector` + `ReplicaManager.readFromLog` do, and answers at once (Kafka's
+//! `fetchMessages` does not park a fetch that carries a preferred replica).
 
 use std::time::Duration;
 
@@ -21,7 +28,7 @@ use super::{
 };
 use crate::faults::Malformed;
 use crate::log::concat;
-use crate::state::{FetchSession, SessionPartition, State};
+use crate::state::{FetchSession, Partition, SessionPartition, State};
 
 /// Kafka's `max.incremental.fetch.session.cache.slots` default.
 const MAX_SESSIONS: usize = 1000;
@@ -64,6 +71,17 @@ pub(crate) async fn handle(
     };
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    // v15 (KIP-903) moved the follower id into ReplicaState; -1 (or any negative) = consumer.
+    let replica_id = if v >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    let client = Client {
+        consumer: replica_id < 0,
+        rack: (v >= 11 && replica_id < 0 && !req.rack_id.is_empty())
+            .then(|| req.rack_id.to_string()),
+    };
     let response_max = if req.max_bytes <= 0 {
         i32::MAX as usize
     } else {
@@ -76,7 +94,7 @@ pub(crate) async fn handle(
         notified.as_mut().enable();
         let (parts, bytes, errors) = {
             let st = ctx.shared.state();
-            build(&st, ctx.broker_id, &items, response_max, v)
+            build(&st, ctx.broker_id, &client, &items, response_max, v)
         };
         let done = errors
             || bytes >= req.min_bytes.max(0) as usize
@@ -247,11 +265,29 @@ fn st_topic_name(known: &[(String, Uuid)], id: Uuid) -> Option<String> {
     known.iter().find(|(_, i)| *i == id).map(|(t, _)| t.clone())
 }
 
+/// Who is fetching: a consumer (replica id < 0) and its `client.rack` (v11+, non-empty).
+struct Client {
+    consumer: bool,
+    rack: Option<String>,
+}
+
+/// KIP-392 `RackAwareReplicaSelector`: an in-sync replica in the client's rack. None if the
+/// leader itself is in that rack (Java then keeps the leader) or no replica is.
+fn preferred_replica(st: &State, p: &Partition, rack: &str) -> Option<i32> {
+    let in_rack = |b: i32| st.brokers.get(&b).and_then(|i| i.rack.as_deref()) == Some(rack);
+    if in_rack(p.leader) {
+        return None;
+    }
+    p.isr(st).into_iter().find(|&b| b != p.leader && in_rack(b))
+}
+
 /// Reads the log for every item; returns the partitions, total record bytes, and whether any
-/// partition carries an error (which makes Kafka answer without waiting).
+/// partition carries an error or a preferred read replica (which make Kafka answer without
+/// waiting).
 fn build(
     st: &State,
     broker: i32,
+    client: &Client,
     items: &[Item],
     response_max: usize,
     v: i16,
@@ -270,10 +306,16 @@ fn build(
             .as_ref()
             .and_then(|t| st.topics.get(t))
             .and_then(|t| t.partitions.get(it.partition as usize));
+        let preferred = part
+            .filter(|p| p.leader == broker)
+            .zip(client.rack.as_deref())
+            .and_then(|(p, r)| preferred_replica(st, p, r));
         let code = match part {
             None if it.topic.is_none() && v >= 13 => UNKNOWN_TOPIC_ID,
             None => UNKNOWN_TOPIC_OR_PARTITION,
-            Some(p) if p.leader != broker => {
+            // A follower serves consumers only; another broker (or a follower asked by a
+            // replica) is not the one to ask.
+            Some(p) if p.leader != broker && !(client.consumer && p.replicas.contains(&broker)) => {
                 if v >= 12 {
                     pd.current_leader = LeaderIdAndEpoch::default()
                         .with_leader_id(BrokerId(p.leader))
@@ -285,6 +327,16 @@ fn build(
                 FENCED_LEADER_EPOCH
             }
             Some(p) if it.current_leader_epoch > p.leader_epoch => UNKNOWN_LEADER_EPOCH,
+            Some(p) if preferred.is_some() => {
+                let log = &p.log;
+                pd.high_watermark = log.high_watermark;
+                pd.last_stable_offset = log.high_watermark;
+                pd.log_start_offset = log.log_start_offset;
+                pd.preferred_read_replica = BrokerId(preferred.unwrap_or(-1));
+                pd.records = Some(Bytes::new());
+                errors = true;
+                0
+            }
             Some(p) => {
                 let log = &p.log;
                 pd.high_watermark = log.high_watermark;
@@ -351,6 +403,7 @@ fn finish(
             _ => None,
         };
         let changed = pd.error_code != 0
+            || pd.preferred_read_replica.0 >= 0
             || pd.records.as_ref().is_some_and(|r| !r.is_empty())
             || sp.as_ref().is_none_or(|sp| sp.reported != Some(now));
         if let Some(sp) = sp {
@@ -384,6 +437,18 @@ fn finish(
         Vec::new()
     };
     drop(st);
+    let served: u64 = kept
+        .iter()
+        .map(|(_, pd)| pd.records.as_ref().map_or(0, |r| r.len() as u64))
+        .sum();
+    if served > 0 {
+        let mut m = ctx
+            .shared
+            .fetched_bytes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *m.entry(ctx.broker_id).or_default() += served;
+    }
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (it, pd) in kept {
         let same = topics.last().is_some_and(|t| {

@@ -36,6 +36,7 @@ pub(crate) fn handle(
                 .with_node_id(BrokerId(id))
                 .with_host(sb(b.advertised_host.clone()))
                 .with_port(b.advertised_port)
+                .with_rack(b.rack.clone().map(sb))
         })
         .collect();
     let controller = st
@@ -115,9 +116,15 @@ fn topic_entry(
                 .with_partition_index(i as i32)
                 .with_leader_id(BrokerId(leader))
                 .with_leader_epoch(p.leader_epoch)
-                .with_replica_nodes(vec![BrokerId(p.leader)])
-                .with_isr_nodes(if up { vec![BrokerId(p.leader)] } else { vec![] })
-                .with_offline_replicas(if up { vec![] } else { vec![BrokerId(p.leader)] })
+                .with_replica_nodes(p.replicas.iter().map(|&b| BrokerId(b)).collect())
+                .with_isr_nodes(p.isr(st).into_iter().map(BrokerId).collect())
+                .with_offline_replicas(
+                    p.replicas
+                        .iter()
+                        .filter(|&&b| !st.broker_up(b))
+                        .map(|&b| BrokerId(b))
+                        .collect(),
+                )
         })
         .collect();
     MetadataResponseTopic::default()
