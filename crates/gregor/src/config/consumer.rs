@@ -266,12 +266,7 @@ impl ConsumerConfig {
 
     /// Reads a Java `.properties` file (UTF-8) and validates.
     pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_properties_str(&text)
+        Self::from_properties_str(&super::parse::read_properties_file(path.as_ref())?)
     }
 
     /// Whether `key` was set explicitly.

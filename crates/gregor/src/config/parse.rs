@@ -263,6 +263,12 @@ pub(crate) fn suggest<'a>(
     best.map(|(_, c)| c)
 }
 
+/// Reads a Java `.properties` file as UTF-8 text (the consumer's and producer's
+/// `from_properties_file`).
+pub(crate) fn read_properties_file(path: &std::path::Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
