@@ -96,7 +96,6 @@ const NOT_YET_ON_THE_TABLE: &[&str] = &[
     "consumer/group.rs",
     "consumer/group_consumer.rs",
     "consumer/offsets.rs",
-    "net/codec.rs",
     "admin.rs",
     "producer/sender.rs",
 ];
