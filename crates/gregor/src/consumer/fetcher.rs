@@ -419,11 +419,14 @@ fn decode_partition(
     match p.error_code {
         0 => {}
         1 => return PartitionOutcome::OutOfRange,
-        // NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION,
-        // KAFKA_STORAGE_ERROR, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, OFFSET_NOT_AVAILABLE,
-        // UNKNOWN_TOPIC_ID, INCONSISTENT_TOPIC_ID: Java's `AbstractFetch` refreshes metadata and
-        // retries.
-        6 | 5 | 3 | 56 | 74 | 76 | 78 | 100 | 103 | 13 => {
+        // Stale leadership or topic identity (the rules table's `invalidates_metadata`:
+        // NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, ...) and
+        // NETWORK_EXCEPTION: Java's `AbstractFetch` refreshes metadata and retries. (The numeric
+        // list this replaces had 76, UNSUPPORTED_COMPRESSION_TYPE, for 75, UNKNOWN_LEADER_EPOCH,
+        // which a 3.3 broker answers while a restarted peer catches up: poll failed with it.)
+        code if crate::protocol_errors::KafkaCode(code).invalidates_metadata()
+            || code == crate::protocol_errors::KafkaCode::NETWORK_EXCEPTION.0 =>
+        {
             return PartitionOutcome::Stale(format!(
                 "{} fetching {tp}",
                 crate::protocol_errors::describe(p.error_code)
@@ -545,5 +548,30 @@ impl Drop for SideJob {
         if let Some(h) = self.handle.take() {
             h.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol_errors::KafkaCode;
+    use kafka_protocol::messages::fetch_response::PartitionData;
+
+    fn outcome(code: KafkaCode) -> PartitionOutcome {
+        let tp = TopicPartition::new("t", 0);
+        decode_partition(&tp, 0, PartitionData::default().with_error_code(code.0), &DecodeOptions::default())
+    }
+
+    #[test]
+    fn a_lagging_leader_epoch_is_retried_after_a_metadata_refresh_not_surfaced() {
+        // Seen on Kafka 3.3 while a restarted replica caught up (scripts/compat.sh).
+        for code in [KafkaCode::UNKNOWN_LEADER_EPOCH, KafkaCode::FENCED_LEADER_EPOCH, KafkaCode::NOT_LEADER_OR_FOLLOWER] {
+            assert!(matches!(outcome(code), PartitionOutcome::Stale(_)), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn an_unsupported_compression_type_is_not_retried() {
+        assert!(matches!(outcome(KafkaCode::UNSUPPORTED_COMPRESSION_TYPE), PartitionOutcome::Fatal(_)));
     }
 }
