@@ -35,8 +35,10 @@ pub(crate) fn session_action(code: KafkaCode) -> Action {
 /// * TOPIC_AUTHORIZATION_FAILED, CORRUPT_MESSAGE and anything unexpected: thrown to the
 ///   application.
 ///
-/// LEADER_NOT_AVAILABLE is not in Java's list (a broker does not send it for Fetch); gregor
-/// treats it like its siblings, refresh and retry, rather than failing the application.
+/// LEADER_NOT_AVAILABLE and NETWORK_EXCEPTION are not in Java's list (it would throw "unexpected
+/// error code"); brokers do send NETWORK_EXCEPTION for a partition whose replica fetch from a
+/// restarted peer broke (seen on Kafka 3.3). gregor treats both like their siblings, refresh and
+/// retry, rather than failing the application.
 pub(crate) fn partition_action(code: KafkaCode) -> Action {
     match code {
         KafkaCode::NOT_LEADER_OR_FOLLOWER
@@ -47,7 +49,8 @@ pub(crate) fn partition_action(code: KafkaCode) -> Action {
         | KafkaCode::UNKNOWN_TOPIC_OR_PARTITION
         | KafkaCode::UNKNOWN_TOPIC_ID
         | KafkaCode::INCONSISTENT_TOPIC_ID
-        | KafkaCode::LEADER_NOT_AVAILABLE => Action::RefreshMetadata,
+        | KafkaCode::LEADER_NOT_AVAILABLE
+        | KafkaCode::NETWORK_EXCEPTION => Action::RefreshMetadata,
         KafkaCode::UNKNOWN_LEADER_EPOCH | KafkaCode::UNKNOWN_SERVER_ERROR => Action::Retry,
         KafkaCode::OFFSET_OUT_OF_RANGE => Action::ResetPosition,
         _ => Action::Fatal,

@@ -27,6 +27,7 @@ const TABLE: &[(Api, K, Action, &str)] = &[
     (FetchPartition, K::UNKNOWN_TOPIC_ID, RefreshMetadata, "FetchCollector.handleInitializeErrors"),
     (FetchPartition, K::INCONSISTENT_TOPIC_ID, RefreshMetadata, "FetchCollector.handleInitializeErrors"),
     (FetchPartition, K::LEADER_NOT_AVAILABLE, RefreshMetadata, "gregor: as its siblings (Java never receives it)"),
+    (FetchPartition, K::NETWORK_EXCEPTION, RefreshMetadata, "gregor: seen from Kafka 3.3 (Java: unexpected)"),
     (FetchPartition, K::UNKNOWN_LEADER_EPOCH, Retry, "FetchCollector.handleInitializeErrors (logged only)"),
     (FetchPartition, K::UNKNOWN_SERVER_ERROR, Retry, "FetchCollector.handleInitializeErrors (logged only)"),
     (FetchPartition, K::OFFSET_OUT_OF_RANGE, ResetPosition, "FetchCollector.handleInitializeErrors"),
