@@ -37,9 +37,14 @@ enum Command {
     Connections(cmd_connections::ConnectionsArgs),
     /// Run the embedded mock Kafka cluster until Ctrl-C.
     Mock(cmd_mock::MockArgs),
-    /// Print the Markdown table of consumer config keys (for README).
+    /// Print the Markdown table of consumer config keys (for README); --producer for the
+    /// producer's.
     #[command(hide = true)]
-    PrintConfigTable,
+    PrintConfigTable {
+        /// The producer's keys instead of the consumer's.
+        #[arg(long)]
+        producer: bool,
+    },
 }
 
 #[tokio::main]
@@ -59,11 +64,13 @@ async fn main() {
         Command::Produce(args) => cmd_produce::run(args).await,
         Command::Connections(args) => cmd_connections::run(args).await,
         Command::Mock(args) => cmd_mock::run(args).await,
-        Command::PrintConfigTable => {
-            print!(
-                "{}",
-                gregor::config::keys::markdown_table(gregor::config::consumer_keys())
-            );
+        Command::PrintConfigTable { producer } => {
+            let keys = if producer {
+                gregor::config::producer_keys()
+            } else {
+                gregor::config::consumer_keys()
+            };
+            print!("{}", gregor::config::keys::markdown_table(keys));
             Ok(())
         }
     };

@@ -43,6 +43,10 @@ pub enum ErrorKind {
     State,
     /// The consumer's position is out of range and `auto.offset.reset=none`.
     OffsetOutOfRange,
+    /// The broker is too old for what was asked: it supports no version of a needed API, or
+    /// none that can carry a configured feature (Java's `UnsupportedVersionException`).
+    /// Retrying does not help; the message names the feature and the Kafka release it needs.
+    UnsupportedVersion,
 }
 
 /// The error type of every fallible gregor operation.

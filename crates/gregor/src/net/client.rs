@@ -182,6 +182,30 @@ impl NetClient {
         codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
     }
 
+    /// Like [`send_built`](Self::send_built) for requests that some versions cannot carry:
+    /// `build` may refuse the negotiated version (e.g. static membership below JoinGroup v5),
+    /// and then its error is the result and nothing is sent — where Java's request builders
+    /// throw `UnsupportedVersionException` from `build(version)`.
+    pub(crate) async fn send_built_checked<R, F>(
+        &self,
+        target: Target,
+        why: OpenReason,
+        versions: (i16, i16),
+        timeout: Option<Duration>,
+        build: F,
+    ) -> Result<R::Response>
+    where
+        R: Request + Send + 'static,
+        F: FnOnce(i16) -> Result<R> + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let encode: connection::EncodeFn = Box::new(move |version, correlation_id, client_id| {
+            codec::encode_request(api_key, version, correlation_id, client_id, &build(version)?)
+        });
+        let raw = self.send_raw(target, why, api_key, versions, true, timeout, encode).await?;
+        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+    }
+
     /// Sends a request that gets no response (Produce with acks=0).
     pub(crate) async fn send_no_response<R>(&self, target: Target, why: OpenReason, req: R) -> Result<()>
     where
