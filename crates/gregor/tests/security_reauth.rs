@@ -45,7 +45,7 @@ fn sockets_to(ports: &HashSet<u16>) -> usize {
 async fn topic_with_record(plain: &str) -> (String, String) {
     let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
     let topic = format!("gregor-reauth-{run}");
-    let admin = gregor::Admin::new(plain).unwrap();
+    let admin = gregor::Admin::from_properties([("bootstrap.servers", plain)]).unwrap();
     admin.create_topics(&[gregor::NewTopic::new(&topic, 3, 1)], false, WAIT).await.unwrap();
     admin.close(Duration::from_secs(5)).await;
     let value = format!("reauth {run}");
@@ -54,7 +54,7 @@ async fn topic_with_record(plain: &str) -> (String, String) {
 }
 
 async fn produce(plain: &str, topic: &str, value: &str) {
-    let p = gregor::Producer::new(gregor::ProducerSettings::new(plain)).unwrap();
+    let p = gregor::Producer::from_properties([("bootstrap.servers", plain)]).unwrap();
     for part in 0..3 {
         let f = p.send(gregor::ProducerRecord::new(topic).partition(part).value(value.to_string())).await.unwrap();
         tokio::time::timeout(WAIT, f).await.expect("produce timed out").expect("produce failed");
