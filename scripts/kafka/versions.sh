@@ -190,7 +190,7 @@ EOF
 process.roles=controller
 node.id=$CONTROLLER_ID
 listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+$(controller_advertised_config)
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT
 $(quorum_membership_config)
@@ -201,6 +201,13 @@ default.replication.factor=1
 EOF
         ;;
     esac
+}
+
+# Before 3.9 (KIP-853) a controller refuses advertised.listeners; the dynamic quorum needs it.
+controller_advertised_config() {
+    if [[ "$(kafka_mode)" == kraft ]]; then
+        echo "advertised.listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+    fi
 }
 
 # How KRaft nodes find the controller quorum.

@@ -87,6 +87,7 @@ pub mod config;
 pub mod consumer;
 pub mod oauth;
 pub mod protocol_errors;
+pub(crate) mod rules;
 pub mod records;
 
 pub use error::{Error, ErrorKind, Result};
