@@ -299,6 +299,20 @@ impl NetClient {
         result.map_err(|e| if e.broker().is_none() { e.with_broker(broker) } else { e })
     }
 
+    /// Tells the manager that a metadata request is about to be sent (KIP-1102 trigger).
+    pub(crate) fn handle_metadata_attempt(&self) {
+        self.lock().mgr.handle_metadata_attempt(Instant::now());
+    }
+
+    /// A broker answered REBOOTSTRAP_REQUIRED: go back to `bootstrap.servers`.
+    pub(crate) fn handle_rebootstrap_required(&self) {
+        let mut st = self.lock();
+        st.mgr.handle_rebootstrap_required(Instant::now());
+        self.pump(&mut st);
+        drop(st);
+        self.shared.wake.notify_one();
+    }
+
     /// Tells the manager that metadata listed these brokers.
     pub(crate) fn handle_metadata(&self, brokers: Vec<(i32, super::manager::Endpoint)>) {
         let mut st = self.lock();
@@ -400,7 +414,7 @@ fn rejected_target(st: &mut State, target: Target, now: Instant) -> Option<Error
         return None;
     }
     let r = candidates.iter().filter_map(|k| st.rejected.get(k)).max_by_key(|r| r.until)?;
-    Some(connection::clone_error(&r.error, r.error.broker().unwrap_or("?")))
+    Some(r.error.clone().or_broker("?"))
 }
 
 fn pump(shared: &Shared, st: &mut State) {

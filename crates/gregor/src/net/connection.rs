@@ -126,10 +126,10 @@ pub(crate) async fn run(
             tracing::error!(broker = %spec.label, error = %e, "connection setup rejected");
             requests.close();
             while let Ok(env) = requests.try_recv() {
-                let _ = env.reply.send(Err(clone_error(&e, &spec.label)));
+                let _ = env.reply.send(Err(e.clone().or_broker(&spec.label)));
             }
             let error = e.to_string();
-            let _ = reports.send(Report::SetupRejected { conn_id: spec.conn_id, error: clone_error(&e, &spec.label) });
+            let _ = reports.send(Report::SetupRejected { conn_id: spec.conn_id, error: e.clone().or_broker(&spec.label) });
             let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason: CloseReason::Error, error: Some(error) });
             return;
         }
@@ -163,20 +163,6 @@ pub(crate) async fn run(
 /// Correlation ids 0..=API_VERSIONS_FIRST belong to the ApiVersions handshake: one try per
 /// version from API_VERSIONS_FIRST down to v0 at most.
 const HANDSHAKE_CORRELATION_IDS: i32 = codec::API_VERSIONS_FIRST as i32 + 1;
-
-/// `Error` is not `Clone`; a rejected setup is reported to every waiting request and the client.
-pub(crate) fn clone_error(e: &Error, broker: &str) -> Error {
-    let text = e.to_string();
-    let c = match e.code() {
-        // Display appends the code's description; keep the code instead of the text twice.
-        Some(code) => {
-            let suffix = format!(": {}", crate::protocol_errors::describe(code));
-            Error::new(e.kind(), text.strip_suffix(&suffix).unwrap_or(&text).to_string()).with_code(code)
-        }
-        None => Error::new(e.kind(), text),
-    };
-    c.with_broker(e.broker().unwrap_or(broker))
-}
 
 fn error_kind_for(reason: CloseReason) -> ErrorKind {
     match reason {
