@@ -608,7 +608,7 @@ mod tests {
     #[test]
     fn jaas_errors_hide_the_value() {
         for bad in [
-            r#"com.sun.security.auth.module.Krb5LoginModule required password="topsecret";"#,
+            r#"com.example.CustomLoginModule required password="topsecret";"#,
             r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="topsecret""#,
             r#"org.apache.kafka.common.security.plain.PlainLoginModule maybe password="topsecret";"#,
             r#"org.apache.kafka.common.security.plain.PlainLoginModule required password="topsecret";"#,
