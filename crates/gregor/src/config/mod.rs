@@ -44,7 +44,7 @@ pub use self::net::{
     DEFAULT_CONNECTION_ATTEMPTS_PER_SEC, DEFAULT_RESPONSE_MAX_BYTES,
 };
 pub use self::parse::parse_properties;
-pub use self::producer::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
+pub use self::producer::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
 pub use self::secret::Password;
 pub use self::security::{
     SaslConfig, SaslCredentials, SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig,
