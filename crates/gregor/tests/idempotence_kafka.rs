@@ -72,6 +72,8 @@ async fn real_kafka_idempotent_producer_survives_restarts_and_cut_connections_wi
             ("batch.size", "2048"),
             ("linger.ms", "0"),
             ("request.timeout.ms", "10000"),
+            // GREGOR_TEST_IDEMPOTENCE=false shows what the test catches without idempotence.
+            ("enable.idempotence", std::env::var("GREGOR_TEST_IDEMPOTENCE").as_deref().unwrap_or("true")),
         ])
         .unwrap(),
     );

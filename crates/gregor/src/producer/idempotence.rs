@@ -164,6 +164,7 @@ impl Sequencer {
     }
 
     /// The current producer id and epoch (NONE until InitProducerId answered).
+    #[cfg(test)]
     pub(crate) fn producer(&self) -> ProducerIdAndEpoch {
         self.current
     }
@@ -188,14 +189,9 @@ impl Sequencer {
     }
 
     /// Whether an epoch bump is pending.
+    #[cfg(test)]
     pub(crate) fn bump_required(&self) -> bool {
         self.bump_required
-    }
-
-    /// Asks for an epoch bump (a transactional producer does it with InitProducerId after its
-    /// transaction is aborted, KIP-360; see `maybe_bump` for the idempotent one).
-    pub(crate) fn require_bump(&mut self) {
-        self.bump_required = true;
     }
 
     fn request_bump_for(&mut self, tp: &TopicPartition) {

@@ -33,7 +33,6 @@ pub(crate) mod encode;
 pub(crate) mod idempotence;
 pub(crate) mod partitioner;
 pub(crate) mod request;
-pub(crate) mod rules;
 mod sender;
 
 use std::future::Future;

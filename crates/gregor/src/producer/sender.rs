@@ -15,7 +15,7 @@ use super::encode::encode_batch;
 use super::idempotence::{ProducerIdAndEpoch, Sequencer, Verdict};
 use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
-use super::rules::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
+use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
 use super::{Completion, Inner, RecordMetadata, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
@@ -206,7 +206,7 @@ pub(crate) async fn partitions_for(inner: &Arc<Inner>, topic: &str, deadline: In
                 }
             }
             if let Some(t) = snap.topics.get(topic) {
-                if t.error == 0 && !t.partitions.is_empty() {
+                if t.error == KafkaCode::NONE.0 && !t.partitions.is_empty() {
                     let p = Arc::new(Partitions {
                         topic: Arc::from(topic),
                         count: t.partitions.len() as i32,

@@ -1,8 +1,7 @@
-//! The producer's error rules: for each broker error code of a Produce or InitProducerId
-//! response, what the producer does. Every producer decision on an error code goes through
-//! here, keyed by named codes; each rule cites the Java 4.x method it follows.
-//!
-//! (To move into the crate-wide `rules/` table, as `rules/produce.rs`, once that exists.)
+//! Produce and InitProducerId: for each broker error code, what the producer does. The
+//! producer's decisions need actions the consumer's [`Action`](super::Action) lacks (complete
+//! without an offset, ask the sequence bookkeeping, fenced, abortable), so they have their own
+//! enums; each rule cites the Java 4.x method it follows.
 
 use crate::protocol_errors::KafkaCode;
 
