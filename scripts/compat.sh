@@ -164,9 +164,24 @@ for v in "${VERSIONS[@]}"; do
     echo "   $v done in $((SECONDS - t0))s"
 done
 
-# The matrix: one row per release, one line per cell.
+# The matrix: a grid (target x check), then one line per cell with what ran and was counted.
 {
     echo "# gregor compatibility run $(date -u +%Y-%m-%dT%H:%MZ), $((SECONDS - t_all))s"
+    echo
+    awk -F'\t' '
+        { if (!($1 in seen)) { seen[$1] = 1; rows[++nr] = $1 }
+          if (!($2 in cseen)) { cseen[$2] = 1; cols[++nc] = $2 }
+          cell[$1, $2] = $3 }
+        END {
+            line = "| target |"; sep = "|---|"
+            for (c = 1; c <= nc; c++) { line = line " " cols[c] " |"; sep = sep "---|" }
+            print line; print sep
+            for (r = 1; r <= nr; r++) {
+                line = "| " rows[r] " |"
+                for (c = 1; c <= nc; c++) { v = cell[rows[r], cols[c]]; line = line " " (v == "" ? "–" : v) " |" }
+                print line
+            }
+        }' "$RESULTS"
     echo
     echo "| Kafka | check | result | what ran |"
     echo "|---|---|---|---|"
