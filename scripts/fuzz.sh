@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs each cargo-fuzz target for a bounded time (default 60 s; FUZZ_SECONDS or $1).
 # Needs the nightly toolchain and cargo-fuzz; installs them when missing. When nightly cannot be
-# had, falls back to the stable mutation test (tests/fuzz_decode.rs) with more iterations.
+# had, falls back to the stable mutation test (crates/gregor/src/fuzz_hooks_tests.rs) with more iterations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-60}}"
 
 stable_fallback() {
     echo "fuzz.sh: $1; running the stable mutation harness instead" >&2
-    GREGOR_FUZZ_ITERATIONS="${GREGOR_FUZZ_ITERATIONS:-20000}" cargo test -p gregor --test fuzz_decode
+    GREGOR_FUZZ_ITERATIONS="${GREGOR_FUZZ_ITERATIONS:-20000}" cargo test -p gregor --lib fuzz_hooks_tests
     exit 0
 }
 

@@ -1,5 +1,5 @@
 //! Entry points for fuzzing (`fuzz/`, and the stable-toolchain mutation test
-//! `tests/fuzz_decode.rs`). Not a stable API.
+//! `src/fuzz_hooks_tests.rs`). Not a stable API.
 //!
 //! Each function runs exactly the code a connection runs on bytes from a broker, minus the
 //! `catch_unwind` safety net of [`decode_body`](crate::net::codec::decode_body), so that a fuzzer
@@ -92,7 +92,7 @@ fn drain_records(records: Bytes, fetch_offset: i64, options: &DecodeOptions) {
 }
 
 /// Valid inputs for both targets: `(target, name, bytes)`, written to `fuzz/corpus/` by
-/// `tests/fuzz_decode.rs` and used there as the mutation seeds.
+/// `src/fuzz_hooks_tests.rs` and used there as the mutation seeds.
 pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     use crate::records::{encode_batch, Compression, ProduceRecord};
     let mut out = Vec::new();

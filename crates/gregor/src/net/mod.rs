@@ -19,3 +19,5 @@ pub(crate) mod manager;
 pub(crate) mod reauth;
 pub(crate) mod sasl;
 pub(crate) mod tls;
+#[cfg(feature = "tls")]
+mod tls_rustls;

@@ -5,7 +5,7 @@
 //! `GREGOR_FUZZ_ITERATIONS` sets the number of mutated inputs per seed (default 300);
 //! `GREGOR_WRITE_FUZZ_CORPUS=1` rewrites `fuzz/corpus/` from the seed generator.
 
-use gregor::__fuzz;
+use crate::__fuzz;
 
 /// xorshift64*: deterministic, so a failure reproduces with the same iteration count.
 struct Rng(u64);
