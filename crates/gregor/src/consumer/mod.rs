@@ -16,6 +16,7 @@ mod group_consumer;
 mod offsets;
 mod state;
 mod types;
+mod wakeup;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,7 @@ pub use types::{
     ConsumerRecord, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState, TimestampType,
     TopicPartition,
 };
+pub use wakeup::WakeupHandle;
 
 /// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
 ///
@@ -125,6 +127,8 @@ pub(crate) struct Inner {
     pub(crate) heartbeat_due: group_consumer::HeartbeatDue,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     closed: AtomicBool,
+    /// Interrupts blocking calls (Java's `wakeup`).
+    pub(crate) wakeup: WakeupHandle,
 }
 
 impl Inner {
@@ -254,7 +258,9 @@ pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
         CoordinatorConnection::Dedicated => false,
         CoordinatorConnection::Auto => config.group_protocol == GroupProtocol::Consumer,
     };
-    ClusterSettings::from_net(&config.net, config.default_api_timeout, shared)
+    let mut settings = ClusterSettings::from_net(&config.net, config.default_api_timeout, shared);
+    settings.allow_auto_create_topics = config.allow_auto_create_topics;
+    settings
 }
 
 /// A Kafka consumer.
@@ -317,6 +323,7 @@ impl Consumer {
                 heartbeat_due: group_consumer::HeartbeatDue::default(),
                 listener: Mutex::new(None),
                 closed: AtomicBool::new(false),
+                wakeup: WakeupHandle::default(),
             }),
             tasks: Mutex::new(Vec::new()),
         })
@@ -433,7 +440,13 @@ impl Consumer {
     /// Errors: a partition whose offset is out of range with `auto.offset.reset=none`, corrupt
     /// records, authorization failures, or the group having fenced this member. Records
     /// fetched before an error are returned first.
+    ///
+    /// A [`WakeupHandle::wakeup`] makes it return an [`ErrorKind::Wakeup`] error at once.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.inner.wakeup.guard(self.poll_inner(timeout)).await
+    }
+
+    async fn poll_inner(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
         self.ensure_tasks();
         let deadline = Instant::now() + timeout;
@@ -498,13 +511,13 @@ impl Consumer {
     /// waits for the result.
     pub async fn commit_sync(&self) -> Result<()> {
         self.check_open()?;
-        self.inner.commit_consumed().await
+        self.inner.wakeup.guard(self.inner.commit_consumed()).await
     }
 
     /// Commits explicit offsets (the *next* offset to read, i.e. last processed + 1).
     pub async fn commit_offsets_sync(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
         self.check_open()?;
-        offsets::commit(&self.inner, &offsets).await
+        self.inner.wakeup.guard(offsets::commit(&self.inner, &offsets)).await
     }
 
     /// Commits the current positions in the background; the result is logged.
@@ -523,7 +536,7 @@ impl Consumer {
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
         self.check_open()?;
-        let mut m = offsets::fetch_committed(&self.inner, partitions).await?;
+        let mut m = self.inner.wakeup.guard(offsets::fetch_committed(&self.inner, partitions)).await?;
         m.retain(|_, om| om.offset >= 0);
         Ok(m)
     }
@@ -569,6 +582,10 @@ impl Consumer {
     /// offset or reset) if needed.
     pub async fn position(&self, tp: &TopicPartition) -> Result<i64> {
         self.check_open()?;
+        self.inner.wakeup.guard(self.position_inner(tp)).await
+    }
+
+    async fn position_inner(&self, tp: &TopicPartition) -> Result<i64> {
         let deadline = Instant::now() + self.inner.config.default_api_timeout;
         loop {
             {
@@ -617,7 +634,7 @@ impl Consumer {
         times: &BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
         self.check_open()?;
-        let found = offsets::list_offsets(&self.inner, times).await?;
+        let found = self.inner.wakeup.guard(offsets::list_offsets(&self.inner, times)).await?;
         Ok(times
             .keys()
             .map(|tp| {
@@ -647,7 +664,7 @@ impl Consumer {
             partitions.iter().map(|tp| tp.topic.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
         self.topic_metadata(&topics, "list offsets").await?;
         let q: BTreeMap<TopicPartition, i64> = partitions.iter().map(|tp| (tp.clone(), ts)).collect();
-        let found = offsets::list_offsets(&self.inner, &q).await?;
+        let found = self.inner.wakeup.guard(offsets::list_offsets(&self.inner, &q)).await?;
         Ok(found.into_iter().map(|(tp, (o, _))| (tp, o)).collect())
     }
 
@@ -688,6 +705,18 @@ impl Consumer {
             self.inner.cluster.request_update(format!("{} for topic {t}", code.name()));
             tokio::time::sleep_until(self.inner.cluster.next_refresh().max(Instant::now())).await;
         }
+    }
+
+    /// A handle that interrupts this consumer's blocking calls from another task or thread
+    /// (Java's `wakeup`); clone it freely. See [`WakeupHandle`].
+    pub fn wakeup_handle(&self) -> WakeupHandle {
+        self.inner.wakeup.clone()
+    }
+
+    /// Interrupts the blocking call in progress (or the next one): shorthand for
+    /// `wakeup_handle().wakeup()`.
+    pub fn wakeup(&self) {
+        self.inner.wakeup.wakeup()
     }
 
     /// Connection events from now on: every socket opened, adopted or closed, with reasons.
