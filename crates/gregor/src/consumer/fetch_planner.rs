@@ -136,6 +136,8 @@ pub(crate) enum Wait {
     /// full); fetched again as `poll` drains them.
     BufferFull,
     Paused,
+    /// Being revoked (see `ConsumerState::begin_revocation`).
+    Revoking,
     /// Waiting for its committed offset or an offset reset.
     AwaitingPosition,
     /// An error waits to be returned by `poll`.
@@ -145,7 +147,7 @@ pub(crate) enum Wait {
 impl Wait {
     /// Waits that the application or the data cause, not the client: never a stall.
     fn is_idle(self) -> bool {
-        matches!(self, Wait::Paused | Wait::BufferFull | Wait::AwaitingPosition | Wait::Failed)
+        matches!(self, Wait::Paused | Wait::Revoking | Wait::BufferFull | Wait::AwaitingPosition | Wait::Failed)
     }
 
     /// The public view; `caught_up` when the partition is at its high watermark (it still goes
@@ -161,6 +163,7 @@ impl Wait {
             Wait::LeaderUnknown => FetchState::LeaderUnknown,
             Wait::BufferFull => FetchState::BufferFull,
             Wait::Paused => FetchState::Paused,
+            Wait::Revoking => FetchState::Revoking,
             Wait::AwaitingPosition => FetchState::AwaitingPosition,
             Wait::Failed => FetchState::Failed,
         }
@@ -240,6 +243,9 @@ impl FetchPlanner {
     ) -> Wait {
         if ps.error.is_some() {
             return Wait::Failed;
+        }
+        if ps.pending_revocation {
+            return Wait::Revoking;
         }
         if ps.paused {
             return Wait::Paused;
