@@ -311,18 +311,24 @@ impl Run {
         let leaders = self.leaders()?;
         let ports: HashSet<u16> =
             self.cluster.bootstrap.split(',').filter_map(|hp| hp.rsplit(':').next()?.parse().ok()).collect();
-        let recent = Instant::now() - Duration::from_secs(10);
         for g in self.groups.iter_mut() {
             for m in g.members.iter() {
-                let parts = g.ledger.lock().partitions_of(&m.name, recent);
-                let l: HashSet<i32> = parts.iter().filter_map(|p| leaders.get(p).copied()).collect();
-                let bound = l.len() + 1;
+                // L from the partitions the member delivered in the last 10 s, measured again
+                // on every look: right after a fault its assignment may still be settling.
+                let leaders_of = |g: &Group| -> HashSet<i32> {
+                    let recent = Instant::now() - Duration::from_secs(10);
+                    let parts = g.ledger.lock().partitions_of(&m.name, recent);
+                    parts.iter().filter_map(|p| leaders.get(p).copied()).collect()
+                };
                 let deadline = Instant::now() + limit;
+                let mut l = leaders_of(g);
                 let mut n = m.sockets_to(&ports);
-                while n > bound && Instant::now() < deadline && g.spec.client == Client::Gregor {
+                while n > l.len() + 1 && Instant::now() < deadline && g.spec.client == Client::Gregor {
                     std::thread::sleep(Duration::from_millis(250)); // polling /proc: no event exists
                     n = m.sockets_to(&ports);
+                    l = leaders_of(g);
                 }
+                let bound = l.len() + 1;
                 g.sockets.push(json!({"fault": fault, "member": m.name, "sockets": n, "leaders": l.len()}));
                 if g.spec.client == Client::Gregor && n > bound {
                     g.socket_violations.push(format!("{fault}: {} holds {n} sockets, L+1 = {bound}", m.name));
@@ -422,7 +428,7 @@ impl Run {
         }
         Ok(json!({
             "scenario": scenario,
-            "client": format!("{:?}", self.groups.first().map(|g| g.spec.client)),
+            "client": self.groups.first().map(|g| format!("{:?}", g.spec.client).to_lowercase()),
             "topic": self.topic,
             "expected": expected,
             "ends": ends,
