@@ -204,6 +204,9 @@ impl Run {
         c.args(["--topic", &self.topic, "--num-records", "1000000000", "--record-size", "100"]);
         c.args(["--throughput", &rate.to_string(), "--bootstrap-server", &self.cluster.bootstrap]);
         c.args(["--reporting-interval", "600000", "--command-property", "acks=all", "linger.ms=5"]);
+        // Added partitions get records within seconds (the default, 5 minutes, would leave them
+        // empty for the rest of the suite and test nothing).
+        c.args(["metadata.max.age.ms=5000"]);
         c.stdin(Stdio::null()).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
         self.producer = Some(c.spawn().context("starting ProducerPerformance")?);
         Ok(())
