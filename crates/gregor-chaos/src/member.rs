@@ -67,6 +67,8 @@ impl Member {
                 for (k, v) in &spec.props {
                     c.arg("-X").arg(format!("{k}={v}"));
                 }
+                // The group tools name members by client.id: the socket check maps them back.
+                c.arg("-X").arg(format!("client.id={name}"));
                 c.env("GREGOR_LOG", std::env::var("CHAOS_GREGOR_LOG").unwrap_or_else(|_| "gregor=info".into()));
                 c
             }
@@ -79,6 +81,7 @@ impl Member {
                 for (k, v) in &spec.props {
                     c.arg("--consumer-property").arg(format!("{k}={v}"));
                 }
+                c.arg("--consumer-property").arg(format!("client.id={name}"));
                 c
             }
         };

@@ -28,7 +28,7 @@
 //!   old request (which may hang until `request.timeout.ms` on a broker shutting down); the
 //!   answer that arrives second is dropped because the fetch offset no longer matches.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,6 +225,17 @@ impl FetchPlanner {
             Some((r, until)) if until > now && snap.brokers.contains_key(&r) => Some(r),
             _ => snap.leader(&tp.topic, tp.partition),
         }
+    }
+
+    /// The brokers the assigned partitions are read from now (leaders or preferred replicas;
+    /// paused partitions count, revoked ones do not): the fetch sockets the client needs. The
+    /// connection manager closes the others after a grace (`handle_needed_brokers`).
+    pub(crate) fn needed_brokers(&self, now: Instant, st: &ConsumerState, snap: &Snapshot) -> BTreeSet<i32> {
+        st.assignment
+            .iter()
+            .filter(|(_, ps)| !ps.pending_revocation)
+            .filter_map(|(tp, ps)| self.target(now, tp, ps, snap))
+            .collect()
     }
 
     fn in_flight_to(&self, tp: &TopicPartition, ps: &PartitionState, broker: i32) -> bool {
