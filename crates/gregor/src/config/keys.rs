@@ -123,7 +123,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("ssl.enabled.protocols", "TLSv1.2,TLSv1.3", Both, "TLS versions allowed (rustls implements TLSv1.2 and TLSv1.3 only)."),
     k("ssl.cipher.suites", "", Both, "IANA names of the cipher suites allowed (e.g. TLS_AES_256_GCM_SHA384); unset = rustls' defaults."),
     k("ssl.endpoint.identification.algorithm", "https", Both, "https: check the broker certificate matches its host name; empty: do not check."),
-    k("sasl.mechanism", "PLAIN", Both, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (Java defaults to GSSAPI, which gregor lacks)."),
+    k("sasl.mechanism", "PLAIN", Both, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, or GSSAPI with the `gssapi` cargo feature (Java defaults to GSSAPI; gregor to PLAIN, as GSSAPI needs a system library)."),
     secret(k("sasl.jaas.config", "", Both, "PlainLoginModule or ScramLoginModule entry with username and password; OAuthBearerLoginModule with unsecuredLogin* options (tests) or clientId/clientSecret/scope.")),
     k("sasl.username", "", Both, "librdkafka-style SASL user name (instead of sasl.jaas.config)."),
     secret(k("sasl.password", "", Both, "librdkafka-style SASL password.")),

@@ -32,7 +32,7 @@ use super::group::Membership;
 use super::state::Subscription;
 use super::types::{OffsetAndMetadata, TopicPartition};
 use super::{Inner, RevokeContext};
-use crate::config::{CoordinatorConnection, GroupProtocol};
+use crate::config::GroupProtocol;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
@@ -62,21 +62,12 @@ impl HeartbeatDue {
     }
 }
 
-/// True when group requests ride on the broker (fetch) connection.
-pub(crate) fn shares_coordinator_socket(inner: &Inner) -> bool {
-    match inner.config.coordinator_connection {
-        CoordinatorConnection::Shared => true,
-        CoordinatorConnection::Dedicated => false,
-        CoordinatorConnection::Auto => inner.config.group_protocol == GroupProtocol::Consumer,
-    }
-}
-
 /// The coordinator and its next heartbeat's due time, when KIP-848 group requests share the
 /// broker's (fetch) connection. A heartbeat written behind a parked Fetch is only read by the
 /// broker once the Fetch is answered (one request per connection at a time), so the fetch
 /// planner caps the wait of a Fetch to that broker at the heartbeat.
 pub(crate) fn heartbeat_for_fetch(inner: &Inner) -> Option<(i32, Instant)> {
-    if inner.config.group_protocol != GroupProtocol::Consumer || !shares_coordinator_socket(inner) {
+    if inner.config.group_protocol != GroupProtocol::Consumer || inner.config.coordinator_dedicated() {
         return None;
     }
     Some((inner.group.known_coordinator()?, inner.heartbeat_due.get()?))
@@ -381,13 +372,8 @@ async fn reconcile(inner: &Arc<Inner>, m: &mut Member) -> Result<bool> {
 /// Revokes `parts`: the listener runs (and may ask for a commit), auto-commit commits their
 /// positions — still under the current member epoch — then they leave the assignment.
 async fn revoke(inner: &Arc<Inner>, parts: &[TopicPartition]) {
-    let positions: BTreeMap<TopicPartition, i64> = {
-        let st = inner.lock_state();
-        parts
-            .iter()
-            .filter_map(|tp| st.assignment.get(tp).and_then(|s| s.position).map(|p| (tp.clone(), p)))
-            .collect()
-    };
+    // Stop delivery and read the positions at once (see `begin_revocation`).
+    let positions: BTreeMap<TopicPartition, i64> = inner.lock_state().begin_revocation(parts);
     let mut ctx = RevokeContext { positions: positions.clone(), commit: None };
     if let Some(l) = inner.listener() {
         l.on_partitions_revoked(parts, &mut ctx);
