@@ -43,6 +43,10 @@ pub enum ErrorKind {
     State,
     /// The consumer's position is out of range and `auto.offset.reset=none`.
     OffsetOutOfRange,
+    /// The endpoint is not a Kafka listener of the configured kind: it answered HTTP or
+    /// something else that is no Kafka frame, it speaks TLS where `security.protocol` says
+    /// plaintext, or it does not speak TLS where TLS was asked for. Retrying will not help.
+    NotKafka,
 }
 
 /// The error type of every fallible gregor operation.

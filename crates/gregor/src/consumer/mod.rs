@@ -688,6 +688,18 @@ impl Consumer {
         self.inner.lock_state().assignment.get(tp).map_or(-1, |s| s.high_watermark)
     }
 
+    /// The broker this partition's records are fetched from now: its preferred read replica
+    /// (KIP-392) while that is valid, else its leader; `None` when metadata names neither.
+    /// (What kcat prints as `"broker"` in its `-J` envelope.)
+    pub fn fetch_broker(&self, tp: &TopicPartition) -> Option<i32> {
+        let snapshot = self.inner.cluster.snapshot();
+        let preferred = self.inner.lock_state().assignment.get(tp).and_then(|s| s.preferred_replica);
+        match preferred {
+            Some((r, until)) if until > Instant::now() && snapshot.brokers.contains_key(&r) => Some(r),
+            _ => snapshot.leader(&tp.topic, tp.partition),
+        }
+    }
+
     /// Closes the consumer: commits (with `enable.auto.commit`), leaves the group, fails
     /// pending requests, and closes every socket — all within `timeout`.
     pub async fn close(&self, timeout: Duration) {

@@ -15,4 +15,5 @@ pub mod events;
 pub(crate) mod guard;
 pub(crate) mod manager;
 pub(crate) mod sasl;
+pub(crate) mod sniff;
 pub(crate) mod tls;
