@@ -22,6 +22,10 @@ if [ "${GREGOR_SKIP_KAFKA:-0}" != 1 ]; then
     kafka_pid=$!
 fi
 
+# kcat from Debian's packages: the CLI tests compare `gregor consume` with it byte for byte
+# (they check fixed expectations only, and say so, where it cannot be installed).
+echo "== kcat: $(scripts/setup-kcat.sh | tail -1)"
+
 echo "== cargo test (unit, virtual-time, gregor-mock integration)"
 cargo build --locked --workspace --bins --tests
 cargo test --locked --workspace

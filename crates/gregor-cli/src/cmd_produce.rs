@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use gregor::{Admin, NewTopic, Producer, ProducerRecord, ProducerSettings};
 use tokio::io::AsyncBufReadExt;
 
-use crate::cmd_consume::explain;
+use crate::connect::explain;
 
 /// Arguments of `gregor produce`.
 #[derive(clap::Args, Debug)]

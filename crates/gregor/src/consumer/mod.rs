@@ -655,6 +655,20 @@ impl Consumer {
         }
     }
 
+    /// Every topic the cluster lists with its partitions, from fresh metadata (Java's
+    /// `listTopics`); internal topics such as `__consumer_offsets` only with
+    /// `exclude.internal.topics=false`.
+    pub async fn list_topics(&self) -> Result<BTreeMap<String, Vec<TopicPartition>>> {
+        self.check_open()?;
+        let snap = self.inner.cluster.refresh(None, "list_topics").await?;
+        Ok(snap
+            .topics
+            .values()
+            .filter(|t| t.error == 0 && !(t.internal && self.inner.config.exclude_internal_topics))
+            .map(|t| (t.name.clone(), t.partitions.iter().map(|p| TopicPartition::new(&t.name, p.partition)).collect()))
+            .collect())
+    }
+
     /// Connection events from now on: every socket opened, adopted or closed, with reasons.
     pub fn connection_events(&self) -> ConnectionEvents {
         ConnectionEvents { rx: self.inner.cluster.net.subscribe_events() }
