@@ -62,9 +62,14 @@ enum Command {
     Completions(cmd_docs::CompletionsArgs),
     /// Print the man page (roff), or write one per command into a directory.
     Man(cmd_docs::ManArgs),
-    /// Print the Markdown table of consumer config keys (for README).
+    /// Print the Markdown table of consumer config keys (for README); --producer for the
+    /// producer's.
     #[command(hide = true)]
-    PrintConfigTable,
+    PrintConfigTable {
+        /// The producer's keys instead of the consumer's.
+        #[arg(long)]
+        producer: bool,
+    },
 }
 
 /// The clap command, for completions and man pages.
@@ -104,8 +109,13 @@ async fn main() {
         Command::Mock(args) => cmd_mock::run(args).await,
         Command::Completions(args) => cmd_docs::completions(args),
         Command::Man(args) => cmd_docs::man(args),
-        Command::PrintConfigTable => {
-            print!("{}", gregor::config::keys::markdown_table(gregor::config::consumer_keys()));
+        Command::PrintConfigTable { producer } => {
+            let keys = if producer {
+                gregor::config::producer_keys()
+            } else {
+                gregor::config::consumer_keys()
+            };
+            print!("{}", gregor::config::keys::markdown_table(keys));
             Ok(())
         }
     };

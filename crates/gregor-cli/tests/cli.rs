@@ -226,12 +226,17 @@ async fn authorization_failure_is_reported() {
 }
 
 #[test]
-fn readme_has_the_current_config_table() {
-    let table = gregor::config::keys::markdown_table(gregor::config::consumer_keys());
+fn readme_has_the_current_config_tables() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let table = gregor::config::keys::markdown_table(gregor::config::consumer_keys());
     assert!(
         readme.contains(&table),
-        "README.md's config table is stale: run `gregor print-config-table`"
+        "README.md's consumer config table is stale: run `gregor print-config-table`"
+    );
+    let table = gregor::config::keys::markdown_table(gregor::config::producer_keys());
+    assert!(
+        readme.contains(&table),
+        "README.md's producer config table is stale: run `gregor print-config-table --producer`"
     );
 }
 

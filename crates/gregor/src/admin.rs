@@ -18,11 +18,11 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 use crate::cluster::metadata::Snapshot;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterSettings};
+use crate::config::NetConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
-use crate::producer::ProducerSettings;
 
 /// TOPIC_ALREADY_EXISTS.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -48,17 +48,50 @@ impl NewTopic {
 }
 
 /// A handle for administrative requests to one cluster. Opens nothing until the first call.
+///
+/// It connects like the client whose configuration it is given: the connection part
+/// ([`NetConfig`]: bootstrap servers, timeouts, `security.protocol`, `ssl.*`, `sasl.*`) of a
+/// [`ProducerConfig`](crate::ProducerConfig) or [`ConsumerConfig`](crate::ConsumerConfig).
+///
+/// ```no_run
+/// # async fn demo() -> gregor::Result<()> {
+/// use std::time::Duration;
+/// use gregor::{Admin, NewTopic, ProducerConfig};
+/// let config = ProducerConfig::from_properties_file("producer.properties")?;
+/// let admin = Admin::new(&config.net)?; // same TLS/SASL settings as the producer
+/// admin.create_topics(&[NewTopic::new("orders", 6, 3)], true, Duration::from_secs(30)).await?;
+/// admin.close(Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Admin {
     cluster: Arc<Cluster>,
 }
 
 impl Admin {
-    /// An admin handle for `bootstrap_servers` (`host:port[,...]`), with Java's defaults.
-    pub fn new(bootstrap_servers: &str) -> Result<Admin> {
-        let mut settings = ProducerSettings::new(bootstrap_servers);
-        settings.client_id = "gregor-admin".into();
-        Ok(Admin { cluster: Cluster::new(settings.cluster_settings()?) })
+    /// An admin handle with the connection and security settings of `net` (validated here).
+    /// `default.api.timeout.ms` has no meaning here: every call takes its own timeout.
+    pub fn new(net: &NetConfig) -> Result<Admin> {
+        let mut net = net.clone();
+        net.validate()?;
+        // The calls carry their own timeout; 60 s (Java's default.api.timeout.ms) bounds the
+        // metadata waits the cluster layer does on its own.
+        let api_timeout = Duration::from_millis(60_000);
+        Ok(Admin { cluster: Cluster::new(ClusterSettings::from_net(&net, api_timeout, false)) })
+    }
+
+    /// An admin handle from Java-style connection and security properties
+    /// (`bootstrap.servers`, `security.protocol`, `ssl.*`, `sasl.*`, timeouts, ...). A key
+    /// that is not one of those is an error naming the nearest one.
+    pub fn from_properties<K: AsRef<str>, V: AsRef<str>>(entries: impl IntoIterator<Item = (K, V)>) -> Result<Admin> {
+        let mut net = NetConfig::producer_defaults();
+        for (k, v) in entries {
+            let (k, v) = (k.as_ref().trim(), v.as_ref());
+            if !net.set(k, v)? && !crate::config::keys::IGNORED_KEYS.contains(&k) {
+                return Err(crate::config::keys::unknown_admin_key(k).into());
+            }
+        }
+        Admin::new(&net)
     }
 
     /// Creates `topics` and waits (up to `timeout`) until metadata shows each with a leader

@@ -93,7 +93,7 @@ pub use error::{Error, ErrorKind, Result};
 pub mod admin;
 pub mod producer;
 pub use admin::{Admin, NewTopic};
-pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerSettings, RecordMetadata};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
 };

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gregor::{Consumer, ConsumerConfig, Producer, ProducerRecord, ProducerSettings};
+use gregor::{Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord};
 use gregor_mock::MockCluster;
 
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
@@ -39,8 +39,8 @@ async fn gregor_producer_to_gregor_consumer_every_codec() {
     for codec in CODECS {
         let topic = format!("g-{codec}");
         cluster.create_topic(&topic, 1);
-        let mut s = ProducerSettings::new(&cluster.bootstrap_servers());
-        s.set("compression.type", codec).unwrap();
+        let s = ProducerConfig::from_map([("bootstrap.servers", cluster.bootstrap_servers().as_str()), ("compression.type", codec)])
+            .unwrap();
         let p = Producer::new(s).unwrap();
         let mut acks = Vec::new();
         for i in 0..N {

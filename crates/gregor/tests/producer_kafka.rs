@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use gregor::{Admin, NewTopic, Producer, ProducerRecord, ProducerSettings};
+use gregor::{Admin, NewTopic, Producer, ProducerRecord};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -23,7 +23,7 @@ fn bootstrap() -> String {
 #[ignore = "needs a real Kafka: GREGOR_KAFKA_BOOTSTRAP=host:port"]
 async fn real_kafka_accepts_every_codec_and_assigns_consecutive_offsets() {
     let bootstrap = bootstrap();
-    let admin = Admin::new(&bootstrap).unwrap();
+    let admin = Admin::from_properties([("bootstrap.servers", bootstrap.as_str())]).unwrap();
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         let topic = format!("gregor-producer-{codec}-{run}");
@@ -33,10 +33,13 @@ async fn real_kafka_accepts_every_codec_and_assigns_consecutive_offsets() {
         // even see (the broker just closes the connection). The acks=1 run after acks=0 then
         // proves the acks=0 records landed: its offsets start after them.
         for (run, acks) in [-1i16, 0, 1].into_iter().enumerate() {
-            let mut s = ProducerSettings::new(&bootstrap);
-            s.compression_type = codec.into();
-            s.acks = acks;
-            let p = Producer::new(s).unwrap();
+            let acks_value = acks.to_string();
+            let p = Producer::from_properties([
+                ("bootstrap.servers", bootstrap.as_str()),
+                ("compression.type", codec),
+                ("acks", acks_value.as_str()),
+            ])
+            .unwrap();
             let mut futures = Vec::new();
             for i in 0..3000 {
                 let r = ProducerRecord::new(&topic).key(format!("key-{i}")).value(format!("value {i} ").repeat(10));

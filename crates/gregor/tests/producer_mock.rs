@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gregor::{ErrorKind, Producer, ProducerRecord, ProducerSettings, RecordMetadata};
+use gregor::{ErrorKind, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 use gregor_mock::MockCluster;
 
 const PRODUCE: i16 = 0;
@@ -29,10 +29,9 @@ async fn cluster(topic: &str, partitions: i32) -> MockCluster {
     MockCluster::builder().brokers(3).topic(topic, partitions).start().await.expect("mock cluster")
 }
 
-fn settings(mock: &MockCluster) -> ProducerSettings {
-    let mut s = ProducerSettings::new(&mock.bootstrap_servers());
-    s.client_id = "producer-test".into();
-    s
+fn settings(mock: &MockCluster) -> ProducerConfig {
+    ProducerConfig::from_map([("bootstrap.servers", mock.bootstrap_servers().as_str()), ("client.id", "producer-test")])
+        .unwrap()
 }
 
 async fn send_all(p: &Producer, records: Vec<ProducerRecord>) -> Vec<RecordMetadata> {
@@ -63,7 +62,7 @@ async fn keyed_records_land_on_javas_murmur2_partitions_with_every_compression()
         let topic = format!("keyed-{name}");
         assert!(mock.create_topic(&topic, 6));
         let mut s = settings(&mock);
-        s.compression_type = name.into();
+        s.set("compression.type", name).unwrap();
         let p = Producer::new(s).unwrap();
         let rounds = 30;
         let mut records = Vec::new();
@@ -107,7 +106,7 @@ async fn offsets_are_consecutive_within_a_partition() {
 async fn acks_zero_writes_every_record_without_offsets() {
     let mock = cluster("t", 3).await;
     let mut s = settings(&mock);
-    s.acks = 0;
+    s.set("acks", "0").unwrap();
     let p = Producer::new(s).unwrap();
     let metas = send_all(&p, (0..300).map(|i| ProducerRecord::new("t").key(format!("k{i}")).value("v")).collect()).await;
     assert!(metas.iter().all(|m| m.offset == -1), "no response, no offset");
@@ -321,8 +320,8 @@ async fn producer_from_the_java_style_config() {
         ("client.id", "from-config"),
     ])
     .unwrap();
-    let p = Producer::from_config(&config).unwrap();
-    assert!(mock.connections().is_empty(), "from_config opens nothing");
+    let p = Producer::new(config).unwrap();
+    assert!(mock.connections().is_empty(), "a new producer opens nothing");
     let metas = send_all(&p, (0..50).map(|i| ProducerRecord::new("t").key(format!("k{i}")).value("v")).collect()).await;
     assert!(metas.iter().all(|m| m.offset >= 0));
     assert_eq!(total_hw(&mock, "t", 2), 50);

@@ -328,10 +328,10 @@ async fn real_kafka_topic(tag: &str) -> Option<(String, String)> {
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
     let topic = format!("gregor-{tag}-{run}");
     let value = format!("over {tag} {run}");
-    let admin = gregor::Admin::new(&plain).unwrap();
+    let admin = gregor::Admin::from_properties([("bootstrap.servers", plain.as_str())]).unwrap();
     admin.create_topics(&[gregor::NewTopic::new(&topic, 1, 1)], false, WAIT).await.unwrap();
     admin.close(Duration::from_secs(5)).await;
-    let p = gregor::Producer::new(gregor::ProducerSettings::new(&plain)).unwrap();
+    let p = gregor::Producer::from_properties([("bootstrap.servers", plain.as_str())]).unwrap();
     let f = p.send(gregor::ProducerRecord::new(&topic).partition(0).value(value.clone())).await.unwrap();
     tokio::time::timeout(WAIT, f).await.expect("produce timed out").expect("produce failed");
     p.close(Duration::from_secs(5)).await.unwrap();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub enum ConfigError {
     /// The key is not a configuration key of this client.
     UnknownKey {
-        /// `"consumer"` or `"producer"`.
+        /// `"consumer"`, `"producer"` or `"admin"`.
         client: &'static str,
         /// The key as given.
         key: String,

@@ -95,7 +95,8 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("metadata.recovery.strategy", "rebootstrap", Both, "rebootstrap: return to bootstrap.servers when no known broker is reachable; none: keep trying known brokers."),
     k("metadata.recovery.rebootstrap.trigger.ms", "300000", Both, "Rebootstrap after this long without usable metadata."),
     k("send.buffer.bytes", "131072", Both, "TCP send buffer (SO_SNDBUF); -1 = OS default."),
-    k("receive.buffer.bytes", "65536", Both, "TCP receive buffer (SO_RCVBUF); -1 = OS default."),
+    k("receive.buffer.bytes", "65536", C, "TCP receive buffer (SO_RCVBUF); -1 = OS default."),
+    k("receive.buffer.bytes", "32768", P, "TCP receive buffer (SO_RCVBUF); -1 = OS default."),
     k("max.in.flight.requests.per.connection", "100", C, "Requests that may await a response on one connection (Java's consumer fixes 100)."),
     k("max.in.flight.requests.per.connection", "5", P, "Requests that may await a response on one connection."),
     gregor(k("connection.attempts.max.per.sec", "20", Both, "Client-wide cap on new connection attempts per second, so a flapping cluster is not hammered.")),
@@ -152,6 +153,12 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("delivery.timeout.ms", "120000", P, "Upper bound on reporting success or failure of a send; >= linger.ms + request.timeout.ms."),
     k("retries", "2147483647", P, "How many times to retry a failed produce within delivery.timeout.ms."),
     k("max.request.size", "1048576", P, "Largest produce request (and so record) the producer sends."),
+    k("buffer.memory", "33554432", P, "Bytes of records buffered or in flight; send() waits for room up to max.block.ms."),
+    k("max.block.ms", "60000", P, "Longest wait of send() for metadata or buffer space, and of the transactional calls."),
+    k("enable.idempotence", "true", P, "Producer id and sequence numbers: no duplicates from retries, order kept (off by default only if acks or retries contradict it)."),
+    k("transactional.id", "", P, "Enables transactions and fences older producers with the same id; needs idempotence."),
+    k("transaction.timeout.ms", "60000", P, "The coordinator aborts a transaction left open this long."),
+    k("partitioner.ignore.keys", "false", P, "true: spread keyed records like unkeyed ones (sticky) instead of by murmur2 of the key."),
 ];
 
 /// Keys of the Java clients that gregor accepts and ignores (with a debug-level note), so that
@@ -195,12 +202,8 @@ pub static IGNORED_KEYS: &[&str] = &[
     "sasl.kerberos.ticket.renew.jitter",
     "sasl.kerberos.ticket.renew.window.factor",
     "partitioner.class",
-    "partitioner.ignore.keys",
     "partitioner.adaptive.partitioning.enable",
     "partitioner.availability.timeout.ms",
-    "buffer.memory",
-    "max.block.ms",
-    "transaction.timeout.ms",
     "internal.leave.group.on.close",
 ];
 
@@ -267,4 +270,24 @@ pub(crate) fn unknown_key(key: &str, producer: bool) -> super::ConfigError {
         suggestion,
         other_client,
     }
+}
+
+/// Builds the error for a key that is not a connection or security key (the admin client).
+pub(crate) fn unknown_admin_key(key: &str) -> super::ConfigError {
+    let net: Vec<&'static str> = ALL_KEYS
+        .iter()
+        .filter(|k| k.applies_to == AppliesTo::Both)
+        .map(|k| k.name)
+        .chain(["max.in.flight.requests.per.connection", "receive.buffer.bytes"])
+        .collect();
+    let other_client = ALL_KEYS
+        .iter()
+        .find(|k| k.name == key)
+        .map(|k| if k.applies_to.producer() { "producer" } else { "consumer" });
+    let suggestion = if other_client.is_some() {
+        None
+    } else {
+        super::parse::suggest(key, net.into_iter().chain(IGNORED_KEYS.iter().copied()))
+    };
+    super::ConfigError::UnknownKey { client: "admin", key: key.to_string(), suggestion, other_client }
 }

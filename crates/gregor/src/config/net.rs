@@ -164,7 +164,7 @@ pub struct NetConfig {
     pub metadata_recovery_rebootstrap_trigger: Duration,
     /// `send.buffer.bytes` (128 KiB); `None` (-1) = OS default.
     pub send_buffer_bytes: Option<u32>,
-    /// `receive.buffer.bytes` (64 KiB); `None` (-1) = OS default.
+    /// `receive.buffer.bytes` (consumer 64 KiB, producer 32 KiB); `None` (-1) = OS default.
     pub receive_buffer_bytes: Option<u32>,
     /// `max.in.flight.requests.per.connection`: consumer 100 (fixed in Java's consumer),
     /// producer 5 (Java's producer default).
@@ -190,9 +190,10 @@ impl NetConfig {
         Self::with_max_in_flight(100)
     }
 
-    /// Defaults for a producer (5 requests in flight per connection).
+    /// Defaults for a producer (5 requests in flight per connection, Java's producer
+    /// `receive.buffer.bytes` of 32 KiB).
     pub fn producer_defaults() -> Self {
-        Self::with_max_in_flight(5)
+        NetConfig { receive_buffer_bytes: Some(32_768), ..Self::with_max_in_flight(5) }
     }
 
     fn with_max_in_flight(max_in_flight_per_connection: u32) -> Self {

@@ -1,4 +1,10 @@
-//! `ProducerConfig` for gregor's simple producer.
+//! [`ProducerConfig`]: the one configuration of gregor's producer, with the Java producer's key
+//! names, value syntax and defaults (`org.apache.kafka.clients.producer.ProducerConfig`).
+//!
+//! The library's [`Producer`](crate::Producer), the CLI's `gregor produce` and the
+//! [`Admin`](crate::Admin) client it uses to create topics all take this type (the admin client
+//! its [`NetConfig`] part), so a `producer.properties` with TLS and SASL settings works for all
+//! three.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,7 +13,9 @@ use super::consumer::ignored_note;
 use super::error::ConfigError;
 use super::keys;
 use super::net::{Explicit, NetConfig};
-use super::parse::{ms, parse_i64, parse_ms, parse_properties, parse_u32};
+use super::parse::{
+    ms, parse_bool, parse_i64, parse_ms, parse_ms_min, parse_opt_string, parse_properties, parse_range, parse_u32,
+};
 
 /// `acks`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +69,10 @@ impl CompressionType {
     }
 }
 
+/// The broker keeps the last 5 batches of each producer per partition to detect duplicates
+/// (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`), so more in flight could not be deduplicated.
+pub const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: u32 = 5;
+
 /// Everything gregor's producer can be configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerConfig {
@@ -80,6 +92,23 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// `max.request.size` (1 MiB).
     pub max_request_size: u32,
+    /// `buffer.memory` (32 MiB): `send` waits while this many bytes are buffered or in flight.
+    pub buffer_memory: u64,
+    /// `max.block.ms` (60 s): how long `send` may wait for metadata or buffer space, and how
+    /// long `init_transactions` and the other transactional calls may block.
+    pub max_block: Duration,
+    /// `enable.idempotence` (true since Kafka 3.0, KIP-679): a producer id and per-partition
+    /// sequence numbers let the broker drop duplicates of retried batches and refuse gaps. When
+    /// not set explicitly it is turned off by `acks` other than `all` or `retries=0`, as in Java.
+    pub enable_idempotence: bool,
+    /// `transactional.id` (unset): enables transactions (KIP-98) and fences older producers
+    /// with the same id. Requires idempotence.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (60 s): the coordinator aborts a transaction open this long.
+    pub transaction_timeout: Duration,
+    /// `partitioner.ignore.keys` (false): when true, keyed records are spread like unkeyed
+    /// ones (sticky) instead of by murmur2 of the key.
+    pub partitioner_ignore_keys: bool,
     explicit: Explicit,
 }
 
@@ -94,6 +123,12 @@ impl Default for ProducerConfig {
             delivery_timeout: Duration::from_millis(120_000),
             retries: i32::MAX as u32,
             max_request_size: 1_048_576,
+            buffer_memory: 33_554_432,
+            max_block: Duration::from_millis(60_000),
+            enable_idempotence: true,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
+            partitioner_ignore_keys: false,
             explicit: Explicit::default(),
         }
     }
@@ -130,6 +165,18 @@ impl ProducerConfig {
     /// Reads a Java `.properties` file (UTF-8) and validates.
     pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         Self::from_properties_str(&super::parse::read_properties_file(path.as_ref())?)
+    }
+
+    /// Whether `key` was set explicitly (not left at its default).
+    pub fn is_explicit(&self, key: &str) -> bool {
+        self.explicit.0.contains(key) || self.net.is_explicit(key)
+    }
+
+    /// Whether this producer is idempotent (after [`validate`](Self::validate) applied Java's
+    /// rules: `enable.idempotence` left at its default is turned off by `acks` other than `all`
+    /// or by `retries=0`).
+    pub fn idempotent(&self) -> bool {
+        self.enable_idempotence
     }
 
     /// Sets one key (a producer key or an ignored Java key).
@@ -186,6 +233,30 @@ impl ProducerConfig {
                 self.max_request_size = parse_u32(key, value, 1)?;
                 "max.request.size"
             }
+            "buffer.memory" => {
+                self.buffer_memory = parse_range(key, value, 0, i64::MAX)? as u64;
+                "buffer.memory"
+            }
+            "max.block.ms" => {
+                self.max_block = parse_ms(key, value)?;
+                "max.block.ms"
+            }
+            "enable.idempotence" => {
+                self.enable_idempotence = parse_bool(key, value)?;
+                "enable.idempotence"
+            }
+            "transactional.id" => {
+                self.transactional_id = parse_opt_string(value);
+                "transactional.id"
+            }
+            "transaction.timeout.ms" => {
+                self.transaction_timeout = parse_ms_min(key, value, 1)?;
+                "transaction.timeout.ms"
+            }
+            "partitioner.ignore.keys" => {
+                self.partitioner_ignore_keys = parse_bool(key, value)?;
+                "partitioner.ignore.keys"
+            }
             _ => {
                 if self.net.set(key, value)? {
                     return Ok(());
@@ -220,6 +291,59 @@ impl ProducerConfig {
                 ));
             }
             self.delivery_timeout = floor;
+        }
+        self.validate_idempotence()
+    }
+
+    /// Java `ProducerConfig.postProcessAndValidateIdempotenceConfigs`: idempotence needs
+    /// `acks=all`, `retries > 0` and at most 5 requests in flight per connection (the broker
+    /// keeps the last 5 batches per producer to detect duplicates). An explicit
+    /// `enable.idempotence=true` that contradicts them is an error; the default is quietly
+    /// turned off by `acks`/`retries` (and is an error with `max.in.flight > 5`, as in Java 4.x).
+    /// A `transactional.id` needs idempotence.
+    fn validate_idempotence(&mut self) -> Result<(), ConfigError> {
+        let explicit = self.explicit.0.contains("enable.idempotence");
+        if self.enable_idempotence {
+            let mut disable = false;
+            if self.retries == 0 {
+                if explicit {
+                    return Err(ConfigError::conflict(
+                        &["enable.idempotence", "retries"],
+                        "the idempotent producer needs retries > 0 (set enable.idempotence=false to send without retries)",
+                    ));
+                }
+                tracing::info!("idempotence disabled because retries=0");
+                disable = true;
+            }
+            if self.acks != Acks::All {
+                if explicit {
+                    return Err(ConfigError::conflict(
+                        &["enable.idempotence", "acks"],
+                        "the idempotent producer needs acks=all; otherwise it cannot guarantee idempotence",
+                    ));
+                }
+                tracing::info!(acks = self.acks.wire_value(), "idempotence disabled because acks is not all");
+                disable = true;
+            }
+            let in_flight = self.net.max_in_flight_per_connection;
+            if in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+                return Err(ConfigError::conflict(
+                    &["enable.idempotence", "max.in.flight.requests.per.connection"],
+                    format!(
+                        "the idempotent producer needs max.in.flight.requests.per.connection <= 5 (it is {in_flight}); \
+                         set enable.idempotence=false to allow more"
+                    ),
+                ));
+            }
+            if disable {
+                self.enable_idempotence = false;
+            }
+        }
+        if self.transactional_id.is_some() && !self.enable_idempotence {
+            return Err(ConfigError::conflict(
+                &["transactional.id", "enable.idempotence"],
+                "a transactional.id needs idempotence (enable.idempotence=true, acks=all, retries > 0)",
+            ));
         }
         Ok(())
     }
@@ -284,6 +408,36 @@ impl ProducerConfigBuilder {
     /// `max.request.size`.
     pub fn max_request_size(self, n: u32) -> Self {
         self.set("max.request.size", n.to_string())
+    }
+    /// `buffer.memory`.
+    pub fn buffer_memory(self, bytes: u64) -> Self {
+        self.set("buffer.memory", bytes.to_string())
+    }
+    /// `max.block.ms`.
+    pub fn max_block(self, d: Duration) -> Self {
+        self.set("max.block.ms", d.as_millis().to_string())
+    }
+    /// `enable.idempotence`.
+    pub fn enable_idempotence(self, on: bool) -> Self {
+        self.set("enable.idempotence", on.to_string())
+    }
+    /// `transactional.id`.
+    pub fn transactional_id(self, id: impl AsRef<str>) -> Self {
+        self.set("transactional.id", id)
+    }
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(self, d: Duration) -> Self {
+        self.set("transaction.timeout.ms", d.as_millis().to_string())
+    }
+    /// `security.protocol`.
+    pub fn security_protocol(self, p: super::SecurityProtocol) -> Self {
+        self.set("security.protocol", p.as_str())
+    }
+    /// `sasl.mechanism` with librdkafka-style `sasl.username` / `sasl.password`.
+    pub fn sasl(self, mechanism: super::SaslMechanism, username: &str, password: &str) -> Self {
+        self.set("sasl.mechanism", mechanism.as_str())
+            .set("sasl.username", username)
+            .set("sasl.password", password)
     }
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<ProducerConfig, ConfigError> {

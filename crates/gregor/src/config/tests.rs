@@ -330,3 +330,51 @@ fn markdown_table_lists_every_key() {
     assert!(md.contains("| `connection.attempts.max.per.sec` † | `20` |"), "{md}");
     assert!(md.contains("| `group.id` | - |"), "{md}");
 }
+
+#[test]
+fn idempotence_follows_javas_rules() {
+    // Default on; acks or retries that contradict it turn the default off quietly...
+    assert!(producer(&[]).unwrap().idempotent());
+    assert!(!producer(&[("acks", "1")]).unwrap().idempotent());
+    assert!(!producer(&[("retries", "0")]).unwrap().idempotent());
+    // ...but an explicit enable.idempotence=true makes the contradiction an error.
+    let e = producer(&[("enable.idempotence", "true"), ("acks", "1")]).unwrap_err();
+    assert!(e.to_string().contains("acks=all"), "{e}");
+    let e = producer(&[("enable.idempotence", "true"), ("retries", "0")]).unwrap_err();
+    assert!(e.to_string().contains("retries > 0"), "{e}");
+    // More than 5 in flight is an error even with the default (Java 4.x).
+    let e = producer(&[("max.in.flight.requests.per.connection", "6")]).unwrap_err();
+    assert!(e.to_string().contains("<= 5"), "{e}");
+    assert!(!producer(&[("max.in.flight.requests.per.connection", "6"), ("enable.idempotence", "false")])
+        .unwrap()
+        .idempotent());
+    // transactional.id needs idempotence.
+    let p = producer(&[("transactional.id", "tx-1")]).unwrap();
+    assert_eq!(p.transactional_id.as_deref(), Some("tx-1"));
+    let e = producer(&[("transactional.id", "tx-1"), ("acks", "1")]).unwrap_err();
+    assert!(e.to_string().contains("transactional.id needs idempotence"), "{e}");
+    let e = producer(&[("transactional.id", "tx-1"), ("enable.idempotence", "false")]).unwrap_err();
+    assert_eq!(e.to_string().contains("transactional.id"), true, "{e}");
+}
+
+#[test]
+fn producer_takes_every_security_key_and_its_own_defaults() {
+    let p = producer(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "SCRAM-SHA-512"),
+        ("sasl.username", "u"),
+        ("sasl.password", "p"),
+        ("ssl.endpoint.identification.algorithm", ""),
+        ("buffer.memory", "1000"),
+        ("max.block.ms", "10"),
+    ])
+    .unwrap();
+    assert_eq!(p.net.security.protocol, SecurityProtocol::SaslSsl);
+    assert_eq!((p.buffer_memory, p.max_block), (1000, Duration::from_millis(10)));
+    let d = producer(&[]).unwrap();
+    assert_eq!(d.net.receive_buffer_bytes, Some(32_768), "Java producer's receive.buffer.bytes");
+    assert_eq!(d.buffer_memory, 33_554_432);
+    assert_eq!(d.transaction_timeout, Duration::from_millis(60_000));
+    // The consumer still has its own receive buffer default.
+    assert_eq!(consumer(&[]).unwrap().net.receive_buffer_bytes, Some(65_536));
+}

@@ -22,24 +22,20 @@ pub(crate) enum Compression {
     Zstd,
 }
 
-impl Compression {
-    /// Parses a Java `compression.type` value.
-    pub(crate) fn parse(s: &str) -> Result<Compression> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "none" | "" => Compression::None,
-            "gzip" => Compression::Gzip,
-            "snappy" => Compression::Snappy,
-            "lz4" => Compression::Lz4,
-            "zstd" => Compression::Zstd,
-            other => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!("compression.type={other:?}: expected none, gzip, snappy, lz4 or zstd"),
-                ))
-            }
-        })
+impl From<crate::config::CompressionType> for Compression {
+    fn from(c: crate::config::CompressionType) -> Self {
+        use crate::config::CompressionType as C;
+        match c {
+            C::None => Compression::None,
+            C::Gzip => Compression::Gzip,
+            C::Snappy => Compression::Snappy,
+            C::Lz4 => Compression::Lz4,
+            C::Zstd => Compression::Zstd,
+        }
     }
+}
 
+impl Compression {
     fn codec(self) -> records::Compression {
         match self {
             Compression::None => records::Compression::None,
@@ -232,13 +228,6 @@ mod tests {
     #[test]
     fn empty_batch_is_an_error_not_a_panic() {
         assert!(encode_batch(&[], Compression::None).is_err());
-    }
-
-    #[test]
-    fn compression_type_parses_java_names() {
-        assert_eq!(Compression::parse("LZ4").unwrap(), Compression::Lz4);
-        assert_eq!(Compression::parse("none").unwrap(), Compression::None);
-        assert_eq!(Compression::parse("brotli").unwrap_err().kind(), ErrorKind::Config);
     }
 
     #[test]

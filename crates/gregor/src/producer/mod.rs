@@ -19,8 +19,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> gregor::Result<()> {
-//! use gregor::{Producer, ProducerRecord, ProducerSettings};
-//! let producer = Producer::new(ProducerSettings::new("127.0.0.1:9092"))?;
+//! use gregor::{Producer, ProducerRecord};
+//! let producer = Producer::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?;
 //! let delivery = producer.send(ProducerRecord::new("orders").key("k1").value("v1")).await?;
 //! let meta = delivery.await?;
 //! println!("written at {}-{}@{}", meta.topic, meta.partition, meta.offset);
@@ -33,7 +33,6 @@ pub(crate) mod encode;
 pub(crate) mod partitioner;
 pub(crate) mod request;
 mod sender;
-mod settings;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,12 +44,11 @@ use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterSettings};
+use crate::config::ProducerConfig;
 use crate::error::{Error, ErrorKind, Result};
 use accumulator::TopicPartition;
 use encode::{record_size, Compression, PendingRecord, BATCH_OVERHEAD};
-
-pub use settings::ProducerSettings;
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -185,45 +183,14 @@ impl std::fmt::Debug for Producer {
 }
 
 impl Producer {
-    /// Creates a producer. Validates the settings; opens no connection and starts no task.
-    pub fn new(settings: ProducerSettings) -> Result<Producer> {
-        settings.validate()?;
-        let cfg = Resolved {
-            acks: settings.acks,
-            compression: Compression::parse(&settings.compression_type)?,
-            batch_size: settings.batch_size.max(1),
-            request_timeout: settings.request_timeout,
-            delivery_timeout: settings.delivery_timeout,
-            retries: settings.retries,
-            retry_backoff: (settings.retry_backoff, settings.retry_backoff_max.max(settings.retry_backoff)),
-            max_request_size: settings.max_request_size,
-            max_in_flight: settings.max_in_flight,
-            buffer_memory: settings.buffer_memory,
-            max_block: settings.max_block,
-        };
-        let cluster = Cluster::new(settings.cluster_settings()?);
-        Ok(Producer::with_cluster(cluster, cfg, settings.linger))
-    }
-
-    /// Creates a producer from gregor's [`ProducerConfig`](crate::ProducerConfig) (Java keys
-    /// parsed and validated there). Keys that config does not carry (`buffer.memory`,
-    /// `max.block.ms`) keep Java's defaults. Opens no connection and starts no task.
-    pub fn from_config(config: &crate::config::ProducerConfig) -> Result<Producer> {
-        use crate::config::CompressionType;
-        if config.net.bootstrap_servers.is_empty() {
-            return Err(Error::new(ErrorKind::Config, "bootstrap.servers is required"));
-        }
-        let defaults = ProducerSettings::new("");
+    /// Creates a producer from a validated [`ProducerConfig`]. Opens no connection and starts
+    /// no task (the first `send` does).
+    pub fn new(mut config: ProducerConfig) -> Result<Producer> {
+        config.validate().map_err(Error::from)?;
         let net = &config.net;
         let cfg = Resolved {
             acks: config.acks.wire_value(),
-            compression: match config.compression_type {
-                CompressionType::None => Compression::None,
-                CompressionType::Gzip => Compression::Gzip,
-                CompressionType::Snappy => Compression::Snappy,
-                CompressionType::Lz4 => Compression::Lz4,
-                CompressionType::Zstd => Compression::Zstd,
-            },
+            compression: Compression::from(config.compression_type),
             batch_size: (config.batch_size as usize).max(1),
             request_timeout: net.request_timeout,
             delivery_timeout: config.delivery_timeout,
@@ -231,11 +198,18 @@ impl Producer {
             retry_backoff: (net.retry_backoff, net.retry_backoff_max.max(net.retry_backoff)),
             max_request_size: (config.max_request_size as usize).max(1),
             max_in_flight: (net.max_in_flight_per_connection as usize).max(1),
-            buffer_memory: defaults.buffer_memory,
-            max_block: defaults.max_block,
+            buffer_memory: usize::try_from(config.buffer_memory).unwrap_or(usize::MAX),
+            max_block: config.max_block,
         };
-        let cluster = Cluster::new(crate::cluster::ClusterSettings::from_net(net, cfg.max_block, false));
+        let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false));
         Ok(Producer::with_cluster(cluster, cfg, config.linger))
+    }
+
+    /// Creates a producer from Java-style `(key, value)` properties, e.g.
+    /// `[("bootstrap.servers", "localhost:9092"), ("acks", "1")]`. Unknown keys are an error
+    /// that names the nearest valid key.
+    pub fn from_properties<K: AsRef<str>, V: AsRef<str>>(entries: impl IntoIterator<Item = (K, V)>) -> Result<Producer> {
+        Producer::new(ProducerConfig::from_map(entries)?)
     }
 
     pub(crate) fn with_cluster(cluster: Arc<Cluster>, cfg: Resolved, linger: Duration) -> Producer {
@@ -386,7 +360,7 @@ mod tests {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Producer>();
         send_sync::<DeliveryFuture>();
-        let p = Producer::new(ProducerSettings::new("127.0.0.1:1")).unwrap();
+        let p = Producer::from_properties([("bootstrap.servers", "127.0.0.1:1")]).unwrap();
         let send = p.send(ProducerRecord::new("t").value("v"));
         is_send(&send);
         let flush = p.flush();
@@ -397,9 +371,9 @@ mod tests {
 
     #[test]
     fn invalid_settings_fail_at_construction() {
-        let mut s = ProducerSettings::new("127.0.0.1:9092");
-        s.compression_type = "brotli".into();
-        assert_eq!(Producer::new(s).unwrap_err().kind(), ErrorKind::Config);
-        assert_eq!(Producer::new(ProducerSettings::new("nohost")).unwrap_err().kind(), ErrorKind::Config);
+        let e = Producer::from_properties([("bootstrap.servers", "127.0.0.1:9092"), ("compression.type", "brotli")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert_eq!(Producer::from_properties([("bootstrap.servers", "nohost")]).unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(Producer::new(ProducerConfig::default()).unwrap_err().kind(), ErrorKind::Config, "bootstrap.servers is required");
     }
 }
