@@ -49,6 +49,7 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
+    cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_metadata_offsets_groups
     # SASL (PLAIN, SCRAM-SHA-256/512) over SASL_SSL and SASL_PLAINTEXT; the script wrote the
     # listeners, the CA file and the user to security.env.
     set -a
@@ -57,6 +58,7 @@ if [ "$kafka" = 1 ]; then
     set +a
     cargo test --locked -p gregor --test security_sasl real_kafka -- --test-threads=1
     cargo test --locked -p gregor --test security_tls real_kafka
+    cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_wrong_security_protocol
     scripts/kafka-cluster.sh stop >/dev/null
 fi
 

@@ -1,12 +1,12 @@
 //! `gregor consume`: kcat / kafka-console-consumer habits on gregor's `Consumer`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gregor::{Consumer, TopicPartition};
+use gregor::{Consumer, OffsetAndMetadata, TopicPartition};
 
 use crate::connect::{explain, last, ClientArgs};
 use crate::consume_start::{apply, resolve, Assigned, Eof, Listener, StartOffset};
@@ -149,6 +149,13 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
     // One place decides group mode: whichever of -g, -X group.id or -F set it last.
     let group = last(&props, "group.id").filter(|g| !g.is_empty()).map(str::to_string);
     let bootstrap = ClientArgs::bootstrap(&props);
+    // As kcat (which stores the offset of each record it printed): commit exactly what was
+    // printed, so -c N leaves the group right after record N. Background commits would commit
+    // whatever poll returned; unless the user set enable.auto.commit, gregor commits itself.
+    let own_commits = group.is_some() && last(&props, "enable.auto.commit").is_none();
+    if own_commits {
+        props.push(("enable.auto.commit".into(), "false".into()));
+    }
     if group.is_some() && args.from_beginning {
         props.push(("auto.offset.reset".into(), "earliest".into()));
     }
@@ -218,6 +225,8 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
     tokio::pin!(ctrl_c);
     let mut eof = Eof::default();
     let mut brokers: HashMap<TopicPartition, i32> = HashMap::new();
+    let mut printed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    let mut last_commit = Instant::now();
     let result: anyhow::Result<()> = async {
         loop {
             if args.max_messages.is_some_and(|max| stats.records >= max) {
@@ -243,6 +252,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
                 .iter()
                 .try_for_each(|r| {
                     eof.record(&r.topic_partition());
+                    printed.insert(r.topic_partition(), r.offset + 1);
                     match &output {
                         Output::Kcat(f) => f.write(&mut out, r),
                         Output::KcatJson(suffix) => {
@@ -266,6 +276,10 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
             }
             if args.max_messages.is_some_and(|max| stats.records >= max) {
                 return Ok(());
+            }
+            if own_commits && last_commit.elapsed() >= AUTO_COMMIT_INTERVAL {
+                commit_printed(&consumer, &mut printed, &assigned).await;
+                last_commit = Instant::now();
             }
             let (now, ever) = if group.is_some() { assigned.current() } else { (manual.clone(), true) };
             if !ever {
@@ -295,10 +309,8 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
         p.finish();
     }
     drop(out);
-    if group.is_some() && result.is_ok() && stats.records > 0 {
-        if let Err(e) = consumer.commit_sync().await {
-            eprintln!("gregor: commit failed: {}", crate::connect::one_line(&e.to_string()));
-        }
+    if own_commits {
+        commit_printed(&consumer, &mut printed, &assigned).await;
     }
     consumer.close(Duration::from_secs(30)).await;
     if let Some(path) = &args.stats {
@@ -307,4 +319,20 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
         std::fs::write(path, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
     }
     result
+}
+
+/// How often printed offsets are committed while consuming (Java's auto.commit.interval.ms).
+const AUTO_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Commits the next offset after the last printed record of each partition still assigned.
+async fn commit_printed(consumer: &Consumer, printed: &mut BTreeMap<TopicPartition, i64>, assigned: &Assigned) {
+    let (now, _) = assigned.current();
+    printed.retain(|tp, _| now.contains(tp));
+    if printed.is_empty() {
+        return;
+    }
+    let offsets = std::mem::take(printed).into_iter().map(|(tp, o)| (tp, OffsetAndMetadata::new(o))).collect();
+    if let Err(e) = consumer.commit_offsets_sync(offsets).await {
+        eprintln!("gregor: commit failed: {}", crate::connect::one_line(&e.to_string()));
+    }
 }

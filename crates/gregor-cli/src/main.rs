@@ -8,6 +8,9 @@ mod cmd_connections;
 mod cmd_consume;
 mod cmd_demo;
 mod cmd_docs;
+mod cmd_groups;
+mod cmd_metadata;
+mod cmd_offsets;
 mod cmd_mock;
 mod cmd_produce;
 mod connect;
@@ -52,6 +55,13 @@ enum Command {
     Consume(cmd_consume::ConsumeArgs),
     /// Write lines from stdin (or synthetic records) to a topic, creating it if needed.
     Produce(cmd_produce::ProduceArgs),
+    /// Brokers, controller, topics, partitions with leader, replicas, ISR (kcat -L).
+    Metadata(cmd_metadata::MetadataArgs),
+    /// Earliest and latest offsets, or the offset at a time, per partition (kcat -Q).
+    Offsets(cmd_offsets::OffsetsArgs),
+    /// Consumer groups: list, describe (members, lag), reset-offsets, delete
+    /// (kafka-consumer-groups).
+    Groups(cmd_groups::GroupsArgs),
     /// Run a consumer and show its sockets live.
     Connections(cmd_connections::ConnectionsArgs),
     /// Run the embedded mock Kafka cluster until Ctrl-C.
@@ -105,6 +115,9 @@ async fn main() {
         Command::Demo(args) => cmd_demo::run(args).await,
         Command::Consume(args) => cmd_consume::run(args, process_start, verbosity).await,
         Command::Produce(args) => cmd_produce::run(args).await,
+        Command::Metadata(args) => cmd_metadata::run(args).await,
+        Command::Offsets(args) => cmd_offsets::run(args).await,
+        Command::Groups(args) => cmd_groups::run(args).await,
         Command::Connections(args) => cmd_connections::run(args).await,
         Command::Mock(args) => cmd_mock::run(args).await,
         Command::Completions(args) => cmd_docs::completions(args),

@@ -24,6 +24,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
 
+#[path = "admin_metadata.rs"]
+mod metadata;
+pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
+#[path = "admin_groups.rs"]
+mod groups;
+pub use groups::{GroupDescription, GroupListing, GroupType, MemberDescription};
+
 /// TOPIC_ALREADY_EXISTS.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 /// UNKNOWN_TOPIC_OR_PARTITION.

@@ -9,6 +9,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::state::Shared;
 
+mod admin_groups;
 mod api_versions;
 mod consumer_group;
 mod coordinator;
@@ -46,6 +47,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
@@ -142,7 +145,18 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
         ApiKey::DescribeGroups => {
             Some(enc(&group::describe(ctx, dec(&mut buf, v)?, v, forced), v)?)
         }
-        ApiKey::ListGroups => Some(enc(&group::list(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::ListGroups => Some(enc(
+            &admin_groups::list(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::DeleteGroups => Some(enc(
+            &admin_groups::delete(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::ConsumerGroupDescribe => Some(enc(
+            &admin_groups::consumer_describe(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
         ApiKey::OffsetCommit => Some(enc(&offsets::commit(ctx, dec(&mut buf, v)?, v, forced), v)?),
         ApiKey::InitProducerId => Some(enc(
             &producer_id::handle(ctx, dec(&mut buf, v)?, v, forced),
