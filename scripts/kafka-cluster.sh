@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A local Apache Kafka 4.3.1 KRaft cluster (1 controller + 3 brokers on 127.0.0.1) run straight
-# from Maven jars, for gregor's integration tests, connection measurements and benchmarks.
+# A local Apache Kafka cluster (4.3.1 by default, KAFKA_VERSION for others; 1 KRaft controller or
+# ZooKeeper + 3 brokers on 127.0.0.1) run straight from Maven jars, for gregor's integration tests,
+# connection measurements, benchmarks and the compatibility matrix (scripts/compat.sh).
 #
 # Usage: scripts/kafka-cluster.sh COMMAND [ARGS]
 #   start                      resolve jars (once), format storage, start all nodes in parallel,
@@ -23,10 +24,17 @@
 #   harness ARGS...            exec the Java consumer harness (scripts/kafka/ConnHarness.java,
 #                              compiled once into the cache); see its --help
 #   tool CLASS ARGS...         run any class with the Kafka jars on the classpath
-#   jars                       only resolve the jars (and compile the harness); print the lib dir
+#   jars                       only resolve the jars (and compile the harness); print the
+#                              servers' lib dir (KAFKA_VERSION's)
 #
 # Environment (defaults in brackets):
-#   GREGOR_CACHE [~/.cache/gregor]   jars go to $GREGOR_CACHE/kafka-4.3.1/lib (outside the repo)
+#   KAFKA_VERSION [4.3.1]            Apache Kafka release of the servers (a Maven version, e.g.
+#                                    2.1.1, 2.8.2, 3.3.2, 4.4.0); releases before 3.3 run with a
+#                                    ZooKeeper node (port base+1), 3.3-3.8 with a static KRaft
+#                                    quorum. The tools always run from 4.3.1's jars. `start`
+#                                    records the version in the data dir for the other commands.
+#                                    Details: scripts/kafka/versions.sh
+#   GREGOR_CACHE [~/.cache/gregor]   jars go to $GREGOR_CACHE/kafka-<version>/lib (outside the repo)
 #   KAFKA_DATA_DIR [<repo>/target/kafka]   data, configs, logs (<node>/server.log) and pid files
 #   KAFKA_PORT_BASE [19090]          controller = base, brokers = base+2, base+3, base+4
 #   KAFKA_CONTROLLER_PORT, KAFKA_BROKER_PORTS ("p0,p1,p2"; the count sets the number of brokers)
@@ -66,12 +74,13 @@
 # FindCoordinator (which creates the topic) fast while still spreading coordinators over 3 brokers.
 set -euo pipefail
 
-KAFKA_VERSION=4.3.1
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 KAFKA_SRC="$SCRIPT_DIR/kafka"
 
-CACHE_DIR="${GREGOR_CACHE:-$HOME/.cache/gregor}/kafka-$KAFKA_VERSION"
+# The default release's jars: the tools always, and the servers unless KAFKA_VERSION picks
+# another release (scripts/kafka/versions.sh).
+CACHE_DIR="${GREGOR_CACHE:-$HOME/.cache/gregor}/kafka-4.3.1"
 LIB_DIR="$CACHE_DIR/lib"
 DATA_DIR="${KAFKA_DATA_DIR:-$REPO_ROOT/target/kafka}"
 
@@ -87,6 +96,11 @@ CONTROLLER_HEAP="${KAFKA_CONTROLLER_HEAP:-256m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 MIN_RF=$((NUM_BROKERS < 3 ? NUM_BROKERS : 3))
+
+# Which Apache Kafka release the servers run, and everything that depends on it.
+# shellcheck source=kafka/versions.sh
+source "$KAFKA_SRC/versions.sh"
+KAFKA_VERSION="$(resolve_kafka_version "${1:-}")"
 
 die() { echo "kafka-cluster: error: $*" >&2; exit 1; }
 log() { echo "kafka-cluster: $*" >&2; }
@@ -120,12 +134,12 @@ ensure_jars() {
         # Two engineers starting clusters at once must not interleave downloads.
         flock -w 600 9 || die "timed out waiting for $CACHE_DIR/.lock"
         if [[ -f "$LIB_DIR/.complete" && "$(cat "$LIB_DIR/.complete")" == "$want" ]]; then exit 0; fi
-        log "resolving Apache Kafka $KAFKA_VERSION jars with Maven into $LIB_DIR (once)"
+        log "resolving Apache Kafka $DEFAULT_KAFKA_VERSION jars with Maven into $LIB_DIR (once)"
         rm -rf "$LIB_DIR.tmp"
         mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
             -DoutputDirectory="$LIB_DIR.tmp" -DincludeScope=runtime >&2 ||
             die "mvn dependency:copy-dependencies failed"
-        [[ -f "$LIB_DIR.tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13 jar missing after mvn"
+        [[ -f "$LIB_DIR.tmp/kafka_2.13-$DEFAULT_KAFKA_VERSION.jar" ]] || die "kafka_2.13 jar missing after mvn"
         if ls "$LIB_DIR.tmp"/slf4j-api-2.* >/dev/null 2>&1; then
             log "warning: slf4j-api 2.x resolved; log4j-slf4j-impl (1.x binding) will not bind"
         fi
@@ -165,7 +179,7 @@ tool_java() { # run a tool class quietly (warnings to stderr)
 
 # ------------------------------------------------------------------------------- node helpers
 
-node_dir() { if [[ "$1" == controller ]]; then echo "$DATA_DIR/controller"; else echo "$DATA_DIR/broker-$1"; fi; }
+node_dir() { if [[ "$1" == controller || "$1" == zookeeper ]]; then echo "$DATA_DIR/$1"; else echo "$DATA_DIR/broker-$1"; fi; }
 node_pid_file() { echo "$(node_dir "$1")/pid"; }
 node_log() { echo "$(node_dir "$1")/server.log"; }
 
@@ -178,7 +192,7 @@ node_pid() {
     pid="$(cat "$f")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     [[ -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $(node_dir "$1")/server.properties" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$(node_main "$1")" || return 1
     echo "$pid"
 }
 
@@ -187,37 +201,19 @@ all_ports_open() { local p; for p in "$@"; do port_open "$p" || return 1; done; 
 
 write_configs() {
     local id dir port
-    dir="$(node_dir controller)"
-    mkdir -p "$dir/data"
-    cat >"$dir/server.properties" <<EOF
-# generated by scripts/kafka-cluster.sh
-process.roles=controller
-node.id=$CONTROLLER_ID
-listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT
-controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
-log.dirs=$dir/data
-# Topic defaults are applied by the controller in KRaft (4.x warns when they sit on brokers).
-num.partitions=${KAFKA_NUM_PARTITIONS:-1}
-default.replication.factor=1
-EOF
+    write_quorum_config
     for ((id = 0; id < NUM_BROKERS; id++)); do
         port="${BROKER_PORTS[$id]}"
         dir="$(node_dir "$id")"
         mkdir -p "$dir/data"
         {
             cat <<EOF
-# generated by scripts/kafka-cluster.sh
-process.roles=broker
-node.id=$id
+# generated by scripts/kafka-cluster.sh (Apache Kafka $KAFKA_VERSION)
+$(broker_identity_config "$id")
 listeners=PLAINTEXT://127.0.0.1:$port
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
 log.dirs=$dir/data
 auto.create.topics.enable=${KAFKA_AUTO_CREATE_TOPICS:-false}
 offsets.topic.replication.factor=${KAFKA_OFFSETS_RF:-$MIN_RF}
@@ -325,22 +321,28 @@ random_cluster_id() {
 
 format_all() {
     local cid id pids=() rc=0
+    # ZooKeeper-mode brokers need no format: they register in ZooKeeper on first start.
+    if [[ "$(kafka_mode)" == zk ]]; then touch "$DATA_DIR/cluster.id"; return 0; fi
+    ensure_server_jars
     cid="$(random_cluster_id)"
     echo "$cid" >"$DATA_DIR/cluster.id"
-    local features=(--feature "group.version=${KAFKA_GROUP_VERSION:-1}")
+    local features=()
     if security_on; then
         # SCRAM credentials go into the bootstrap metadata records at format time, so they
         # exist before any client connects; PLAIN's user is in the listener JAAS config instead.
         features+=(--add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]"
             --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]")
     fi
-    # The controller is a single-node dynamic quorum; brokers need no quorum flag.
-    tool_java kafka.tools.StorageTool format -c "$(node_dir controller)/server.properties" \
-        -t "$cid" "${features[@]}" --standalone >"$DATA_DIR/format-controller.log" 2>&1 &
+    # Release-dependent flags (group.version, --standalone): scripts/kafka/versions.sh.
+    local args
+    mapfile -t args < <(format_args controller)
+    server_java kafka.tools.StorageTool format -c "$(node_dir controller)/server.properties" \
+        -t "$cid" "${args[@]}" "${features[@]}" >"$DATA_DIR/format-controller.log" 2>&1 &
     pids+=($!)
+    mapfile -t args < <(format_args broker)
     for ((id = 0; id < NUM_BROKERS; id++)); do
-        tool_java kafka.tools.StorageTool format -c "$(node_dir "$id")/server.properties" \
-            -t "$cid" "${features[@]}" >"$DATA_DIR/format-broker-$id.log" 2>&1 &
+        server_java kafka.tools.StorageTool format -c "$(node_dir "$id")/server.properties" \
+            -t "$cid" "${args[@]}" "${features[@]}" >"$DATA_DIR/format-broker-$id.log" 2>&1 &
         pids+=($!)
     done
     for id in "${pids[@]}"; do wait "$id" || rc=1; done
@@ -353,7 +355,7 @@ format_all() {
 launch_node() { # NODE: start the JVM detached (own session) and record its pid
     local node="$1" dir heap
     dir="$(node_dir "$node")"
-    if [[ "$node" == controller ]]; then heap="$CONTROLLER_HEAP"; else heap="$BROKER_HEAP"; fi
+    if [[ "$node" == controller || "$node" == zookeeper ]]; then heap="$CONTROLLER_HEAP"; else heap="$BROKER_HEAP"; fi
     rm -f "$dir/pid"
     # setsid: the JVMs must survive the shell (and its process group) that ran `start`.
     # The inner shell writes its own pid and then execs java, so the pid file names the JVM.
@@ -361,8 +363,8 @@ launch_node() { # NODE: start the JVM detached (own session) and record its pid
         java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
         -Dkafka.logs.dir="$dir" \
-        -Dlog4j2.configurationFile="$KAFKA_SRC/log4j2-server.properties" \
-        -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties" \
+        $(server_log_opts server) \
+        -cp "$(server_lib_dir)/*" $(node_main "$node") \
         </dev/null >"$dir/server.log" 2>&1 &
     local i
     for ((i = 0; i < 50; i++)); do [[ -s "$dir/pid" ]] && return 0; sleep 0.1; done
@@ -382,8 +384,9 @@ wait_ready() {
                 return 1
             fi
             [[ "$node" == controller ]] && continue
+            if [[ "$node" == zookeeper ]]; then port_open "$ZK_PORT" && continue; pending+=("$node"); continue; fi
             # shellcheck disable=SC2046
-            if grep -q 'Kafka Server started' "$(node_log "$node")" 2>/dev/null &&
+            if grep -qE "$BROKER_READY_PATTERN" "$(node_log "$node")" 2>/dev/null &&
                 all_ports_open $(broker_ports "$node"); then
                 continue
             fi
@@ -428,7 +431,7 @@ stop_nodes() {
 
 all_nodes() {
     local id
-    echo controller
+    quorum_node
     for ((id = 0; id < NUM_BROKERS; id++)); do echo "$id"; done
 }
 broker_nodes() { local id; for ((id = 0; id < NUM_BROKERS; id++)); do echo "$id"; done; }
@@ -444,7 +447,10 @@ cmd_start() {
     for node in $(all_nodes); do
         if node_pid "$node" >/dev/null; then die "node $node is already running (use stop first)"; fi
     done
-    local ports=("$CONTROLLER_PORT" "${BROKER_PORTS[@]}")
+    local ports=("$(quorum_port)" "${BROKER_PORTS[@]}")
+    if security_on && [[ "$(kafka_mode)" != kraft ]]; then
+        die "KAFKA_SECURITY=1 needs KRaft with a dynamic quorum (Kafka 3.9+), not $KAFKA_VERSION"
+    fi
     if security_on; then
         for p in "${BROKER_PORTS[@]}"; do
             ports+=($((p + SASL_SSL_OFFSET)) $((p + SASL_PLAINTEXT_OFFSET)))
@@ -456,7 +462,12 @@ cmd_start() {
     command -v java >/dev/null || die "java not found (Java 17+ is required)"
     local t0=$SECONDS
     ensure_jars
+    ensure_server_jars
     mkdir -p "$DATA_DIR"
+    if [[ "${KAFKA_KEEP_DATA:-0}" == 1 && -f "$VERSION_FILE" && "$(cat "$VERSION_FILE")" != "$KAFKA_VERSION" ]]; then
+        die "$DATA_DIR holds Kafka $(cat "$VERSION_FILE") data; KAFKA_KEEP_DATA=1 needs the same KAFKA_VERSION"
+    fi
+    echo "$KAFKA_VERSION" >"$VERSION_FILE"
     if [[ "${KAFKA_KEEP_DATA:-0}" == 1 && -f "$DATA_DIR/cluster.id" ]]; then
         log "reusing data in $DATA_DIR"
     else
@@ -474,7 +485,7 @@ cmd_start() {
         log "start failed; stopping the nodes that did start"
         # shellcheck disable=SC2046
         stop_nodes $(broker_nodes)
-        stop_nodes controller
+        stop_nodes "$(quorum_node)"
         exit 1
     fi
     if grep -q '^listeners=.*SASL_SSL' "$(node_dir 0)/server.properties"; then
@@ -482,7 +493,7 @@ cmd_start() {
         log "security mode: SASL_SSL $(bootstrap_servers $SASL_SSL_OFFSET)," \
             "SASL_PLAINTEXT $(bootstrap_servers $SASL_PLAINTEXT_OFFSET); see $SECURITY_ENV"
     fi
-    log "cluster up in $((SECONDS - t0))s; data and logs in $DATA_DIR"
+    log "Kafka $KAFKA_VERSION ($(kafka_mode)) up in $((SECONDS - t0))s; data and logs in $DATA_DIR"
     echo "bootstrap.servers=$(bootstrap_servers)"
 }
 
@@ -490,14 +501,14 @@ cmd_stop() {
     # Brokers first: their controlled shutdown needs the controller.
     # shellcheck disable=SC2046
     stop_nodes $(broker_nodes)
-    stop_nodes controller
+    stop_nodes "$(quorum_node)"
     log "stopped"
 }
 
 cmd_status() {
     local node pid ok=0 port
     for node in $(all_nodes); do
-        if [[ "$node" == controller ]]; then port="$CONTROLLER_PORT"; else port="${BROKER_PORTS[$node]}"; fi
+        if [[ "$node" == controller || "$node" == zookeeper ]]; then port="$(quorum_port)"; else port="${BROKER_PORTS[$node]}"; fi
         if pid="$(node_pid "$node")"; then
             if [[ "$node" == controller ]] || port_open "$port"; then
                 echo "$node up pid=$pid port=$port"
@@ -531,7 +542,7 @@ cmd_start_broker() {
     check_broker_id "${1:-}"
     node_pid "$1" >/dev/null && die "broker $1 is already running"
     [[ -f "$(node_dir "$1")/server.properties" ]] || die "broker $1 has no data; run start first"
-    ensure_jars
+    ensure_server_jars
     # Rotate the log so the readiness grep sees only this run's "started" line.
     [[ -f "$(node_log "$1")" ]] && mv "$(node_log "$1")" "$(node_log "$1").1"
     launch_node "$1"
@@ -594,7 +605,7 @@ main() {
     coordinator) cmd_coordinator "$@" ;;
     harness) cmd_harness "$@" ;;
     tool) tool_java "$@" ;;
-    jars) ensure_harness && echo "$LIB_DIR" ;;
+    jars) ensure_harness && ensure_server_jars && server_lib_dir ;;
     -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '${cmd}' (try --help)" ;;
     esac

@@ -43,23 +43,36 @@ pub enum ErrorKind {
     State,
     /// The consumer's position is out of range and `auto.offset.reset=none`.
     OffsetOutOfRange,
+<<<<<<< HEAD
     /// The endpoint is not a Kafka listener of the configured kind: it answered HTTP or
     /// something else that is no Kafka frame, it speaks TLS where `security.protocol` says
     /// plaintext, or it does not speak TLS where TLS was asked for. Retrying will not help.
     NotKafka,
+=======
+    /// The broker is too old for what was asked: it supports no version of a needed API, or
+    /// none that can carry a configured feature (Java's `UnsupportedVersionException`).
+    /// Retrying does not help; the message names the feature and the Kafka release it needs.
+    UnsupportedVersion,
+>>>>>>> main
 }
 
 /// The error type of every fallible gregor operation.
+///
+/// `Clone`: one broker failure often fails several waiting requests (every request queued on a
+/// connection whose setup was rejected), and a partition's error is kept until `poll` returns
+/// it; each gets the same error, source included.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
     code: Option<i16>,
     broker: Option<String>,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -77,10 +90,12 @@ impl Error {
 
     /// An error for a Kafka error code returned by a broker.
     pub(crate) fn broker_code(code: i16, context: impl Into<String>) -> Error {
-        let kind = match code {
-            3 | 100 => ErrorKind::UnknownTopic, // UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID
-            29..=31 | 58 => ErrorKind::Auth,    // *_AUTHORIZATION_FAILED, SASL_AUTHENTICATION_FAILED
-            1 => ErrorKind::OffsetOutOfRange,
+        use crate::protocol_errors::KafkaCode;
+        let k = KafkaCode(code);
+        let kind = match k {
+            KafkaCode::UNKNOWN_TOPIC_OR_PARTITION | KafkaCode::UNKNOWN_TOPIC_ID => ErrorKind::UnknownTopic,
+            KafkaCode::OFFSET_OUT_OF_RANGE => ErrorKind::OffsetOutOfRange,
+            _ if k.is_auth_error() => ErrorKind::Auth,
             _ => ErrorKind::Broker,
         };
         let mut e = Error::new(kind, context);
@@ -98,11 +113,17 @@ impl Error {
         self
     }
 
+    /// Names the broker unless the error already does.
+    pub(crate) fn or_broker(mut self, broker: impl fmt::Display) -> Error {
+        self.inner.broker.get_or_insert_with(|| broker.to_string());
+        self
+    }
+
     pub(crate) fn with_source(
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Error {
-        self.inner.source = Some(source.into());
+        self.inner.source = Some(std::sync::Arc::from(source.into()));
         self
     }
 

@@ -86,6 +86,7 @@ pub(crate) mod net;
 pub mod config;
 pub mod consumer;
 pub mod protocol_errors;
+pub(crate) mod rules;
 pub mod records;
 
 pub use error::{Error, ErrorKind, Result};

@@ -100,8 +100,30 @@ impl Snapshot {
 
     /// Merges a response about some topics into this snapshot (a partial refresh keeps the
     /// other topics it already knew).
+    ///
+    /// A partition whose leader epoch in the response is older than the one already known keeps
+    /// what is known: the answering broker's metadata cache lags (it may just have restarted),
+    /// and going back to an old leader would only earn NOT_LEADER_OR_FOLLOWER or
+    /// FENCED_LEADER_EPOCH (Java `Metadata.updateLatestMetadata` ignores such partitions too).
     pub(crate) fn merged(&self, newer: Snapshot, topics_requested: Option<&[String]>) -> Snapshot {
         let mut out = newer;
+        for (name, t) in out.topics.iter_mut() {
+            let Some(old) = self.topics.get(name).filter(|o| o.id == t.id) else { continue };
+            for p in t.partitions.iter_mut() {
+                if let Some(known) = old.partitions.iter().find(|o| o.partition == p.partition) {
+                    if known.leader_epoch >= 0 && p.leader_epoch < known.leader_epoch {
+                        tracing::debug!(
+                            topic = %name,
+                            partition = p.partition,
+                            stale_epoch = p.leader_epoch,
+                            known_epoch = known.leader_epoch,
+                            "ignoring stale partition metadata"
+                        );
+                        *p = known.clone();
+                    }
+                }
+            }
+        }
         if let Some(requested) = topics_requested {
             for (name, t) in &self.topics {
                 if !requested.contains(name) && !out.topics.contains_key(name) {
@@ -123,7 +145,7 @@ impl Snapshot {
     }
 
     pub(crate) fn partition_count(&self, topic: &str) -> Option<usize> {
-        self.topics.get(topic).filter(|t| t.error == 0).map(|t| t.partitions.len())
+        self.topics.get(topic).filter(|t| crate::protocol_errors::KafkaCode(t.error).is_ok()).map(|t| t.partitions.len())
     }
 
     pub(crate) fn topic_name_by_id(&self, id: Uuid) -> Option<&str> {
@@ -226,6 +248,26 @@ mod tests {
         assert_eq!(s.leader("t", 2), None, "no leader");
         assert_eq!(s.topics["t"].partitions[0].partition, 0);
         assert_eq!(s.partition_count("t"), Some(3));
+    }
+
+    /// Issue #19: a broker that just restarted answers Metadata from a lagging cache; an older
+    /// leader epoch must not send the consumer back to the old leader.
+    #[test]
+    fn stale_leader_epochs_do_not_replace_newer_ones() {
+        let mut known = Snapshot::from_response(&resp());
+        known.topics.get_mut("t").unwrap().partitions[0].leader_epoch = 5;
+        known.topics.get_mut("t").unwrap().partitions[1].leader_epoch = 5;
+        let mut stale = Snapshot::from_response(&resp());
+        {
+            let parts = &mut stale.topics.get_mut("t").unwrap().partitions;
+            parts[0].leader = 1;
+            parts[0].leader_epoch = 4; // older: ignored
+            parts[1].leader = 0;
+            parts[1].leader_epoch = 6; // newer: taken
+        }
+        let merged = known.merged(stale, None);
+        assert_eq!((merged.leader("t", 0), merged.partition("t", 0).unwrap().leader_epoch), (Some(0), 5));
+        assert_eq!((merged.leader("t", 1), merged.partition("t", 1).unwrap().leader_epoch), (Some(0), 6));
     }
 
     #[test]

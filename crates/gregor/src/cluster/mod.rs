@@ -20,6 +20,7 @@ use crate::net::backoff::ExponentialBackoff;
 use crate::net::client::{NetClient, SocketSettings};
 use crate::net::events::OpenReason;
 use crate::net::manager::{Endpoint, ManagerConfig, Target};
+use crate::rules::{self, Action, Api};
 use metadata::{RefreshPolicy, Snapshot};
 
 /// Everything the connection layer needs from the configuration.
@@ -196,16 +197,23 @@ impl Cluster {
                 req
             }
         };
-        let resp = match self.net.send_built(Target::AnyNode, OpenReason::Metadata, (0, 12), None, build).await {
+        self.net.handle_metadata_attempt();
+        let resp = match self.net.send_built(Target::AnyNode, OpenReason::Metadata, (0, 13), None, build).await {
             Ok(r) => r,
             Err(e) => {
                 self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();
                 return Err(e);
             }
         };
-        if resp.error_code != 0 {
-            self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();
-            return Err(Error::broker_code(resp.error_code, "metadata request failed"));
+        match rules::action_for(Api::Metadata, resp.error_code) {
+            Action::Proceed => {}
+            action => {
+                self.policy.lock().unwrap_or_else(|p| p.into_inner()).failed();
+                if action == Action::Rebootstrap {
+                    self.net.handle_rebootstrap_required();
+                }
+                return Err(Error::broker_code(resp.error_code, "metadata request failed"));
+            }
         }
         let fresh = Snapshot::from_response(&resp);
         tracing::debug!(

@@ -1,12 +1,12 @@
-//! Fetching: one Fetch in flight per broker, prefetching while the application works.
+//! Fetching: the I/O driver of the fetch planner (`fetch_planner.rs`).
 //!
-//! The loop (one task per consumer) finds, for every assigned partition that has a fetch
-//! position and room in the buffer, the broker to read it from (its leader, or with
-//! `client.rack` the preferred read replica, KIP-392), and keeps exactly one Fetch in flight to
-//! each such broker — the broker serves one request per connection at a time, so a second one
-//! would only queue. Responses are decoded outside any lock and buffered for `poll`.
+//! One task per consumer. It asks the planner which Fetches to send (one in flight per broker,
+//! the planner decides which partitions and why the others wait), sends them, decodes each
+//! response outside any lock, and hands the decoded partitions back to the planner, which
+//! updates positions and the buffer `poll` reads. Position initialisation (committed offsets,
+//! resets) and metadata refreshes run beside the fetches, never in front of them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -15,38 +15,25 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
-use super::session::FetchSession;
-use super::state::{BufferedBatch, ResetTo};
+use super::fetch_planner::{Effects, FetchId, PartitionOutcome, PlannedFetch};
 use super::types::{ConsumerRecord, TopicPartition};
 use super::Inner;
-use crate::config::{AutoOffsetReset, IsolationLevel};
+use crate::config::IsolationLevel;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
+use crate::protocol_errors::KafkaCode;
 use crate::records::{self, AbortedTransaction, DecodeOptions, FetchRecords, FetchTail};
 
 /// Fetch versions gregor speaks: v4 (Kafka 0.11, record batches) .. v17 (Kafka 4.x).
 const FETCH_VERSIONS: (i16, i16) = (4, 17);
 
-/// What a fetch asked for, to match the response against the state when it comes back.
-struct InFlight {
-    broker: i32,
-    /// tp → (fetch offset, seek epoch) at send time.
-    asked: HashMap<TopicPartition, (i64, u64)>,
-}
-
-type FetchResult = (InFlight, Result<FetchResponse>);
+type FetchResult = (i32, FetchId, Result<FetchResponse>);
 
 /// The fetch loop. Returns when the consumer closes.
 pub(crate) async fn run(inner: Arc<Inner>) {
-    let mut sessions: HashMap<i32, FetchSession> = HashMap::new();
     let mut in_flight: FuturesUnordered<futures_util::future::BoxFuture<'static, FetchResult>> =
         FuturesUnordered::new();
-    let mut busy: std::collections::HashSet<i32> = Default::default();
-    // Brokers whose last fetch failed wait `retry.backoff.ms` before the next one (Java's
-    // fetcher does the same), instead of retrying in a tight loop while a dead connection is
-    // still being torn down.
-    let mut backoff: HashMap<i32, Instant> = HashMap::new();
     let mut retry_at: Option<Instant> = None;
     let mut positions = SideJob::new(&inner);
     let mut metadata = SideJob::new(&inner);
@@ -86,28 +73,43 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         }
 
         let now = Instant::now();
-        backoff.retain(|_, until| *until > now);
-        let blocked: std::collections::HashSet<i32> = busy.iter().chain(backoff.keys()).copied().collect();
-        for (broker, want) in plan(&inner, &blocked) {
-            let session = sessions.entry(broker).or_default();
-            let (req, asked) = build_request(&inner, broker, session, &want);
-            busy.insert(broker);
+        let snapshot = inner.cluster.snapshot();
+        let heartbeat = super::group_consumer::heartbeat_for_fetch(&inner);
+        let (plans, effects, planner_wake) = {
+            let st = inner.lock_state();
+            let mut planner = inner.lock_planner();
+            planner.retain(&st);
+            if planner.stall_check_due(now) {
+                for s in planner.check_stalls(now, &st, &snapshot) {
+                    tracing::warn!(
+                        partition = %s.partition,
+                        unfetched_ms = s.unfetched_for.as_millis() as u64,
+                        fetch_offset = ?s.fetch_offset,
+                        high_watermark = s.high_watermark,
+                        state = %s.wait.public(now, false),
+                        "partition not fetched for longer than fetch.max.wait.ms + reconnect.backoff.max.ms + request.timeout.ms"
+                    );
+                }
+            }
+            let (plans, effects) = planner.poll_requests(now, &st, &snapshot, heartbeat);
+            (plans, effects, planner.poll_timeout())
+        };
+        apply(&inner, effects);
+        for plan in plans {
+            let broker = plan.broker;
+            let id = plan.id;
+            let req = build_request(&inner, plan);
             let net = inner.cluster.net.clone();
-            let flight = InFlight { broker, asked };
             in_flight.push(Box::pin(async move {
-                let r = net
-                    .send_built(Target::Broker(broker), OpenReason::Fetch, FETCH_VERSIONS, None, req)
-                    .await;
-                (flight, r)
+                let r = net.send_built(Target::Broker(broker), OpenReason::Fetch, FETCH_VERSIONS, None, req).await;
+                (broker, id, r)
             }));
         }
 
-        // Timers: the position retry, and the next metadata refresh unless one is running (its
-        // completion wakes the loop). Everything else is an event (a response, a wake-up).
-        let mut wake_at = retry_at;
-        if let Some(b) = backoff.values().min() {
-            wake_at = Some(wake_at.map_or(*b, |w| w.min(*b)));
-        }
+        // Timers: the position retry, the planner's backoffs and stall checks, and the next
+        // metadata refresh unless one is running (its completion wakes the loop). Everything
+        // else is an event (a response, a wake-up).
+        let mut wake_at = [retry_at, planner_wake].into_iter().flatten().min();
         if metadata.idle() {
             let next = inner.cluster.next_refresh();
             wake_at = Some(wake_at.map_or(next, |w| w.min(next)));
@@ -117,116 +119,50 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             .unwrap_or(now + std::time::Duration::from_secs(3600))
             .max(now + std::time::Duration::from_millis(1));
         tokio::select! {
-            Some((flight, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                busy.remove(&flight.broker);
-                if result.is_err() {
-                    backoff.insert(flight.broker, Instant::now() + inner.retry_backoff());
-                }
-                let session = sessions.entry(flight.broker).or_default();
-                handle_result(&inner, session, flight, result);
+            Some((broker, id, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                handle_result(&inner, broker, id, result);
             }
             _ = &mut wake => {}
-            _ = tokio::time::sleep_until(sleep_until) => { retry_at = None; }
+            _ = tokio::time::sleep_until(sleep_until) => { retry_at = retry_at.filter(|t| *t > Instant::now()); }
         }
     }
 }
 
-/// Partitions to fetch now, grouped by the broker to fetch them from.
-fn plan(inner: &Inner, busy: &std::collections::HashSet<i32>) -> BTreeMap<i32, BTreeMap<TopicPartition, i64>> {
-    let snapshot = inner.cluster.snapshot();
-    let max_buffered = inner.config.max_partition_fetch_bytes.max(1) as usize;
-    let now = Instant::now();
-    let mut out: BTreeMap<i32, BTreeMap<TopicPartition, i64>> = BTreeMap::new();
-    let mut missing_leader = None;
-    let st = inner.lock_state();
-    let total_buffered: usize = st.buffer.iter().map(|b| b.bytes).sum();
-    if total_buffered > 2 * inner.config.fetch_max_bytes as usize {
-        return out;
+fn apply(inner: &Inner, effects: Effects) {
+    if let Some(why) = effects.refresh_metadata {
+        inner.cluster.request_update(why);
     }
-    // Brokers with a partition held back only because its buffer is full: a fetch sent now
-    // that can only park (every partition in it is caught up) would sit for fetch.max.wait.ms
-    // in front of that partition's next fetch — the broker serves one request per connection
-    // at a time. Such a broker waits until the buffer drains (poll wakes the loop).
-    let mut held: std::collections::HashSet<i32> = Default::default();
-    let mut has_data: std::collections::HashSet<i32> = Default::default();
-    for (tp, ps) in &st.assignment {
-        if ps.error.is_some() || ps.paused || ps.fetch_offset.is_none() {
-            continue;
-        }
-        let node = match ps.preferred_replica {
-            Some((r, until)) if until > now && snapshot.brokers.contains_key(&r) => Some(r),
-            _ => snapshot.leader(&tp.topic, tp.partition),
-        };
-        let Some(node) = node else {
-            missing_leader = Some(tp.clone());
-            continue;
-        };
-        if !ps.fetchable(max_buffered) {
-            held.insert(node);
-            continue;
-        }
-        if busy.contains(&node) {
-            continue;
-        }
-        let offset = ps.fetch_offset.expect("checked above");
-        // An unknown high watermark (-1) may hide data: count it as data.
-        if ps.high_watermark < 0 || offset < ps.high_watermark {
-            has_data.insert(node);
-        }
-        out.entry(node).or_default().insert(tp.clone(), offset);
+    if effects.data_ready {
+        inner.data_ready.notify_waiters();
     }
-    out.retain(|node, _| !held.contains(node) || has_data.contains(node));
-    drop(st);
-    if let Some(tp) = missing_leader {
-        inner.cluster.request_update(format!("no leader known for {tp}"));
-    }
-    out
 }
 
+/// The wire request of a planned Fetch, for whichever version the connection negotiates.
 fn build_request(
     inner: &Inner,
-    broker: i32,
-    session: &mut FetchSession,
-    want: &BTreeMap<TopicPartition, i64>,
-) -> (impl FnOnce(i16) -> FetchRequest + Send + 'static, HashMap<TopicPartition, (i64, u64)>) {
+    plan: PlannedFetch,
+) -> impl FnOnce(i16) -> FetchRequest + Send + 'static {
     let cfg = &inner.config;
-    let snapshot = inner.cluster.snapshot();
-    let sreq = session.build(want);
-    let st = inner.lock_state();
-    let mut asked = HashMap::new();
-    for (tp, off) in want {
-        let epoch = st.assignment.get(tp).map_or(0, |s| s.seek_epoch);
-        asked.insert(tp.clone(), (*off, epoch));
-    }
-    let mut topics: BTreeMap<Arc<str>, Vec<FetchPartition>> = BTreeMap::new();
-    for (tp, off) in &sreq.partitions {
-        let ps = st.assignment.get(tp);
-        let leader_epoch = snapshot
-            .partition(&tp.topic, tp.partition)
-            .map(|p| p.leader_epoch)
-            .unwrap_or(-1);
-        topics.entry(tp.topic.clone()).or_default().push(
+    let sreq = plan.session;
+    let mut topics: BTreeMap<Arc<str>, (uuid::Uuid, Vec<FetchPartition>)> = BTreeMap::new();
+    for (tp, r) in &sreq.partitions {
+        let entry = topics.entry(tp.topic.clone()).or_insert_with(|| (r.topic_id, Vec::new()));
+        entry.1.push(
             FetchPartition::default()
                 .with_partition(tp.partition)
-                .with_current_leader_epoch(leader_epoch)
-                .with_fetch_offset(*off)
-                .with_last_fetched_epoch(ps.and_then(|p| p.leader_epoch).unwrap_or(-1))
-                .with_log_start_offset(-1)
-                .with_partition_max_bytes(cfg.max_partition_fetch_bytes as i32),
+                .with_current_leader_epoch(r.current_leader_epoch)
+                .with_fetch_offset(r.fetch_offset)
+                .with_last_fetched_epoch(r.last_fetched_epoch)
+                .with_log_start_offset(r.log_start_offset)
+                .with_partition_max_bytes(r.max_bytes),
         );
     }
-    drop(st);
-    let ids: HashMap<Arc<str>, uuid::Uuid> = topics
-        .keys()
-        .chain(sreq.forgotten.iter().map(|tp| &tp.topic))
-        .map(|t| (t.clone(), snapshot.topics.get(&**t).map(|i| i.id).unwrap_or_default()))
-        .collect();
-    let mut forgotten: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
-    for tp in &sreq.forgotten {
-        forgotten.entry(tp.topic.clone()).or_default().push(tp.partition);
+    let mut forgotten: BTreeMap<Arc<str>, (uuid::Uuid, Vec<i32>)> = BTreeMap::new();
+    for (tp, id) in &sreq.forgotten {
+        forgotten.entry(tp.topic.clone()).or_insert_with(|| (*id, Vec::new())).1.push(tp.partition);
     }
     let (max_wait, min_bytes, max_bytes) = (
-        super::group_consumer::fetch_max_wait(inner, broker).as_millis().min(i32::MAX as u128) as i32,
+        plan.max_wait.as_millis().min(i32::MAX as u128) as i32,
         cfg.fetch_min_bytes as i32,
         cfg.fetch_max_bytes as i32,
     );
@@ -235,17 +171,17 @@ fn build_request(
     let (session_id, epoch) = (sreq.session_id, sreq.epoch);
     // v13 (KIP-516) names topics by id instead of by name; v11 adds the rack (KIP-392);
     // v7 adds sessions (KIP-227).
-    let build = move |v: i16| {
-        let name_or_id = |t: &Arc<str>| {
+    move |v: i16| {
+        let name_or_id = |t: &Arc<str>, id: uuid::Uuid| {
             if v >= 13 {
-                (TopicName::default(), ids.get(t).copied().unwrap_or_default())
+                (TopicName::default(), id)
             } else {
                 (TopicName(StrBytes::from_string(t.to_string())), uuid::Uuid::nil())
             }
         };
         let fetch_topics = topics
             .into_iter()
-            .map(|(t, mut parts)| {
+            .map(|(t, (id, mut parts))| {
                 if v < 9 {
                     for p in parts.iter_mut() {
                         p.current_leader_epoch = -1;
@@ -256,15 +192,15 @@ fn build_request(
                         p.last_fetched_epoch = -1;
                     }
                 }
-                let (name, id) = name_or_id(&t);
+                let (name, id) = name_or_id(&t, id);
                 FetchTopic::default().with_topic(name).with_topic_id(id).with_partitions(parts)
             })
             .collect();
         let forgotten = if v >= 7 {
             forgotten
                 .into_iter()
-                .map(|(t, parts)| {
-                    let (name, id) = name_or_id(&t);
+                .map(|(t, (id, parts))| {
+                    let (name, id) = name_or_id(&t, id);
                     ForgottenTopic::default().with_topic(name).with_topic_id(id).with_partitions(parts)
                 })
                 .collect()
@@ -285,28 +221,20 @@ fn build_request(
             req = req.with_rack_id(StrBytes::from_string(rack));
         }
         req
-    };
-    (build, asked)
+    }
 }
 
-
-fn handle_result(inner: &Inner, session: &mut FetchSession, flight: InFlight, result: Result<FetchResponse>) {
+fn handle_result(inner: &Inner, broker: i32, id: FetchId, result: Result<FetchResponse>) {
+    let now = Instant::now();
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
-            session.reset();
-            if e.kind() != ErrorKind::Closed {
-                tracing::debug!(broker = flight.broker, error = %e, "fetch failed");
-                inner.cluster.request_update(format!("fetch from broker {} failed: {e}", flight.broker));
-            }
+            let closed = e.kind() == ErrorKind::Closed;
+            let effects = inner.lock_planner().handle_failure(now, broker, id, closed, &e.to_string());
+            apply(inner, effects);
             return;
         }
     };
-    session.handle_response(resp.error_code, resp.session_id);
-    if resp.error_code != 0 {
-        tracing::debug!(broker = flight.broker, code = resp.error_code, "fetch error; session reset");
-        return;
-    }
     let snapshot = inner.cluster.snapshot();
     let opts = DecodeOptions {
         check_crcs: inner.config.check_crcs,
@@ -316,98 +244,37 @@ fn handle_result(inner: &Inner, session: &mut FetchSession, flight: InFlight, re
         },
         max_decompressed_bytes: DecodeOptions::max_decompressed_for_fetch(inner.config.fetch_max_bytes as usize),
     };
+    let top = KafkaCode(resp.error_code);
     let mut decoded = Vec::new();
-    let mut any_data = false;
-    for topic in resp.responses {
-        let name: Arc<str> = if !topic.topic.0.is_empty() {
-            Arc::from(topic.topic.0.as_str())
-        } else {
-            match snapshot.topic_name_by_id(topic.topic_id) {
-                Some(n) => Arc::from(n),
-                None => continue,
+    if top.is_ok() {
+        // The fetch offsets asked for, to decode from (records before them are skipped).
+        let asked = inner.lock_planner().asked_offsets(broker, id);
+        for topic in resp.responses {
+            let Some(name) = topic_name(&snapshot, &topic) else { continue };
+            for p in topic.partitions {
+                let tp = TopicPartition { topic: name.clone(), partition: p.partition_index };
+                let Some(&fetch_offset) = asked.get(&tp) else { continue };
+                decoded.push((tp.clone(), decode_partition(&tp, fetch_offset, p, &opts)));
             }
-        };
-        for p in topic.partitions {
-            let tp = TopicPartition { topic: name.clone(), partition: p.partition_index };
-            let Some(&(fetch_offset, seek_epoch)) = flight.asked.get(&tp) else { continue };
-            let outcome = decode_partition(&tp, fetch_offset, p, &opts);
-            any_data |= matches!(&outcome, PartitionOutcome::Data { .. });
-            decoded.push((tp, fetch_offset, seek_epoch, outcome));
         }
     }
-    let mut st = inner.lock_state();
-    for (tp, fetch_offset, seek_epoch, outcome) in decoded {
-        let Some(ps) = st.assignment.get_mut(&tp) else { continue };
-        if ps.seek_epoch != seek_epoch || ps.fetch_offset != Some(fetch_offset) {
-            continue; // the partition was sought or reset meanwhile: drop stale data
-        }
-        match outcome {
-            PartitionOutcome::Data { records, next_offset, bytes, hw, lso, log_start, preferred, error } => {
-                ps.high_watermark = hw;
-                ps.last_stable_offset = lso;
-                ps.log_start_offset = log_start;
-                if let Some(r) = preferred {
-                    ps.preferred_replica = Some((r, Instant::now() + inner.config.net.metadata_max_age));
-                }
-                ps.fetch_offset = Some(next_offset);
-                if let Some(e) = error {
-                    ps.error = Some(Arc::new(e));
-                }
-                if !records.is_empty() || next_offset != fetch_offset {
-                    ps.buffered_bytes += bytes;
-                    st.buffer.push_back(BufferedBatch { tp, seek_epoch, records: records.into(), bytes, next_offset });
-                }
-            }
-            PartitionOutcome::OutOfRange => {
-                let reset = match inner.config.auto_offset_reset {
-                    AutoOffsetReset::Earliest => Some(ResetTo::Earliest),
-                    AutoOffsetReset::Latest => Some(ResetTo::Latest),
-                    AutoOffsetReset::ByDuration(d) => Some(ResetTo::Timestamp(now_ms() - d.as_millis() as i64)),
-                    AutoOffsetReset::None => None,
-                };
-                match reset {
-                    Some(r) => {
-                        tracing::info!(partition = %tp, offset = fetch_offset, "fetch offset out of range; resetting per auto.offset.reset");
-                        ps.request_reset(r);
-                    }
-                    None => {
-                        ps.error = Some(Arc::new(Error::new(
-                            ErrorKind::OffsetOutOfRange,
-                            format!("offset {fetch_offset} of {tp} is out of range and auto.offset.reset=none"),
-                        )));
-                    }
-                }
-            }
-            PartitionOutcome::Stale(why) => {
-                ps.preferred_replica = None;
-                inner.cluster.request_update(why);
-            }
-            PartitionOutcome::Fatal(e) => ps.error = Some(Arc::new(e)),
-        }
-    }
-    drop(st);
-    if any_data {
-        inner.data_ready.notify_waiters();
-    }
+    let effects = {
+        let mut st = inner.lock_state();
+        let mut planner = inner.lock_planner();
+        planner.handle_response(now, now_ms(), broker, id, top, resp.session_id, decoded, &mut st)
+    };
+    apply(inner, effects);
 }
 
-enum PartitionOutcome {
-    Data {
-        records: Vec<ConsumerRecord>,
-        next_offset: i64,
-        bytes: usize,
-        hw: i64,
-        lso: i64,
-        log_start: i64,
-        preferred: Option<i32>,
-        /// An error after some good records (e.g. a corrupt batch): surfaced once the good
-        /// records are consumed.
-        error: Option<Error>,
-    },
-    OutOfRange,
-    /// Leadership moved or metadata is stale: refresh, then fetch again.
-    Stale(String),
-    Fatal(Error),
+fn topic_name(
+    snapshot: &crate::cluster::metadata::Snapshot,
+    topic: &kafka_protocol::messages::fetch_response::FetchableTopicResponse,
+) -> Option<Arc<str>> {
+    if !topic.topic.0.is_empty() {
+        Some(Arc::from(topic.topic.0.as_str()))
+    } else {
+        snapshot.topic_name_by_id(topic.topic_id).map(Arc::from)
+    }
 }
 
 fn decode_partition(
@@ -416,20 +283,9 @@ fn decode_partition(
     p: kafka_protocol::messages::fetch_response::PartitionData,
     opts: &DecodeOptions,
 ) -> PartitionOutcome {
-    match p.error_code {
-        0 => {}
-        1 => return PartitionOutcome::OutOfRange,
-        // NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION,
-        // KAFKA_STORAGE_ERROR, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, OFFSET_NOT_AVAILABLE,
-        // UNKNOWN_TOPIC_ID, INCONSISTENT_TOPIC_ID: Java's `AbstractFetch` refreshes metadata and
-        // retries.
-        6 | 5 | 3 | 56 | 74 | 76 | 78 | 100 | 103 | 13 => {
-            return PartitionOutcome::Stale(format!(
-                "{} fetching {tp}",
-                crate::protocol_errors::describe(p.error_code)
-            ))
-        }
-        code => return PartitionOutcome::Fatal(Error::broker_code(code, format!("fetching {tp} failed"))),
+    let code = KafkaCode(p.error_code);
+    if !code.is_ok() {
+        return PartitionOutcome::Error(code);
     }
     let preferred = (p.preferred_read_replica.0 >= 0).then_some(p.preferred_read_replica.0);
     let data = p.records.unwrap_or_default();
@@ -479,10 +335,10 @@ fn decode_partition(
         records: out,
         next_offset: it.next_offset(),
         bytes,
-        hw: p.high_watermark,
-        lso: p.last_stable_offset,
-        log_start: p.log_start_offset,
-        preferred,
+        high_watermark: p.high_watermark,
+        last_stable_offset: p.last_stable_offset,
+        log_start_offset: p.log_start_offset,
+        preferred_replica: preferred,
         error,
     }
 }

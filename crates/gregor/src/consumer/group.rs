@@ -445,6 +445,16 @@ async fn heartbeat(inner: &Arc<Inner>, round: &mut Round) -> Result<()> {
     }
 }
 
+fn static_membership_unsupported(version: i16) -> Error {
+    Error::new(
+        ErrorKind::UnsupportedVersion,
+        format!(
+            "group.instance.id (static membership, KIP-345) needs JoinGroup v5 (Apache Kafka 2.3+); \
+             the group coordinator speaks v{version}: remove group.instance.id for this cluster"
+        ),
+    )
+}
+
 fn code_reason(code: i16) -> &'static str {
     match code {
         22 => "ILLEGAL_GENERATION",
@@ -577,7 +587,12 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
         let (session_ms, rebalance_ms) =
             (inner.config.session_timeout.as_millis() as i32, inner.config.max_poll_interval.as_millis() as i32);
         let build = move |v: i16| {
-            JoinGroupRequest::default()
+            // KIP-345: static membership needs JoinGroup v5 (Kafka 2.3); below that the broker
+            // would treat the member as dynamic, so refuse as Java's JoinGroupRequest.Builder does.
+            if v < 5 && inst.is_some() {
+                return Err(static_membership_unsupported(v));
+            }
+            Ok(JoinGroupRequest::default()
                 .with_group_id(GroupId(sb(&g)))
                 .with_session_timeout_ms(session_ms)
                 .with_rebalance_timeout_ms(if v >= 1 { rebalance_ms } else { -1 })
@@ -585,12 +600,12 @@ async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssign
                 .with_group_instance_id(if v >= 5 { inst.as_deref().map(sb) } else { None })
                 .with_protocol_type(sb(assignor::CONSUMER_PROTOCOL_TYPE))
                 .with_protocols(protos)
-                .with_reason(if v >= 8 { Some(sb(&why)) } else { None })
+                .with_reason(if v >= 8 { Some(sb(&why)) } else { None }))
         };
         let resp = match inner
             .cluster
             .net
-            .send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 9), Some(join_timeout), build)
+            .send_built_checked(Target::Coordinator(coord), OpenReason::Coordinator, (0, 9), Some(join_timeout), build)
             .await
         {
             Ok(r) => r,

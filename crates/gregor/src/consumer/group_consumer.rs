@@ -71,22 +71,15 @@ pub(crate) fn shares_coordinator_socket(inner: &Inner) -> bool {
     }
 }
 
-/// The `max_wait_ms` of a Fetch to `broker`. With a shared coordinator connection, a heartbeat
-/// written behind a parked Fetch is only read by the broker once the Fetch is answered (one
-/// request per connection at a time), so a Fetch to the coordinator must not park past the
-/// next heartbeat's due time.
-pub(crate) fn fetch_max_wait(inner: &Inner, broker: i32) -> Duration {
-    let configured = inner.config.fetch_max_wait;
-    if inner.config.group_protocol != GroupProtocol::Consumer
-        || !shares_coordinator_socket(inner)
-        || inner.group.known_coordinator() != Some(broker)
-    {
-        return configured;
+/// The coordinator and its next heartbeat's due time, when KIP-848 group requests share the
+/// broker's (fetch) connection. A heartbeat written behind a parked Fetch is only read by the
+/// broker once the Fetch is answered (one request per connection at a time), so the fetch
+/// planner caps the wait of a Fetch to that broker at the heartbeat.
+pub(crate) fn heartbeat_for_fetch(inner: &Inner) -> Option<(i32, Instant)> {
+    if inner.config.group_protocol != GroupProtocol::Consumer || !shares_coordinator_socket(inner) {
+        return None;
     }
-    match inner.heartbeat_due.get() {
-        Some(at) => configured.min(at.saturating_duration_since(Instant::now())),
-        None => configured,
-    }
+    Some((inner.group.known_coordinator()?, inner.heartbeat_due.get()?))
 }
 
 /// The member as this task sees it.

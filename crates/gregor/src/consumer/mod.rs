@@ -6,11 +6,14 @@
 //! them.
 
 pub(crate) mod assignor;
+mod fetch_planner;
+#[cfg(test)]
+mod fetch_planner_tests;
+mod fetch_session;
 mod fetcher;
 mod group;
 mod group_consumer;
 mod offsets;
-mod session;
 mod state;
 mod types;
 
@@ -31,7 +34,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
 
-pub use types::{ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, TimestampType, TopicPartition};
+pub use types::{
+    ConsumerRecord, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState, TimestampType,
+    TopicPartition,
+};
 
 /// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
 ///
@@ -110,6 +116,8 @@ pub(crate) struct Inner {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) config: ConsumerConfig,
     state: Mutex<ConsumerState>,
+    /// Fetch planning (sans-io). Lock order: `state` before `planner`.
+    planner: Mutex<fetch_planner::FetchPlanner>,
     pub(crate) data_ready: Notify,
     pub(crate) fetch_wake: Notify,
     pub(crate) group: group::GroupShared,
@@ -122,6 +130,10 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn lock_state(&self) -> MutexGuard<'_, ConsumerState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_planner(&self) -> MutexGuard<'_, fetch_planner::FetchPlanner> {
+        self.planner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -292,11 +304,13 @@ impl Consumer {
             .validate()
             .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
         let cluster = Cluster::new(cluster_settings(&config));
+        let planner = fetch_planner::FetchPlanner::new(fetch_planner::PlannerConfig::from_consumer(&config));
         Ok(Consumer {
             inner: Arc::new(Inner {
                 cluster,
                 config,
                 state: Mutex::new(ConsumerState::default()),
+                planner: Mutex::new(planner),
                 data_ready: Notify::new(),
                 fetch_wake: Notify::new(),
                 group: group::GroupShared::default(),
@@ -440,7 +454,7 @@ impl Consumer {
             {
                 let mut st = self.inner.lock_state();
                 if let Some(e) = st.fatal.take() {
-                    return Err(clone_error(&e));
+                    return Err((*e).clone());
                 }
                 let recs = st.drain_records(self.inner.config.max_poll_records as usize);
                 if !recs.is_empty() {
@@ -452,7 +466,7 @@ impl Consumer {
                 if let Some(e) = err {
                     drop(st);
                     self.inner.fetch_wake.notify_one();
-                    return Err(clone_error(&e));
+                    return Err((*e).clone());
                 }
             }
             if self.inner.is_closed() {
@@ -564,7 +578,7 @@ impl Consumer {
                     return Ok(p);
                 }
                 if let Some(e) = &s.error {
-                    return Err(clone_error(e));
+                    return Err((**e).clone());
                 }
             }
             offsets::initialize_positions(&self.inner).await?;
@@ -631,14 +645,7 @@ impl Consumer {
         self.check_open()?;
         let topics: Vec<String> =
             partitions.iter().map(|tp| tp.topic.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-        let snap = self.inner.cluster.refresh(Some(&topics), "list offsets").await?;
-        for t in &topics {
-            match snap.topics.get(t) {
-                Some(info) if info.error == 0 => {}
-                Some(info) => return Err(Error::broker_code(info.error, format!("topic {t}"))),
-                None => return Err(Error::new(ErrorKind::UnknownTopic, format!("unknown topic {t}"))),
-            }
-        }
+        self.topic_metadata(&topics, "list offsets").await?;
         let q: BTreeMap<TopicPartition, i64> = partitions.iter().map(|tp| (tp.clone(), ts)).collect();
         let found = offsets::list_offsets(&self.inner, &q).await?;
         Ok(found.into_iter().map(|(tp, (o, _))| (tp, o)).collect())
@@ -647,11 +654,39 @@ impl Consumer {
     /// The partitions of a topic, from fresh metadata. An unknown topic is an error.
     pub async fn partitions_for(&self, topic: &str) -> Result<Vec<TopicPartition>> {
         self.check_open()?;
-        let snap = self.inner.cluster.refresh(Some(&[topic.to_string()]), "partitions_for").await?;
-        match snap.topics.get(topic) {
-            Some(t) if t.error == 0 => Ok(t.partitions.iter().map(|p| TopicPartition::new(topic, p.partition)).collect()),
-            Some(t) => Err(Error::broker_code(t.error, format!("topic {topic}"))),
-            None => Err(Error::new(ErrorKind::UnknownTopic, format!("unknown topic {topic}"))),
+        let snap = self.topic_metadata(&[topic.to_string()], "partitions_for").await?;
+        Ok(snap.topics[topic].partitions.iter().map(|p| TopicPartition::new(topic, p.partition)).collect())
+    }
+
+    /// Fresh metadata for `topics`, each of which must exist and be usable. A topic the
+    /// cluster is still setting up (LEADER_NOT_AVAILABLE and the other retriable topic errors)
+    /// is asked about again until `default.api.timeout.ms`; an unknown topic, an unauthorized
+    /// or an invalid one is an error at once.
+    async fn topic_metadata(&self, topics: &[String], why: &str) -> Result<Arc<Snapshot>> {
+        let deadline = Instant::now() + self.inner.config.default_api_timeout;
+        loop {
+            let snap = self.inner.cluster.refresh(Some(topics), why).await?;
+            let mut retry = None;
+            for t in topics {
+                let Some(info) = snap.topics.get(t) else {
+                    return Err(Error::new(ErrorKind::UnknownTopic, format!("unknown topic {t}")));
+                };
+                let code = crate::protocol_errors::KafkaCode(info.error);
+                match crate::rules::action(crate::rules::Api::MetadataTopic, code) {
+                    crate::rules::Action::Proceed => {}
+                    _ if code == crate::protocol_errors::KafkaCode::UNKNOWN_TOPIC_OR_PARTITION => {
+                        return Err(Error::new(ErrorKind::UnknownTopic, format!("unknown topic {t}")))
+                    }
+                    crate::rules::Action::RefreshMetadata => retry = Some((t.clone(), code)),
+                    _ => return Err(Error::broker_code(info.error, format!("topic {t}"))),
+                }
+            }
+            let Some((t, code)) = retry else { return Ok(snap) };
+            if Instant::now() >= deadline {
+                return Err(Error::broker_code(code.code(), format!("topic {t} not usable within default.api.timeout.ms")));
+            }
+            self.inner.cluster.request_update(format!("{} for topic {t}", code.name()));
+            tokio::time::sleep_until(self.inner.cluster.next_refresh().max(Instant::now())).await;
         }
     }
 
@@ -695,6 +730,32 @@ impl Consumer {
             .filter_map(|s| (s.high_watermark >= 0).then(|| (s.high_watermark - s.position.unwrap_or(0)).max(0)))
             .collect();
         (!known.is_empty()).then(|| known.iter().sum())
+    }
+
+    /// Every assigned partition's fetch state: position, fetch offset, high watermark, buffered
+    /// bytes, and what fetching is doing for it ([`FetchState`]: in a fetch, waiting for a
+    /// broker, backing off, no leader, buffer full, caught up, ...). A partition that needs
+    /// fetching and has not been fetched for longer than `fetch.max.wait.ms` +
+    /// `reconnect.backoff.max.ms` + `request.timeout.ms` is also logged as a WARN with its state.
+    pub fn fetch_states(&self) -> Vec<PartitionFetchState> {
+        let now = Instant::now();
+        let snapshot = self.inner.cluster.snapshot();
+        let st = self.inner.lock_state();
+        let planner = self.inner.lock_planner();
+        st.assignment
+            .iter()
+            .map(|(tp, ps)| PartitionFetchState {
+                partition: tp.clone(),
+                position: ps.position,
+                fetch_offset: ps.fetch_offset,
+                high_watermark: ps.high_watermark,
+                buffered_bytes: ps.buffered_bytes,
+                state: planner
+                    .wait_reason(now, &st, tp, ps, &snapshot)
+                    .public(now, ps.high_watermark >= 0 && ps.fetch_offset.is_some_and(|o| o >= ps.high_watermark)),
+                since_last_fetch: planner.since_progress(now, tp),
+            })
+            .collect()
     }
 
     /// The high watermark last seen for a partition (from fetch responses), or -1.
@@ -782,13 +843,4 @@ impl Drop for Consumer {
 
 fn not_assigned(tp: &TopicPartition) -> Error {
     Error::new(ErrorKind::State, format!("{tp} is not assigned to this consumer"))
-}
-
-/// Errors are shared between partitions and polls through `Arc`; hand out an equivalent one.
-fn clone_error(e: &Error) -> Error {
-    let out = Error::new(e.kind(), e.to_string());
-    match e.code() {
-        Some(c) => out.with_code(c),
-        None => out,
-    }
 }

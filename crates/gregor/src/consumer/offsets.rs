@@ -22,6 +22,7 @@ use crate::config::AutoOffsetReset;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
+use crate::rules::{action_for, Action, Api};
 
 /// ListOffsets timestamps with special meaning.
 pub(crate) const EARLIEST: i64 = -2;
@@ -203,16 +204,24 @@ pub(crate) async fn list_offsets(
                     for t in resp.topics {
                         for p in t.partitions {
                             let tp = TopicPartition::new(t.name.0.as_str(), p.partition_index);
-                            match p.error_code {
-                                0 => {
+                            match action_for(Api::ListOffsets, p.error_code) {
+                                Action::Proceed => {
                                     pending.remove(&tp);
                                     out.insert(tp, (p.offset, p.timestamp));
                                 }
-                                // Leadership errors: refresh and retry.
-                                6 | 5 | 3 | 74 | 76 | 78 | 13 => retry = true,
-                                code => {
-                                    return Err(Error::broker_code(code, format!("ListOffsets for {tp} failed")))
+                                // The log predates timestamps: no offset for this time.
+                                Action::Skip => {
+                                    pending.remove(&tp);
+                                    out.insert(tp, (-1, -1));
                                 }
+                                Action::Fatal => {
+                                    return Err(Error::broker_code(
+                                        p.error_code,
+                                        format!("ListOffsets for {tp} failed"),
+                                    ))
+                                }
+                                // Leadership errors and anything transient: refresh and retry.
+                                _ => retry = true,
                             }
                         }
                     }

@@ -95,11 +95,6 @@ impl PartitionState {
         self.seek_epoch += 1;
         self.buffered_bytes = 0;
     }
-
-    /// Whether a fetch for this partition may be sent now.
-    pub(crate) fn fetchable(&self, max_buffered: usize) -> bool {
-        !self.paused && self.fetch_offset.is_some() && self.buffered_bytes < max_buffered
-    }
 }
 
 /// Records of one partition from one fetch, waiting for `poll`.

@@ -95,3 +95,83 @@ pub struct OffsetAndTimestamp {
     /// That record's timestamp.
     pub timestamp: i64,
 }
+
+/// Why a partition is or is not being fetched right now (see [`Consumer::fetch_states`]).
+///
+/// [`Consumer::fetch_states`]: crate::Consumer::fetch_states
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchState {
+    /// In the Fetch in flight to this broker.
+    Fetching {
+        /// The broker fetched from.
+        broker: i32,
+    },
+    /// Goes in the next Fetch to this broker (one Fetch per broker at a time).
+    WaitingForBroker {
+        /// The broker it will be fetched from.
+        broker: i32,
+    },
+    /// The broker's last Fetch failed; retried after `remaining`.
+    BrokerBackoff {
+        /// The broker.
+        broker: i32,
+        /// Time left in the backoff.
+        remaining: std::time::Duration,
+    },
+    /// The partition was answered with a retriable error; retried after `remaining`.
+    RetryBackoff {
+        /// Time left in the backoff.
+        remaining: std::time::Duration,
+    },
+    /// No leader is known; metadata is being refreshed.
+    LeaderUnknown,
+    /// Fetched records fill the buffer; fetching resumes as `poll` hands them out.
+    BufferFull,
+    /// At the high watermark; nothing to fetch.
+    CaughtUp,
+    /// Paused by the application.
+    Paused,
+    /// Waiting for the committed offset or an offset reset.
+    AwaitingPosition,
+    /// An error waits to be returned by `poll`.
+    Failed,
+}
+
+impl fmt::Display for FetchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchState::Fetching { broker } => write!(f, "in a fetch to broker {broker}"),
+            FetchState::WaitingForBroker { broker } => write!(f, "waiting for the fetch in flight to broker {broker}"),
+            FetchState::BrokerBackoff { broker, remaining } => {
+                write!(f, "broker {broker} failed; retrying in {} ms", remaining.as_millis())
+            }
+            FetchState::RetryBackoff { remaining } => write!(f, "retriable error; retrying in {} ms", remaining.as_millis()),
+            FetchState::LeaderUnknown => f.write_str("no leader known; refreshing metadata"),
+            FetchState::BufferFull => f.write_str("buffer full; waiting for poll"),
+            FetchState::CaughtUp => f.write_str("caught up"),
+            FetchState::Paused => f.write_str("paused"),
+            FetchState::AwaitingPosition => f.write_str("waiting for a committed offset or reset"),
+            FetchState::Failed => f.write_str("an error waits for poll"),
+        }
+    }
+}
+
+/// One assigned partition's fetch state, for statistics and diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionFetchState {
+    /// The partition.
+    pub partition: TopicPartition,
+    /// The next offset `poll` returns, once known.
+    pub position: Option<i64>,
+    /// The next offset to fetch (ahead of `position` while records are buffered).
+    pub fetch_offset: Option<i64>,
+    /// The last high watermark a fetch response gave, or -1.
+    pub high_watermark: i64,
+    /// Buffered bytes not yet handed out.
+    pub buffered_bytes: usize,
+    /// What fetching is doing for it.
+    pub state: FetchState,
+    /// Time since it was last fetched (or had nothing to fetch).
+    pub since_last_fetch: Option<std::time::Duration>,
+}

@@ -182,6 +182,30 @@ impl NetClient {
         codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
     }
 
+    /// Like [`send_built`](Self::send_built) for requests that some versions cannot carry:
+    /// `build` may refuse the negotiated version (e.g. static membership below JoinGroup v5),
+    /// and then its error is the result and nothing is sent — where Java's request builders
+    /// throw `UnsupportedVersionException` from `build(version)`.
+    pub(crate) async fn send_built_checked<R, F>(
+        &self,
+        target: Target,
+        why: OpenReason,
+        versions: (i16, i16),
+        timeout: Option<Duration>,
+        build: F,
+    ) -> Result<R::Response>
+    where
+        R: Request + Send + 'static,
+        F: FnOnce(i16) -> Result<R> + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let encode: connection::EncodeFn = Box::new(move |version, correlation_id, client_id| {
+            codec::encode_request(api_key, version, correlation_id, client_id, &build(version)?)
+        });
+        let raw = self.send_raw(target, why, api_key, versions, true, timeout, encode).await?;
+        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+    }
+
     /// Sends a request that gets no response (Produce with acks=0).
     pub(crate) async fn send_no_response<R>(&self, target: Target, why: OpenReason, req: R) -> Result<()>
     where
@@ -273,6 +297,20 @@ impl NetClient {
         drop(st);
         self.shared.wake.notify_one();
         result.map_err(|e| if e.broker().is_none() { e.with_broker(broker) } else { e })
+    }
+
+    /// Tells the manager that a metadata request is about to be sent (KIP-1102 trigger).
+    pub(crate) fn handle_metadata_attempt(&self) {
+        self.lock().mgr.handle_metadata_attempt(Instant::now());
+    }
+
+    /// A broker answered REBOOTSTRAP_REQUIRED: go back to `bootstrap.servers`.
+    pub(crate) fn handle_rebootstrap_required(&self) {
+        let mut st = self.lock();
+        st.mgr.handle_rebootstrap_required(Instant::now());
+        self.pump(&mut st);
+        drop(st);
+        self.shared.wake.notify_one();
     }
 
     /// Tells the manager that metadata listed these brokers.
@@ -376,7 +414,7 @@ fn rejected_target(st: &mut State, target: Target, now: Instant) -> Option<Error
         return None;
     }
     let r = candidates.iter().filter_map(|k| st.rejected.get(k)).max_by_key(|r| r.until)?;
-    Some(connection::clone_error(&r.error, r.error.broker().unwrap_or("?")))
+    Some(r.error.clone().or_broker("?"))
 }
 
 fn pump(shared: &Shared, st: &mut State) {

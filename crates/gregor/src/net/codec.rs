@@ -13,6 +13,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::protocol_errors::KafkaCode;
 
 /// The ApiVersions version gregor sends first (v3 introduced the flexible encoding and the
 /// client software name/version fields; v4 only changes error semantics).
@@ -157,6 +158,25 @@ impl BrokerVersions {
     }
 }
 
+/// The error for a request whose API the broker supports at no version gregor speaks.
+///
+/// Java's `NetworkClient` raises `UnsupportedVersionException` here, which is not retriable:
+/// an old broker stays old. Where a missing API means a configured feature is unavailable, the
+/// message says which setting to change (Java's `AbstractHeartbeatRequestManager` does the same
+/// for KIP-848: "The cluster does not support the new CONSUMER group protocol").
+pub(crate) fn unsupported_api(api_key: ApiKey, ours: (i16, i16), broker: &str) -> Error {
+    let what = match api_key {
+        ApiKey::ConsumerGroupHeartbeat => {
+            "group.protocol=consumer needs the KIP-848 consumer group protocol (Apache Kafka 4.0+ \
+             with group.version >= 1); set group.protocol=classic for this cluster"
+                .to_string()
+        }
+        _ => format!("the broker supports no version of {api_key:?} in {}..={}", ours.0, ours.1),
+    };
+    Error::new(crate::error::ErrorKind::UnsupportedVersion, format!("{what} (broker {broker} is too old)"))
+        .with_broker(broker)
+}
+
 /// The ApiVersions request gregor sends on every new connection.
 pub(crate) fn api_versions_request() -> ApiVersionsRequest {
     ApiVersionsRequest::default()
@@ -172,41 +192,49 @@ pub(crate) enum ApiVersionsOutcome {
     Retry(i16),
 }
 
+/// Decodes an ApiVersions response body sent in reply to a request at `sent_version`.
+///
+/// Java's `ApiVersionsResponse.parse`: a broker that does not know `sent_version` answers
+/// UNSUPPORTED_VERSION, Apache Kafka in the v0 body layout (KIP-511), but other servers in the
+/// layout of the version that was asked for. So the body is read at `sent_version` first and,
+/// when that fails, at v0. Whichever layout reads is the answer.
+pub(crate) fn parse_api_versions(body: Bytes, sent_version: i16) -> Result<ApiVersionsResponse> {
+    match decode_body::<ApiVersionsResponse>(body.clone(), ApiKey::ApiVersions, sent_version) {
+        Ok(r) => Ok(r),
+        Err(e) if sent_version == 0 => Err(e),
+        Err(e) => decode_body::<ApiVersionsResponse>(body, ApiKey::ApiVersions, 0).map_err(|e0| {
+            Error::protocol(format!(
+                "ApiVersions response is neither in the v{sent_version} layout ({e}) nor in the v0 layout ({e0})"
+            ))
+        }),
+    }
+}
+
 /// Interprets an ApiVersions response body sent in reply to a request at `sent_version`.
 ///
-/// A broker that does not know `sent_version` answers UNSUPPORTED_VERSION (35) using the v0
-/// body layout (KIP-511), listing its own range for ApiVersions so the client can retry at the
-/// broker's max. If that list is missing, retry at v0, which every broker speaks.
+/// Java's `NetworkClient.handleApiVersionsResponse`: UNSUPPORTED_VERSION to a request above v0
+/// means "retry lower" — at the broker's own maximum for ApiVersions when its answer lists one
+/// (Kafka 2.4+), else at v0, which every broker speaks. Any other error is the broker's answer.
+/// Unlike Java, a retry never goes up or stays put: a broker that claims to support the version
+/// it just refused is retried at v0, so the negotiation always ends.
 pub(crate) fn interpret_api_versions(body: Bytes, sent_version: i16) -> Result<ApiVersionsOutcome> {
-    const UNSUPPORTED_VERSION: i16 = 35;
-    let parsed: Result<ApiVersionsResponse> =
-        decode_body(body.clone(), ApiKey::ApiVersions, sent_version);
-    let resp = match parsed {
-        Ok(r) if r.error_code != UNSUPPORTED_VERSION => r,
-        // Either the body decoded at our version says "unsupported", or it is in the v0 layout
-        // and did not decode at our (flexible) version: read it as v0.
-        _ => {
-            let v0: ApiVersionsResponse = decode_body(body, ApiKey::ApiVersions, 0)?;
-            if v0.error_code != UNSUPPORTED_VERSION {
-                return Err(Error::broker_code(v0.error_code, "ApiVersions failed"));
-            }
-            let max = v0
+    let resp = parse_api_versions(body, sent_version)?;
+    match KafkaCode(resp.error_code) {
+        KafkaCode::NONE => Ok(ApiVersionsOutcome::Ok(BrokerVersions::from_response(&resp))),
+        KafkaCode::UNSUPPORTED_VERSION if sent_version > 0 => {
+            let advertised = resp
                 .api_keys
                 .iter()
                 .find(|k| k.api_key == ApiKey::ApiVersions as i16)
-                .map(|k| k.max_version)
-                .unwrap_or(0);
-            let retry = if max < sent_version { max.max(0) } else { 0 };
-            if retry >= sent_version {
-                return Err(Error::protocol("ApiVersions negotiation did not converge"));
-            }
-            return Ok(ApiVersionsOutcome::Retry(retry));
+                .map(|k| k.max_version);
+            let retry = match advertised {
+                Some(max) if (0..sent_version).contains(&max) => max,
+                _ => 0,
+            };
+            Ok(ApiVersionsOutcome::Retry(retry))
         }
-    };
-    if resp.error_code != 0 {
-        return Err(Error::broker_code(resp.error_code, "ApiVersions failed"));
+        _ => Err(Error::broker_code(resp.error_code, format!("ApiVersions v{sent_version} failed"))),
     }
-    Ok(ApiVersionsOutcome::Ok(BrokerVersions::from_response(&resp)))
 }
 
 /// The response header version for ApiVersions is always 0, whatever the request version
@@ -262,40 +290,96 @@ mod tests {
         assert_eq!(v.pick(ApiKey::Metadata, (0, 12)), None);
     }
 
-    fn v0_unsupported(max: Option<i16>) -> Bytes {
-        let mut resp = ApiVersionsResponse::default().with_error_code(35);
-        if let Some(m) = max {
+    /// An ApiVersions response body as a broker would write it in `layout`.
+    fn answer(layout: i16, error: KafkaCode, ranges: &[(ApiKey, i16, i16)]) -> Bytes {
+        let mut resp = ApiVersionsResponse::default().with_error_code(error.0);
+        for (k, lo, hi) in ranges {
             resp.api_keys.push(
-                ApiVersion::default()
-                    .with_api_key(ApiKey::ApiVersions as i16)
-                    .with_min_version(0)
-                    .with_max_version(m),
+                ApiVersion::default().with_api_key(*k as i16).with_min_version(*lo).with_max_version(*hi),
             );
         }
         let mut b = BytesMut::new();
-        resp.encode(&mut b, 0).unwrap();
+        resp.encode(&mut b, layout).unwrap();
         b.freeze()
     }
 
+    fn retry_version(body: Bytes, sent: i16) -> i16 {
+        match interpret_api_versions(body, sent).unwrap() {
+            ApiVersionsOutcome::Retry(v) => v,
+            o => panic!("expected a retry, got {o:?}"),
+        }
+    }
+
+    // Apache Kafka's way (KIP-511): UNSUPPORTED_VERSION in the v0 layout.
     #[test]
-    fn too_new_api_versions_retries_at_broker_max() {
-        match interpret_api_versions(v0_unsupported(Some(2)), 3).unwrap() {
-            ApiVersionsOutcome::Retry(v) => assert_eq!(v, 2),
+    fn v0_layout_refusal_retries_at_the_advertised_max() {
+        let body = answer(0, KafkaCode::UNSUPPORTED_VERSION, &[(ApiKey::ApiVersions, 0, 2)]);
+        assert_eq!(retry_version(body, 3), 2);
+    }
+
+    #[test]
+    fn v0_layout_refusal_without_a_range_retries_at_v0() {
+        assert_eq!(retry_version(answer(0, KafkaCode::UNSUPPORTED_VERSION, &[]), 3), 0);
+    }
+
+    // Issue #13: other Kafka-protocol servers answer in the layout of the version asked for;
+    // reading that only as v0 failed ("array count 16781824 cannot fit ...") forever.
+    #[test]
+    fn request_layout_refusal_retries_at_the_advertised_max() {
+        let body = answer(3, KafkaCode::UNSUPPORTED_VERSION, &[(ApiKey::ApiVersions, 0, 2)]);
+        assert!(decode_body::<ApiVersionsResponse>(body.clone(), ApiKey::ApiVersions, 0).is_err(), "not v0-readable");
+        assert_eq!(retry_version(body, 3), 2);
+    }
+
+    #[test]
+    fn request_layout_refusal_without_a_range_retries_at_v0() {
+        assert_eq!(retry_version(answer(3, KafkaCode::UNSUPPORTED_VERSION, &[]), 3), 0);
+    }
+
+    #[test]
+    fn refusal_whose_range_covers_the_refused_version_retries_at_v0() {
+        // A broker that contradicts itself must not make us repeat the same version forever.
+        let body = answer(3, KafkaCode::UNSUPPORTED_VERSION, &[(ApiKey::ApiVersions, 0, 4)]);
+        assert_eq!(retry_version(body, 3), 0);
+    }
+
+    #[test]
+    fn success_in_the_request_layout_gives_the_ranges() {
+        let body = answer(3, KafkaCode::NONE, &[(ApiKey::ApiVersions, 0, 3), (ApiKey::Fetch, 4, 12)]);
+        match interpret_api_versions(body, 3).unwrap() {
+            ApiVersionsOutcome::Ok(v) => assert_eq!(v.pick(ApiKey::Fetch, (4, 17)), Some(12)),
             o => panic!("unexpected {o:?}"),
         }
     }
 
     #[test]
-    fn too_new_api_versions_without_range_retries_at_v0() {
-        match interpret_api_versions(v0_unsupported(None), 3).unwrap() {
-            ApiVersionsOutcome::Retry(v) => assert_eq!(v, 0),
+    fn success_in_the_v0_layout_to_a_newer_request_is_accepted() {
+        // Java's parse falls back to v0 whatever the error code; so do we.
+        let body = answer(0, KafkaCode::NONE, &[(ApiKey::ApiVersions, 0, 1), (ApiKey::Metadata, 0, 7)]);
+        match interpret_api_versions(body, 3).unwrap() {
+            ApiVersionsOutcome::Ok(v) => assert_eq!(v.pick(ApiKey::Metadata, (0, 12)), Some(7)),
             o => panic!("unexpected {o:?}"),
         }
+    }
+
+    #[test]
+    fn refusal_of_v0_is_an_error() {
+        let err = interpret_api_versions(answer(0, KafkaCode::UNSUPPORTED_VERSION, &[]), 0).unwrap_err();
+        assert_eq!(err.code(), Some(KafkaCode::UNSUPPORTED_VERSION.0), "{err}");
+    }
+
+    #[test]
+    fn another_error_code_is_the_brokers_answer() {
+        let err = interpret_api_versions(answer(3, KafkaCode::INVALID_REQUEST, &[]), 3).unwrap_err();
+        assert_eq!(err.code(), Some(KafkaCode::INVALID_REQUEST.0), "{err}");
     }
 
     #[test]
     fn garbage_api_versions_is_an_error_not_a_panic() {
-        assert!(interpret_api_versions(Bytes::from_static(&[1, 2, 3]), 3).is_err());
+        let err = interpret_api_versions(Bytes::from_static(&[1, 2, 3]), 3).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Protocol);
+        let msg = err.to_string();
+        assert!(msg.contains("v3 layout") && msg.contains("v0 layout"), "{msg}");
     }
 
     #[test]

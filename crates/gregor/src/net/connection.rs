@@ -126,10 +126,10 @@ pub(crate) async fn run(
             tracing::error!(broker = %spec.label, error = %e, "connection setup rejected");
             requests.close();
             while let Ok(env) = requests.try_recv() {
-                let _ = env.reply.send(Err(clone_error(&e, &spec.label)));
+                let _ = env.reply.send(Err(e.clone().or_broker(&spec.label)));
             }
             let error = e.to_string();
-            let _ = reports.send(Report::SetupRejected { conn_id: spec.conn_id, error: clone_error(&e, &spec.label) });
+            let _ = reports.send(Report::SetupRejected { conn_id: spec.conn_id, error: e.clone().or_broker(&spec.label) });
             let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason: CloseReason::Error, error: Some(error) });
             return;
         }
@@ -160,22 +160,9 @@ pub(crate) async fn run(
     let _ = reports.send(Report::Closed { conn_id: spec.conn_id, reason, error });
 }
 
-/// Correlation ids 0..3 belong to the ApiVersions handshake (up to three tries).
-const HANDSHAKE_CORRELATION_IDS: i32 = 3;
-
-/// `Error` is not `Clone`; a rejected setup is reported to every waiting request and the client.
-pub(crate) fn clone_error(e: &Error, broker: &str) -> Error {
-    let text = e.to_string();
-    let c = match e.code() {
-        // Display appends the code's description; keep the code instead of the text twice.
-        Some(code) => {
-            let suffix = format!(": {}", crate::protocol_errors::describe(code));
-            Error::new(e.kind(), text.strip_suffix(&suffix).unwrap_or(&text).to_string()).with_code(code)
-        }
-        None => Error::new(e.kind(), text),
-    };
-    c.with_broker(e.broker().unwrap_or(broker))
-}
+/// Correlation ids 0..=API_VERSIONS_FIRST belong to the ApiVersions handshake: one try per
+/// version from API_VERSIONS_FIRST down to v0 at most.
+const HANDSHAKE_CORRELATION_IDS: i32 = codec::API_VERSIONS_FIRST as i32 + 1;
 
 fn error_kind_for(reason: CloseReason) -> ErrorKind {
     match reason {
@@ -223,10 +210,20 @@ async fn connect(spec: &ConnSpec) -> Result<(TcpStream, SocketAddr, SocketAddr)>
 }
 
 /// ApiVersions on the new socket: learn which versions of each API the broker speaks.
+///
+/// Starts at [`codec::API_VERSIONS_FIRST`] and steps down as the broker asks (Java's
+/// `NetworkClient`: its advertised maximum, else v0). Every retry is at a strictly lower
+/// version, so `API_VERSIONS_FIRST + 1` tries always suffice. A failure names the endpoint.
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &ConnSpec) -> Result<BrokerVersions> {
     let mut version = codec::API_VERSIONS_FIRST;
     let dec = FrameDecoder::new(spec.max_frame);
-    for correlation_id in 0..3 {
+    // The cause (a layout neither v{N} nor v0 reads, a broker error code) is the source.
+    let fail = |e: Error| {
+        Error::new(e.kind(), format!("ApiVersions handshake with {} failed", spec.label))
+            .with_broker(&spec.label)
+            .with_source(e)
+    };
+    for correlation_id in 0..HANDSHAKE_CORRELATION_IDS {
         let frame = codec::encode_request(
             ApiKey::ApiVersions,
             version,
@@ -236,25 +233,31 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
         )?;
         stream.write_all(&frame).await.map_err(|e| Error::io("ApiVersions write failed", e))?;
         stream.flush().await.map_err(|e| Error::io("ApiVersions write failed", e))?;
-        // The first answer on a socket also tells whether the peer is a Kafka listener at all.
+        // The first answer on a socket also tells whether the peer is a Kafka listener at all
+        // (a NotKafka error names the endpoint itself and is not wrapped).
         let body = if correlation_id == 0 {
             read_first_frame(stream, &dec, spec).await?
         } else {
             read_one_frame(stream, &dec).await?
         };
-        if codec::peek_correlation_id(&body)? != correlation_id {
-            return Err(Error::protocol("ApiVersions response has the wrong correlation id"));
+        if codec::peek_correlation_id(&body).map_err(fail)? != correlation_id {
+            return Err(fail(Error::protocol("the response has the wrong correlation id")));
         }
-        let body = codec::strip_response_header(body, ApiKey::ApiVersions, version)?;
-        match codec::interpret_api_versions(body, version)? {
-            ApiVersionsOutcome::Ok(v) => return Ok(v),
+        let body = codec::strip_response_header(body, ApiKey::ApiVersions, version).map_err(fail)?;
+        match codec::interpret_api_versions(body, version).map_err(fail)? {
+            ApiVersionsOutcome::Ok(v) => {
+                tracing::debug!(broker = %spec.label, version, "ApiVersions handshake done");
+                return Ok(v);
+            }
             ApiVersionsOutcome::Retry(v) => {
                 tracing::debug!(broker = %spec.label, from = version, to = v, "retrying ApiVersions at an older version");
                 version = v;
             }
         }
     }
-    Err(Error::protocol("ApiVersions negotiation failed"))
+    Err(fail(Error::protocol(format!(
+        "the broker refused every ApiVersions version down to v{version}"
+    ))))
 }
 
 pub(crate) async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder) -> Result<Bytes> {
@@ -358,9 +361,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             env = requests.recv(), if pending.len() < spec.max_in_flight => {
                 let Some(env) = env else { return (CloseReason::Shutdown, None) };
                 let Some(version) = versions.pick(env.api_key, env.versions) else {
-                    let _ = env.reply.send(Err(Error::new(ErrorKind::Protocol, format!(
-                        "broker {} supports no version of {:?} in {}..={}",
-                        spec.label, env.api_key, env.versions.0, env.versions.1))));
+                    let _ = env.reply.send(Err(codec::unsupported_api(env.api_key, env.versions, &spec.label)));
                     continue;
                 };
                 let correlation_id = next_correlation;
@@ -383,7 +384,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             }));
                         }
                     }
-                    Err(e) => { let _ = env.reply.send(Err(e)); }
+                    // A request that cannot be expressed at the negotiated version (see
+                    // `NetClient::send_built_checked`): nothing was sent.
+                    Err(e) => { let _ = env.reply.send(Err(e.with_broker(&spec.label))); }
                 }
             }
             _ = sleep_until_opt(oldest_deadline) => {
@@ -444,3 +447,7 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
     }));
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "handshake_tests.rs"]
+mod handshake_tests;

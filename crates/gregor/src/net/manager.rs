@@ -181,7 +181,9 @@ pub(crate) struct ConnectionManager {
     brokers: BTreeMap<i32, Endpoint>,
     /// True once a metadata response listed the brokers (false again after a rebootstrap).
     have_metadata: bool,
-    last_metadata: Option<Instant>,
+    /// When the metadata update that is still failing was first attempted (KIP-1102: the
+    /// rebootstrap trigger counts from here); `None` after a success.
+    metadata_failing_since: Option<Instant>,
     conns: BTreeMap<u64, Conn>,
     health: HashMap<(String, u16), Health>,
     attempts: VecDeque<Instant>,
@@ -203,7 +205,7 @@ impl ConnectionManager {
             cfg,
             brokers: BTreeMap::new(),
             have_metadata: false,
-            last_metadata: None,
+            metadata_failing_since: None,
             conns: BTreeMap::new(),
             health: HashMap::new(),
             attempts: VecDeque::new(),
@@ -277,10 +279,10 @@ impl ConnectionManager {
                 _ => {}
             }
         }
-        if let (Some(trigger), Some(last), true) =
-            (self.cfg.rebootstrap_trigger, self.last_metadata, self.have_metadata)
+        if let (Some(trigger), Some(since), true) =
+            (self.cfg.rebootstrap_trigger, self.metadata_failing_since, self.have_metadata)
         {
-            consider(last + trigger);
+            consider(since + trigger);
         }
         next
     }
@@ -322,7 +324,7 @@ impl ConnectionManager {
     /// many clients over the cluster.
     fn select_least_loaded(&mut self, why: OpenReason, now: Instant) -> Selection {
         if self.have_metadata && self.all_brokers_failing() {
-            self.rebootstrap(now);
+            self.rebootstrap(now, "no known broker is reachable");
         }
         // (endpoint, broker id, bootstrap index)
         let candidates: Vec<(Endpoint, Option<i32>, Option<usize>)> = if self.have_metadata {
@@ -419,15 +421,17 @@ impl ConnectionManager {
     }
 
     /// `metadata.recovery.strategy=rebootstrap`: forget the brokers and go back to
-    /// `bootstrap.servers` (KIP-899), because no known broker can be reached or metadata is
-    /// too old to trust.
-    fn rebootstrap(&mut self, now: Instant) {
+    /// `bootstrap.servers`, because no known broker can be reached (KIP-899), metadata could not
+    /// be had from any of them for `metadata.recovery.rebootstrap.trigger.ms`, or a broker
+    /// answered REBOOTSTRAP_REQUIRED (KIP-1102).
+    fn rebootstrap(&mut self, now: Instant, why: &str) {
         if self.cfg.rebootstrap_trigger.is_none() {
             return;
         }
-        tracing::info!(brokers = self.brokers.len(), "rebootstrapping: going back to bootstrap.servers");
+        tracing::info!(brokers = self.brokers.len(), reason = why, "rebootstrapping: going back to bootstrap.servers");
         self.have_metadata = false;
-        self.last_metadata = Some(now);
+        // The bootstrap servers get a full trigger period of their own.
+        self.metadata_failing_since = Some(now);
         self.rebootstraps += 1;
         // Bootstrap addresses get a fresh start: their earlier failures were as brokers.
         for ep in &self.cfg.bootstrap {
@@ -601,6 +605,21 @@ impl ConnectionManager {
         self.maybe_finish_drain(conn_id);
     }
 
+    /// A metadata request is being sent. The rebootstrap trigger (KIP-1102) counts from the
+    /// first attempt of an update that has not succeeded yet, so a healthy client, whose
+    /// updates succeed, never rebootstraps however long it runs.
+    pub(crate) fn handle_metadata_attempt(&mut self, now: Instant) {
+        self.metadata_failing_since.get_or_insert(now);
+    }
+
+    /// A broker answered REBOOTSTRAP_REQUIRED (KIP-1102): its view of the cluster says ours is
+    /// too stale to recover from; go back to `bootstrap.servers` now.
+    pub(crate) fn handle_rebootstrap_required(&mut self, now: Instant) {
+        if self.have_metadata {
+            self.rebootstrap(now, "a broker answered REBOOTSTRAP_REQUIRED");
+        }
+    }
+
     /// A metadata response listed these brokers (id, advertised endpoint).
     pub(crate) fn handle_metadata(&mut self, brokers: Vec<(i32, Endpoint)>, now: Instant) {
         if brokers.is_empty() {
@@ -608,7 +627,7 @@ impl ConnectionManager {
         }
         self.brokers = brokers.into_iter().collect();
         self.have_metadata = true;
-        self.last_metadata = Some(now);
+        self.metadata_failing_since = None;
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for cid in ids {
             let (role, broker_id, endpoint, usable) = {
@@ -735,11 +754,11 @@ impl ConnectionManager {
             tracing::debug!(node = %self.node_label(cid), "closing idle connection");
             self.close(cid, CloseReason::Idle);
         }
-        if let (Some(trigger), Some(last), true) =
-            (self.cfg.rebootstrap_trigger, self.last_metadata, self.have_metadata)
+        if let (Some(trigger), Some(since), true) =
+            (self.cfg.rebootstrap_trigger, self.metadata_failing_since, self.have_metadata)
         {
-            if now >= last + trigger {
-                self.rebootstrap(now);
+            if now >= since + trigger {
+                self.rebootstrap(now, "no metadata from any known broker for metadata.recovery.rebootstrap.trigger.ms");
             }
         }
     }

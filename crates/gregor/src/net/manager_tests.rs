@@ -312,15 +312,53 @@ fn rebootstraps_when_every_known_broker_fails() {
     assert_eq!(m.rebootstraps(), 1);
 }
 
+/// KIP-1102: the trigger counts from the start of a failing update, not from the last success.
+/// With `metadata.max.age.ms` equal to the trigger (both 300000 by default) the old rule sent
+/// every healthy client back to `bootstrap.servers` once per period (issue #12).
 #[test]
-fn rebootstraps_when_metadata_is_too_old() {
+fn a_healthy_client_never_rebootstraps() {
+    let t0 = Instant::now();
+    let mut m = ConnectionManager::new(cfg(&[("seed.example", 9092)]));
+    m.handle_metadata_attempt(t0);
+    m.handle_metadata(brokers3(), t0);
+    assert_eq!(m.poll_timeout(), None, "no trigger armed while metadata is fresh");
+    // Ten hours of successful refreshes every metadata.max.age.ms (= the trigger).
+    for i in 1..=120u32 {
+        let t = t0 + Duration::from_millis(300_000) * i;
+        m.handle_timeout(t);
+        m.handle_metadata_attempt(t);
+        m.handle_metadata(brokers3(), t);
+    }
+    assert_eq!(m.rebootstraps(), 0);
+}
+
+#[test]
+fn rebootstraps_when_metadata_fails_for_the_trigger_time() {
     let t0 = Instant::now();
     let mut m = ConnectionManager::new(cfg(&[("seed.example", 9092)]));
     m.handle_metadata(brokers3(), t0);
-    assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_millis(300_000)));
-    m.handle_timeout(t0 + Duration::from_millis(300_000));
+    // Much later an update starts failing (the brokers answer, but not with metadata).
+    let fail = t0 + Duration::from_secs(3600);
+    m.handle_metadata_attempt(fail);
+    m.handle_metadata_attempt(fail + Duration::from_secs(10));
+    assert_eq!(m.poll_timeout(), Some(fail + Duration::from_millis(300_000)), "counted from the first failing attempt");
+    m.handle_timeout(fail + Duration::from_millis(299_999));
+    assert_eq!(m.rebootstraps(), 0);
+    m.handle_timeout(fail + Duration::from_millis(300_000));
     assert_eq!(m.rebootstraps(), 1);
-    use_of(m.select(Target::AnyNode, OpenReason::Metadata, t0 + Duration::from_millis(300_000)));
+    use_of(m.select(Target::AnyNode, OpenReason::Metadata, fail + Duration::from_millis(300_000)));
+    let acts = drain_actions(&mut m);
+    assert!(acts.iter().any(|a| matches!(a, Action::Connect { host, .. } if host == "seed.example")));
+}
+
+#[test]
+fn rebootstrap_required_goes_back_to_bootstrap_at_once() {
+    let t0 = Instant::now();
+    let mut m = ConnectionManager::new(cfg(&[("seed.example", 9092)]));
+    m.handle_metadata(brokers3(), t0);
+    m.handle_rebootstrap_required(t0 + Duration::from_secs(1));
+    assert_eq!(m.rebootstraps(), 1);
+    use_of(m.select(Target::AnyNode, OpenReason::Metadata, t0 + Duration::from_secs(1)));
     let acts = drain_actions(&mut m);
     assert!(acts.iter().any(|a| matches!(a, Action::Connect { host, .. } if host == "seed.example")));
 }

@@ -31,6 +31,7 @@ use super::codec::{self, BrokerVersions, FrameDecoder};
 use super::connection::{read_one_frame, ConnSpec};
 use crate::config::{Password, SaslMechanism};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol_errors::KafkaCode;
 
 /// The mechanism and credentials, resolved from the config.
 #[derive(Clone)]
@@ -49,11 +50,6 @@ impl fmt::Debug for SaslSettings {
             .finish()
     }
 }
-
-/// Kafka error codes of the exchange.
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-const ILLEGAL_SASL_STATE: i16 = 34;
-const SASL_AUTHENTICATION_FAILED: i16 = 58;
 
 /// Authenticates the connection. Uses correlation ids from `next_correlation` on and returns
 /// the next free one.
@@ -89,14 +85,14 @@ pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     let resp: SaslHandshakeResponse =
         round_trip(stream, spec, ApiKey::SaslHandshake, hs_version, next_correlation, &req).await?;
     next_correlation += 1;
-    if resp.error_code == UNSUPPORTED_SASL_MECHANISM {
+    if KafkaCode(resp.error_code) == KafkaCode::UNSUPPORTED_SASL_MECHANISM {
         let enabled: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
         return Err(fail(
             format!("the broker does not enable this mechanism (it enables: {})", enabled.join(", ")),
             Some(resp.error_code),
         ));
     }
-    if resp.error_code != 0 {
+    if !KafkaCode(resp.error_code).is_ok() {
         return Err(fail(format!("SaslHandshake failed with error code {}", resp.error_code), Some(resp.error_code)));
     }
     tracing::debug!(broker = %spec.label, mechanism = %mech, user = %sasl.username, "SASL handshake accepted");
@@ -143,11 +139,11 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     let resp: SaslAuthenticateResponse =
         round_trip(stream, spec, ApiKey::SaslAuthenticate, version, correlation_id, &req)
             .await?;
-    if resp.error_code != 0 {
+    if !KafkaCode(resp.error_code).is_ok() {
         let msg = resp.error_message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
-            if resp.error_code == ILLEGAL_SASL_STATE {
+            if KafkaCode(resp.error_code) == KafkaCode::ILLEGAL_SASL_STATE {
                 "illegal SASL state".into()
-            } else if resp.error_code == SASL_AUTHENTICATION_FAILED {
+            } else if KafkaCode(resp.error_code) == KafkaCode::SASL_AUTHENTICATION_FAILED {
                 "invalid credentials".into()
             } else {
                 format!("error code {}", resp.error_code)
