@@ -180,7 +180,9 @@ impl Admin {
                 }
             }
             // A broker without KIP-848 (no ConsumerGroupDescribe): the classic path.
-            Err(e) if e.kind() == ErrorKind::Protocol || e.code() == Some(KafkaCode::UNSUPPORTED_VERSION.code()) => {}
+            Err(e)
+                if matches!(e.kind(), ErrorKind::UnsupportedVersion | ErrorKind::Protocol)
+                    || e.code() == Some(KafkaCode::UNSUPPORTED_VERSION.code()) => {}
             Err(e) => return Err(e),
         }
         let g = group.to_string();
