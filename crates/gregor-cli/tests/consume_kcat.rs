@@ -37,7 +37,7 @@ fn s(list: &[&str]) -> Vec<String> {
 async fn cluster() -> MockCluster {
     let c = MockCluster::builder().brokers(1).topic("k", 1).topic("m", 3).start().await.unwrap();
     let cfg = ProducerConfig::from_map([("bootstrap.servers", c.bootstrap_servers().as_str()), ("linger.ms", "0")]).unwrap();
-    let p = Producer::from_config(&cfg).unwrap();
+    let p = Producer::new(cfg).unwrap();
     let recs = vec![
         ProducerRecord::new("k").key("k0").value("v0").header("h1", Some(Bytes::from_static(b"a"))),
         ProducerRecord::new("k").value("no key").header("h1", None).header("h2", Some(Bytes::new())),
