@@ -118,7 +118,7 @@ impl Admin {
                 .net
                 .send_built(Target::Broker(*id), OpenReason::Admin, LIST_GROUPS, None, |_| ListGroupsRequest::default())
                 .await?;
-            if resp.error_code != 0 {
+            if !KafkaCode(resp.error_code).is_ok() {
                 return Err(Error::broker_code(resp.error_code, format!("ListGroups to broker {id}")));
             }
             for g in resp.groups {
@@ -148,7 +148,7 @@ impl Admin {
         match described {
             Ok((coordinator, resp)) => {
                 if let Some(d) = resp.groups.into_iter().next() {
-                    if d.error_code == 0 {
+                    if KafkaCode(d.error_code).is_ok() {
                         return Ok(GroupDescription {
                             group_id: group.to_string(),
                             state: d.group_state.to_string(),
@@ -192,7 +192,7 @@ impl Admin {
             })
             .await?;
         let d = resp.groups.into_iter().next().ok_or_else(|| Error::protocol("DescribeGroups response lists no group"))?;
-        if d.error_code != 0 && d.error_code != KafkaCode::GROUP_ID_NOT_FOUND.code() {
+        if !KafkaCode(d.error_code).is_ok() && d.error_code != KafkaCode::GROUP_ID_NOT_FOUND.code() {
             return Err(Error::broker_code(d.error_code, format!("describing group {group}")));
         }
         let consumer_protocol = d.protocol_type.as_str() == "consumer";
@@ -218,7 +218,7 @@ impl Admin {
                 }
             })
             .collect();
-        let state = if d.error_code != 0 { "Dead".to_string() } else { d.group_state.to_string() };
+        let state = if !KafkaCode(d.error_code).is_ok() { "Dead".to_string() } else { d.group_state.to_string() };
         Ok(GroupDescription {
             group_id: group.to_string(),
             state,
@@ -239,13 +239,13 @@ impl Admin {
                 OffsetFetchRequest::default().with_group_id(GroupId(sb(&g))).with_topics(None)
             })
             .await?;
-        if resp.error_code != 0 {
+        if !KafkaCode(resp.error_code).is_ok() {
             return Err(Error::broker_code(resp.error_code, format!("fetching the offsets of group {group}")));
         }
         let mut out = BTreeMap::new();
         for t in resp.topics {
             for p in t.partitions {
-                if p.error_code != 0 {
+                if !KafkaCode(p.error_code).is_ok() {
                     return Err(Error::broker_code(p.error_code, format!("offset of group {group} for {}-{}", t.name.0, p.partition_index)));
                 }
                 if p.committed_offset >= 0 {
@@ -298,7 +298,7 @@ impl Admin {
             .await?;
         for t in resp.topics {
             for p in t.partitions {
-                if p.error_code != 0 {
+                if !KafkaCode(p.error_code).is_ok() {
                     let what = if p.error_code == KafkaCode::UNKNOWN_MEMBER_ID.code() {
                         format!("group {group} has active members: stop them before resetting its offsets")
                     } else {
@@ -322,7 +322,7 @@ impl Admin {
             })
             .await?;
         match resp.results.into_iter().next() {
-            Some(r) if r.error_code == 0 => Ok(()),
+            Some(r) if KafkaCode(r.error_code).is_ok() => Ok(()),
             Some(r) => Err(Error::broker_code(r.error_code, format!("deleting group {group}"))),
             None => Err(Error::protocol("DeleteGroups response lists no group")),
         }

@@ -11,6 +11,7 @@ use super::Admin;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
+use crate::protocol_errors::KafkaCode;
 
 /// A broker as Metadata lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +106,7 @@ impl Admin {
                         format!("no metadata within {} ms", self.cluster.settings.api_timeout.as_millis()),
                     ))
                 }
-                Ok(Ok(resp)) if resp.error_code == 0 => return Ok(from_response(&resp)),
+                Ok(Ok(resp)) if KafkaCode(resp.error_code).is_ok() => return Ok(from_response(&resp)),
                 Ok(Ok(resp)) => Error::broker_code(resp.error_code, "metadata request failed"),
                 Ok(Err(e)) => e,
             };

@@ -699,7 +699,7 @@ impl Consumer {
         Ok(snap
             .topics
             .values()
-            .filter(|t| t.error == 0 && !(t.internal && self.inner.config.exclude_internal_topics))
+            .filter(|t| crate::protocol_errors::KafkaCode(t.error).is_ok() && !(t.internal && self.inner.config.exclude_internal_topics))
             .map(|t| (t.name.clone(), t.partitions.iter().map(|p| TopicPartition::new(&t.name, p.partition)).collect()))
             .collect())
     }
