@@ -52,7 +52,10 @@
 #   KAFKA_KEEP_DATA [0]              1 = `start` reuses existing formatted data instead of wiping
 #   KAFKA_SECURITY [0]               1 = `start` also gives each broker a SASL_SSL listener (its
 #                                    PLAINTEXT port + 10) and a SASL_PLAINTEXT listener (+ 20),
-#                                    see "Security mode" below
+#                                    see "Security mode" below; plus MTLS (+30), OAUTH (+40),
+#                                    OIDC (+50) and REAUTH (+60) listeners and a JWKS server on
+#                                    KAFKA_JWKS_PORT [base+80] (scripts/kafka/security-extra.sh)
+#   KAFKA_REAUTH_MS [4000]           connections.max.reauth.ms of the REAUTH listener
 #
 # Security mode (KAFKA_SECURITY=1, issue #8). PLAINTEXT stays the inter-broker listener and the
 # one `bootstrap` prints (the other tests use it); CONTROLLER stays PLAINTEXT. `start` generates a
@@ -119,6 +122,9 @@ SASL_PASSWORD=alice-secret
 security_on() { [[ "${KAFKA_SECURITY:-0}" == 1 ]]; }
 TLS_DIR="$DATA_DIR/tls"
 SECURITY_ENV="$DATA_DIR/security.env"
+# More listeners of security mode (MTLS, OAUTH, OIDC, REAUTH) and the JWKS server: issue #18.
+# shellcheck source=kafka/security-extra.sh
+source "$KAFKA_SRC/security-extra.sh"
 
 # ---------------------------------------------------------------------------------------- jars
 
@@ -247,9 +253,9 @@ security_broker_config() { # PLAINTEXT_PORT
     local p="$1" ssl=$(($1 + SASL_SSL_OFFSET)) sp=$(($1 + SASL_PLAINTEXT_OFFSET)) l m
     cat <<EOF
 # security mode (KAFKA_SECURITY=1)
-listeners=PLAINTEXT://127.0.0.1:$p,SASL_SSL://127.0.0.1:$ssl,SASL_PLAINTEXT://127.0.0.1:$sp
-advertised.listeners=PLAINTEXT://127.0.0.1:$p,SASL_SSL://127.0.0.1:$ssl,SASL_PLAINTEXT://127.0.0.1:$sp
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$p,SASL_SSL://127.0.0.1:$ssl,SASL_PLAINTEXT://127.0.0.1:$sp$(extra_listeners "$p")
+advertised.listeners=PLAINTEXT://127.0.0.1:$p,SASL_SSL://127.0.0.1:$ssl,SASL_PLAINTEXT://127.0.0.1:$sp$(extra_listeners "$p")
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT$EXTRA_LISTENER_MAP
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 # No client certificates: the brokers only need a keystore (PEM key + chain in one file).
 ssl.keystore.type=PEM
@@ -265,6 +271,7 @@ EOF
             echo "listener.name.$l.$m.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
         done
     done
+    extra_listener_config
 }
 
 # A throwaway CA and one broker certificate shared by all brokers (they all listen on
@@ -299,6 +306,7 @@ GREGOR_KAFKA_SSL_TRUSTSTORE=$TLS_DIR/ca.pem
 GREGOR_KAFKA_SASL_USERNAME=$SASL_USER
 GREGOR_KAFKA_SASL_PASSWORD=$SASL_PASSWORD
 GREGOR_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+$(extra_security_env)
 EOF
 }
 
@@ -364,6 +372,7 @@ launch_node() { # NODE: start the JVM detached (own session) and record its pid
         -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
         -Dkafka.logs.dir="$dir" \
         $(server_log_opts server) \
+        $(node_security_jvm_flags "$node") \
         -cp "$(server_lib_dir)/*" $(node_main "$node") \
         </dev/null >"$dir/server.log" 2>&1 &
     local i
@@ -454,6 +463,7 @@ cmd_start() {
     if security_on; then
         for p in "${BROKER_PORTS[@]}"; do
             ports+=($((p + SASL_SSL_OFFSET)) $((p + SASL_PLAINTEXT_OFFSET)))
+            for o in $(extra_offsets); do ports+=($((p + o))); done
         done
     fi
     for p in "${ports[@]}"; do
@@ -474,10 +484,12 @@ cmd_start() {
         for node in $(all_nodes); do rm -rf "$(node_dir "$node")"; done
         rm -f "$DATA_DIR"/format-*.log "$DATA_DIR/cluster.id" "$SECURITY_ENV"
         rm -rf "$TLS_DIR"
-        if security_on; then make_tls; fi
+        if security_on; then make_tls && make_extra_security_files; fi
         write_configs
         format_all
     fi
+    # The OIDC listener fetches its JWKS while the broker starts.
+    if grep -q '^listeners=.*OIDC:' "$(node_dir 0)/server.properties"; then start_jwks; fi
     # All nodes in parallel: a broker's startup blocks until it reaches the controller quorum.
     for node in $(all_nodes); do launch_node "$node"; done
     # shellcheck disable=SC2046
@@ -486,6 +498,7 @@ cmd_start() {
         # shellcheck disable=SC2046
         stop_nodes $(broker_nodes)
         stop_nodes "$(quorum_node)"
+        stop_jwks
         exit 1
     fi
     if grep -q '^listeners=.*SASL_SSL' "$(node_dir 0)/server.properties"; then
@@ -502,6 +515,7 @@ cmd_stop() {
     # shellcheck disable=SC2046
     stop_nodes $(broker_nodes)
     stop_nodes "$(quorum_node)"
+    stop_jwks
     log "stopped"
 }
 

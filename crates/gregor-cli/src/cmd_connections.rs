@@ -50,6 +50,7 @@ fn state_of(kind: &ConnectionEventKind) -> String {
         ConnectionEventKind::Adopted { broker_id } => format!("open (adopted as {broker_id})"),
         ConnectionEventKind::ConnectFailed => "failed".into(),
         ConnectionEventKind::Closed(r) => format!("closed ({r})"),
+        ConnectionEventKind::Reauthenticated { .. } => "open (reauthenticated)".into(),
         _ => "?".into(),
     }
 }

@@ -85,6 +85,7 @@ mod error;
 pub(crate) mod net;
 pub mod config;
 pub mod consumer;
+pub mod oauth;
 pub mod protocol_errors;
 pub(crate) mod rules;
 pub mod records;

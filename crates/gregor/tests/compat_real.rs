@@ -6,9 +6,10 @@
 //! Each test that passes appends one line to `GREGOR_COMPAT_OUT` (when set):
 //! `version<TAB>check<TAB>what was checked` — the cells of `docs/compatibility.md`.
 //!
-//! Data is written with the 4.3.1 Java tools (ProducerPerformance through the cluster script),
-//! which talk to every broker from 2.1 on, and transactions with librdkafka
-//! (confluent-kafka from PyPI), as in `kafka_real.rs`.
+//! Topics and data are made with librdkafka (confluent-kafka from PyPI, `scripts/compat/data.py`
+//! and, for transactions, the script in `compat_read_committed`): it talks to every broker
+//! release and to the other Kafka-protocol servers, and one Python process per step costs far
+//! less than a JVM tool launch on this machine.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
@@ -84,44 +85,46 @@ fn unique(name: &str) -> String {
     format!("{name}-{n}")
 }
 
-/// Runs a tool class of the 4.3.1 jars against this cluster (not through the cluster script's
-/// own bootstrap list, so the same checks run against other Kafka-protocol servers).
-fn tool(k: &Cluster, class: &str, args: &[&str]) -> String {
-    let mut all = vec!["tool", class, "--bootstrap-server", &k.bootstrap];
-    all.extend_from_slice(args);
-    script(&all)
+/// The project venv's Python (confluent-kafka), set up once per test process.
+fn python() -> String {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let py = Command::new("bash").arg(repo().join("scripts/setup-python.sh")).output().unwrap();
+        assert!(py.status.success(), "setup-python.sh failed: {}", String::from_utf8_lossy(&py.stderr));
+        String::from_utf8_lossy(&py.stdout).lines().last().unwrap().trim().to_string()
+    })
+    .clone()
+}
+
+/// Runs `scripts/compat/data.py` (librdkafka) against this cluster.
+fn data(k: &Cluster, args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg(repo().join("scripts/compat/data.py"))
+        .arg(args[0])
+        .arg(&k.bootstrap)
+        .args(&args[1..])
+        .output()
+        .expect("run data.py");
+    assert!(
+        out.status.success(),
+        "data.py {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Creates a topic and returns the brokers leading its partitions.
 fn create_topic(k: &Cluster, name: &str, partitions: u32, rf: u32) -> BTreeSet<i32> {
-    let (p, r) = (partitions.to_string(), rf.to_string());
-    tool(k, TOPICS, &["--create", "--topic", name, "--partitions", &p, "--replication-factor", &r]);
-    let described = tool(k, TOPICS, &["--describe", "--topic", name]);
-    let leaders: BTreeSet<i32> = described
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .windows(2)
-        .filter(|w| w[0] == "Leader:")
-        .filter_map(|w| w[1].parse().ok())
-        .collect();
-    assert!(!leaders.is_empty(), "no leaders in: {described}");
+    let out = data(k, &["create", name, &partitions.to_string(), &rf.to_string()]);
+    let leaders: BTreeSet<i32> = out.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(!leaders.is_empty(), "no leaders for {name}: {out}");
     leaders
 }
 
-const TOPICS: &str = "org.apache.kafka.tools.TopicCommand";
-
-/// `n` records of `size` random bytes as fast as possible (Java's ProducerPerformance, acks=1).
-fn produce(k: &Cluster, topic: &str, n: usize, size: usize, compression: &str) {
-    let (n, size, comp) = (n.to_string(), size.to_string(), format!("compression.type={compression}"));
-    tool(
-        k,
-        "org.apache.kafka.tools.ProducerPerformance",
-        &[
-            "--topic", topic, "--num-records", &n, "--record-size", &size, "--throughput", "-1",
-            "--reporting-interval", "60000", "--command-property", "acks=1", "linger.ms=10",
-            "batch.size=524288", &comp,
-        ],
-    );
+/// `n` records of `size` random bytes (one payload), compressed with `codec`, acks=all.
+fn produce(k: &Cluster, topic: &str, n: usize, size: usize, codec: &str) {
+    data(k, &["produce", topic, &n.to_string(), &size.to_string(), codec]);
 }
 
 fn config(bootstrap: &str, group: Option<&str>, extra: &[(&str, &str)]) -> ConsumerConfig {
@@ -189,7 +192,7 @@ async fn warm_up_group_coordinators(k: &Cluster) {
     let topic = unique("warm");
     create_topic(k, &topic, 1, 1);
     produce(k, &topic, 1, 10, "none");
-    for i in 0..6 {
+    for i in 0..3 {
         let c = Consumer::new(config(&k.bootstrap, Some(&format!("{}-{i}", unique("warm"))), &[])).unwrap();
         c.assign([TopicPartition::new(&topic, 0)]).unwrap();
         poll_distinct(&c, 1).await;
@@ -320,9 +323,6 @@ async fn compat_read_committed() {
     let Some(k) = Cluster::get() else { return };
     let topic = unique("txn");
     create_topic(&k, &topic, 1, 1);
-    let py = Command::new("bash").arg(repo().join("scripts/setup-python.sh")).output().unwrap();
-    assert!(py.status.success(), "setup-python.sh failed: {}", String::from_utf8_lossy(&py.stderr));
-    let python = String::from_utf8_lossy(&py.stdout).lines().last().unwrap().trim().to_string();
     let code = r#"
 import sys
 from confluent_kafka import Producer
@@ -335,7 +335,7 @@ for tag, commit in (("c1", True), ("ab", False), ("c2", True)):
     p.flush()
     p.commit_transaction() if commit else p.abort_transaction()
 "#;
-    let out = Command::new(&python).args(["-c", code, &k.bootstrap, &topic]).output().unwrap();
+    let out = Command::new(python()).args(["-c", code, &k.bootstrap, &topic]).output().unwrap();
     assert!(out.status.success(), "transactional producer failed: {}", String::from_utf8_lossy(&out.stderr));
 
     let tp = TopicPartition::new(&topic, 0);

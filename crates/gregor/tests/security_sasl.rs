@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use gregor::{Consumer, ConsumerConfig, ErrorKind};
+use gregor::{ConnectionEventKind, Consumer, ConsumerConfig, ErrorKind};
 use gregor_mock::MockCluster;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{
@@ -45,6 +45,11 @@ impl Mech {
 struct Front {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    /// Connections closed because a request other than SaslHandshake arrived after the session
+    /// expired (what a Kafka broker does, KIP-368).
+    expired_kills: Arc<AtomicUsize>,
+    /// Completed authentications after the first on a connection.
+    reauths: Arc<AtomicUsize>,
 }
 
 async fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
@@ -70,24 +75,45 @@ fn response<R: Encodable>(correlation_id: i32, header_version: i16, body: &R, ve
 }
 
 async fn start_front(upstream: SocketAddr, mech: Mech, user: &'static str, password: &'static str) -> Front {
+    start_front_with_sessions(upstream, mech, user, password, None).await
+}
+
+/// `session`: the session lifetime to announce in SaslAuthenticate v1+ and enforce.
+async fn start_front_with_sessions(
+    upstream: SocketAddr,
+    mech: Mech,
+    user: &'static str,
+    password: &'static str,
+    session: Option<Duration>,
+) -> Front {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
-    let a = accepted.clone();
+    let expired_kills = Arc::new(AtomicUsize::new(0));
+    let reauths = Arc::new(AtomicUsize::new(0));
+    let (a, k, r) = (accepted.clone(), expired_kills.clone(), reauths.clone());
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             a.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(serve_front(client, upstream, mech, user, password));
+            let sessions = Sessions { lifetime: session, expired_kills: k.clone(), reauths: r.clone() };
+            tokio::spawn(serve_front(client, upstream, mech, user, password, sessions));
         }
     });
-    Front { addr, accepted }
+    Front { addr, accepted, expired_kills, reauths }
+}
+
+struct Sessions {
+    lifetime: Option<Duration>,
+    expired_kills: Arc<AtomicUsize>,
+    reauths: Arc<AtomicUsize>,
 }
 
 /// Sequential request/response: answers SASL itself, forwards the rest, adds SASL to the
 /// ApiVersions answer.
-async fn serve_front(mut client: TcpStream, upstream: SocketAddr, mech: Mech, user: &str, password: &str) {
+async fn serve_front(mut client: TcpStream, upstream: SocketAddr, mech: Mech, user: &str, password: &str, sessions: Sessions) {
     let Ok(mut up) = TcpStream::connect(upstream).await else { return };
     let mut authenticated = false;
+    let mut expires: Option<tokio::time::Instant> = None;
     let mut scram: Option<(String, String)> = None; // (client-first-bare, server-first)
     while let Some(frame) = read_frame(&mut client).await {
         let mut peek = frame.clone();
@@ -97,6 +123,12 @@ async fn serve_front(mut client: TcpStream, upstream: SocketAddr, mech: Mech, us
         let header = RequestHeader::decode(&mut req, api.request_header_version(version)).unwrap();
         let cid = header.correlation_id;
         let rhv = api.response_header_version(version);
+        // Kafka's SocketServer: past the session's end, anything but a re-authentication
+        // closes the connection.
+        if api != ApiKey::SaslHandshake && expires.is_some_and(|e| tokio::time::Instant::now() >= e) {
+            sessions.expired_kills.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
         match api {
             ApiKey::SaslHandshake => {
                 let resp = SaslHandshakeResponse::default()
@@ -145,8 +177,19 @@ async fn serve_front(mut client: TcpStream, upstream: SocketAddr, mech: Mech, us
                     },
                 };
                 let resp = if ok {
-                    authenticated = authenticated || bytes.is_empty() || bytes.starts_with(b"v=");
-                    SaslAuthenticateResponse::default().with_auth_bytes(bytes)
+                    let done = bytes.is_empty() || bytes.starts_with(b"v=");
+                    let mut resp = SaslAuthenticateResponse::default().with_auth_bytes(bytes);
+                    if done {
+                        if authenticated {
+                            sessions.reauths.fetch_add(1, Ordering::SeqCst);
+                        }
+                        authenticated = true;
+                        if let Some(l) = sessions.lifetime {
+                            expires = Some(tokio::time::Instant::now() + l);
+                            resp = resp.with_session_lifetime_ms(l.as_millis() as i64);
+                        }
+                    }
+                    resp
                 } else {
                     // Kafka's message for a bad password (SaslServerAuthenticator).
                     SaslAuthenticateResponse::default().with_error_code(58).with_error_message(Some(
@@ -419,5 +462,57 @@ async fn real_kafka_sasl_plaintext_every_mechanism() {
     let data = real_kafka_topic("sasl-plaintext").await;
     for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
         real_kafka_check(&bootstrap, "SASL_PLAINTEXT", mechanism, data.as_ref()).await;
+    }
+}
+
+/// KIP-368 without a real broker: the front announces 2 s sessions and, like Kafka, closes a
+/// connection that sends anything but a re-authentication after its session ended. gregor
+/// re-authenticates each socket in time, for PLAIN and SCRAM: over several sessions no
+/// connection is killed or opened again, and records keep flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthenticates_before_each_session_ends() {
+    capture();
+    for mech in [Mech::Scram512, Mech::Plain] {
+        let cluster = MockCluster::builder().brokers(1).topic("t", 1).start().await.unwrap();
+        cluster.append_records("t", 0, &[("k", "v0"), ("k", "v1")]).unwrap();
+        let front =
+            start_front_with_sessions(cluster.broker_addr(0).unwrap(), mech, "alice", PASSWORD, Some(Duration::from_millis(2000)))
+                .await;
+        cluster.set_advertised(0, "127.0.0.1", front.addr.port());
+        let mut cfg = config(&front, mech, PASSWORD);
+        cfg.set("fetch.max.wait.ms", "100").unwrap();
+        let consumer = Consumer::new(cfg).unwrap();
+        let mut events = consumer.connection_events();
+        consume_two(&consumer).await;
+        let opened = front.accepted.load(Ordering::SeqCst);
+        let mut reauthenticated = 0;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while front.reauths.load(Ordering::SeqCst) < 3 * opened {
+            assert!(tokio::time::Instant::now() < deadline, "{}: no re-authentications", mech.name());
+            consumer.poll(Duration::from_millis(100)).await.expect("poll across sessions");
+            while let Some(ev) = events.try_recv() {
+                match ev.kind {
+                    ConnectionEventKind::Reauthenticated { session_lifetime } => {
+                        assert_eq!(session_lifetime, Some(Duration::from_millis(2000)));
+                        reauthenticated += 1;
+                    }
+                    ConnectionEventKind::Closed(r) => panic!("{}: connection closed ({r}): {ev}", mech.name()),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(front.expired_kills.load(Ordering::SeqCst), 0, "{}: a session expired", mech.name());
+        assert_eq!(front.accepted.load(Ordering::SeqCst), opened, "{}: no new socket", mech.name());
+        assert!(reauthenticated >= 1);
+        assert!(consumer.connection_metrics().successful_reauthentication_total >= 3 * opened as u64);
+        // Still serving: read the partition again on the same sockets.
+        cluster.append_records("t", 0, &[("k", "v2")]).unwrap();
+        let mut got = Vec::new();
+        while got.is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "no record after re-authentication");
+            got = consumer.poll(Duration::from_millis(200)).await.unwrap();
+        }
+        assert_eq!(got[0].value_str(), Some("v2"));
+        consumer.close(Duration::from_secs(5)).await;
     }
 }

@@ -324,3 +324,127 @@ async fn real_kafka_tls_trust_and_names() {
     }
     good.close(Duration::from_secs(5)).await;
 }
+
+/// Encrypts a PKCS#8 PEM key with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), as
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` does.
+fn encrypt_key(pem: &str, password: &str) -> String {
+    use pkcs8::der::pem::LineEnding;
+    let (_, der) = pkcs8::der::pem::decode_vec(pem.trim().as_bytes()).expect("a PKCS#8 PEM key");
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(4096, b"gregor-salt", b"0123456789abcdef").unwrap();
+    let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap();
+    info.encrypt_with_params(params, password).unwrap().to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_client_key_for_mutual_tls() {
+    let ca = new_ca("broker CA");
+    let client_ca = new_ca("client CA");
+    let (_cluster, proxy) =
+        cluster_behind(server_config(&ca, &["localhost"], Some(&client_ca)), "localhost").await;
+    let dir = scratch("mtls-encrypted");
+    let ca_path = write(&dir, "ca.pem", &ca.cert.pem());
+    let (_, _, cert_pem, key_pem) = leaf(&client_ca, &["gregor-client"]);
+    // One keystore file (ssl.keystore.location): chain, then the encrypted key.
+    let keystore = write(&dir, "client.pem", &format!("{cert_pem}{}", encrypt_key(&key_pem, "k3y-Passw0rd")));
+    let bootstrap = format!("localhost:{}", proxy.addr.port());
+    let consumer = Consumer::new(config(
+        bootstrap,
+        &[
+            ("ssl.truststore.location", ca_path.as_str()),
+            ("ssl.keystore.location", keystore.as_str()),
+            ("ssl.key.password", "k3y-Passw0rd"),
+        ],
+    ))
+    .unwrap();
+    consume_two(&consumer).await;
+    consumer.close(Duration::from_secs(5)).await;
+}
+
+/// Against the cluster script's MTLS listener (SSL with ssl.client.auth=required; skipped unless
+/// GREGOR_KAFKA_MTLS_BOOTSTRAP is set, see security.env): the script's client key, encrypted
+/// here, authenticates with the right ssl.key.password; a wrong one is one Config error that
+/// names the file but not the password; no certificate at all is refused by the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_kafka_mtls_encrypted_key() {
+    let (Ok(bootstrap), Ok(ca), Ok(cert), Ok(key)) = (
+        std::env::var("GREGOR_KAFKA_MTLS_BOOTSTRAP"),
+        std::env::var("GREGOR_KAFKA_SSL_TRUSTSTORE"),
+        std::env::var("GREGOR_KAFKA_SSL_CLIENT_CERT"),
+        std::env::var("GREGOR_KAFKA_SSL_CLIENT_KEY"),
+    ) else {
+        println!("skipped: GREGOR_KAFKA_MTLS_BOOTSTRAP / _SSL_TRUSTSTORE / _SSL_CLIENT_CERT / _SSL_CLIENT_KEY are not set");
+        return;
+    };
+    let dir = scratch("real-mtls");
+    let encrypted = write(&dir, "client.key", &encrypt_key(&std::fs::read_to_string(&key).unwrap(), "Real-k3y-pass"));
+    let cfg = |extra: &[(&str, &str)]| {
+        let mut b = ConsumerConfig::builder()
+            .bootstrap_servers(bootstrap.clone())
+            .set("security.protocol", "SSL")
+            .set("ssl.truststore.location", ca.clone())
+            .set("default.api.timeout.ms", "30000")
+            .set("reconnect.backoff.max.ms", "600000");
+        for (k, v) in extra {
+            b = b.set(k, v);
+        }
+        b.build().unwrap()
+    };
+    let good = Consumer::new(cfg(&[
+        ("ssl.certificate.location", cert.as_str()),
+        ("ssl.key.location", encrypted.as_str()),
+        ("ssl.key.password", "Real-k3y-pass"),
+    ]))
+    .unwrap();
+    match std::env::var("GREGOR_KAFKA_BOOTSTRAP") {
+        // The data path: a record written over PLAINTEXT, read over mTLS.
+        Ok(plain) => {
+            let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+            let topic = format!("gregor-mtls-{run}");
+            let admin = gregor::Admin::from_properties([("bootstrap.servers", plain.as_str())]).unwrap();
+            admin.create_topics(&[gregor::NewTopic::new(&topic, 1, 1)], false, WAIT).await.unwrap();
+            admin.close(Duration::from_secs(5)).await;
+            let p = gregor::Producer::from_properties([("bootstrap.servers", plain.as_str())]).unwrap();
+            let f = p.send(gregor::ProducerRecord::new(&topic).partition(0).value("over mTLS")).await.unwrap();
+            tokio::time::timeout(WAIT, f).await.expect("produce timed out").expect("produce failed");
+            p.close(Duration::from_secs(5)).await.unwrap();
+            let parts = good.partitions_for(&topic).await.expect("mTLS with the decrypted key");
+            good.assign(parts.clone()).unwrap();
+            good.seek_to_beginning(&parts).unwrap();
+            let got = tokio::time::timeout(WAIT, async {
+                loop {
+                    if let Some(r) = good.poll(Duration::from_secs(1)).await.expect("poll over mTLS").first() {
+                        break r.value_str().map(str::to_string);
+                    }
+                }
+            })
+            .await
+            .expect("a record over mTLS");
+            assert_eq!(got.as_deref(), Some("over mTLS"));
+        }
+        // TCP + TLS with the client certificate + Metadata worked if the answer is not Auth.
+        Err(_) => {
+            if let Err(e) = good.partitions_for("__consumer_offsets").await {
+                assert!(!matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config), "mTLS with the decrypted key: {e}");
+            }
+        }
+    }
+    good.close(Duration::from_secs(5)).await;
+
+    let wrong = Consumer::new(cfg(&[
+        ("ssl.certificate.location", cert.as_str()),
+        ("ssl.key.location", encrypted.as_str()),
+        ("ssl.key.password", "Not-the-pass"),
+    ]))
+    .unwrap();
+    let err = wrong.partitions_for("__consumer_offsets").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains(&encrypted) && text.contains("wrong ssl.key.password"), "{text}");
+    assert!(!text.contains("Not-the-pass") && !text.contains("Real-k3y-pass"), "{text}");
+    wrong.close(Duration::from_secs(5)).await;
+
+    let anonymous = Consumer::new(cfg(&[])).unwrap();
+    let err = anonymous.partitions_for("__consumer_offsets").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "the broker requires a client certificate: {err}");
+    anonymous.close(Duration::from_secs(5)).await;
+}

@@ -741,6 +741,13 @@ impl ConsumerConfigBuilder {
             .set("sasl.password", password)
     }
 
+    /// OAUTHBEARER tokens from an application callback (with `sasl.mechanism=OAUTHBEARER`);
+    /// see [`crate::oauth`].
+    pub fn oauthbearer_token_provider(mut self, provider: std::sync::Arc<dyn crate::oauth::OAuthBearerTokenProvider>) -> Self {
+        self.config.net.security.sasl.set_oauthbearer_token_provider(provider);
+        self
+    }
+
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<ConsumerConfig, ConfigError> {
         if let Some(e) = self.error {

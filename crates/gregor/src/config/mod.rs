@@ -25,6 +25,7 @@ mod consumer;
 mod error;
 pub mod keys;
 mod net;
+mod oauth;
 mod parse;
 mod producer;
 mod secret;
@@ -43,6 +44,7 @@ pub use self::net::{
     BootstrapServer, ClientDnsLookup, MetadataRecoveryStrategy, NetConfig,
     DEFAULT_CONNECTION_ATTEMPTS_PER_SEC, DEFAULT_RESPONSE_MAX_BYTES,
 };
+pub use self::oauth::{LoginCallbackHandler, LoginRefreshConfig, OAuthBearerConfig};
 pub use self::parse::parse_properties;
 pub use self::producer::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
 pub use self::secret::Password;

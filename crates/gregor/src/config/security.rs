@@ -1,15 +1,20 @@
 //! `security.protocol`, TLS (`ssl.*`) and SASL (`sasl.*`) settings.
 //!
 //! gregor reads PEM only (no JKS/PKCS12 keystores: those are Java formats), and supports the
-//! SASL mechanisms PLAIN and SCRAM-SHA-256/512. Credentials come either from Java's
-//! `sasl.jaas.config` or from librdkafka-style `sasl.username` / `sasl.password`.
+//! SASL mechanisms PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER. Credentials come either from Java's
+//! `sasl.jaas.config` or from librdkafka-style `sasl.username` / `sasl.password`; OAUTHBEARER
+//! tokens from the sources in [`OAuthBearerConfig`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::error::ConfigError;
-use super::parse::{parse_opt_string};
+use super::oauth::{LoginCallbackHandler, OAuthBearerConfig, ProviderHandle};
+use super::parse::parse_opt_string;
 use super::secret::Password;
+use crate::oauth::OAuthBearerTokenProvider;
 
 /// `security.protocol`: how bytes travel to the broker (Java `SecurityProtocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +84,8 @@ pub enum SaslMechanism {
     ScramSha256,
     /// SCRAM with SHA-512.
     ScramSha512,
+    /// RFC 7628 OAUTHBEARER with a bearer token (KIP-255; OIDC tokens: KIP-768).
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -88,6 +95,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 
@@ -96,15 +104,16 @@ impl SaslMechanism {
             "PLAIN" => Ok(SaslMechanism::Plain),
             "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
             "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
-            "GSSAPI" | "OAUTHBEARER" => Err(ConfigError::invalid(
+            "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
+            "GSSAPI" => Err(ConfigError::invalid(
                 key,
                 value,
-                "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (gregor does not implement GSSAPI or OAUTHBEARER)",
+                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (gregor does not implement GSSAPI)",
             )),
             _ => Err(ConfigError::invalid(
                 key,
                 value,
-                "one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+                "one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER",
             )),
         }
     }
@@ -176,17 +185,32 @@ pub struct SaslConfig {
     pub username: Option<String>,
     /// `sasl.password` (librdkafka style).
     pub password: Option<Password>,
+    /// OAUTHBEARER token source and refresh (`sasl.oauthbearer.*`, `sasl.login.*`).
+    pub oauthbearer: OAuthBearerConfig,
 }
 
 impl SaslConfig {
+    /// Makes OAUTHBEARER take its tokens from `provider` (the library's equivalent of a Java
+    /// `sasl.login.callback.handler.class`). gregor caches each token and asks again when the
+    /// `sasl.login.refresh.*` window says so, and for every new connection or
+    /// re-authentication after that.
+    pub fn set_oauthbearer_token_provider(&mut self, provider: Arc<dyn OAuthBearerTokenProvider>) {
+        self.oauthbearer.provider = Some(ProviderHandle(provider));
+    }
+
+    /// The `sasl.jaas.config` options (values are secrets: never print them).
+    pub(crate) fn jaas_options(&self) -> Option<&BTreeMap<String, Password>> {
+        self.jaas.as_ref().map(|j| &j.options)
+    }
+
     /// The credentials to authenticate with: from `sasl.jaas.config` if given, else from
     /// `sasl.username` / `sasl.password`. Validation guarantees `Some` when SASL is enabled.
     pub fn credentials(&self) -> Option<SaslCredentials> {
         if let Some(j) = &self.jaas {
-            return Some(SaslCredentials {
-                username: j.username.clone(),
-                password: j.password.clone(),
-            });
+            if let (Some(u), Some(p)) = (j.options.get("username"), j.options.get("password")) {
+                return Some(SaslCredentials { username: u.expose().to_string(), password: p.clone() });
+            }
+            return None;
         }
         match (&self.username, &self.password) {
             (Some(u), Some(p)) => Some(SaslCredentials {
@@ -198,18 +222,29 @@ impl SaslConfig {
     }
 }
 
-/// The parts of a `sasl.jaas.config` value gregor uses.
+/// A parsed `sasl.jaas.config` value: the login module and its options. Every option value is
+/// kept as a [`Password`]: `clientSecret`, `password` and token claims must never be printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JaasLogin {
     pub(crate) module: JaasModule,
-    pub(crate) username: String,
-    pub(crate) password: Password,
+    pub(crate) options: BTreeMap<String, Password>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JaasModule {
     Plain,
     Scram,
+    OAuthBearer,
+}
+
+impl JaasModule {
+    fn class(self) -> &'static str {
+        match self {
+            JaasModule::Plain => "PlainLoginModule",
+            JaasModule::Scram => "ScramLoginModule",
+            JaasModule::OAuthBearer => "OAuthBearerLoginModule",
+        }
+    }
 }
 
 /// Parses `<LoginModuleClass> <flag> key="value" ...;` (Java `JaasConfig` syntax: one login
@@ -226,13 +261,15 @@ pub(crate) fn parse_jaas(key: &str, value: &str) -> Result<JaasLogin, ConfigErro
     let module = match class.rsplit('.').next().unwrap_or(class) {
         "PlainLoginModule" => JaasModule::Plain,
         "ScramLoginModule" => JaasModule::Scram,
+        "OAuthBearerLoginModule" => JaasModule::OAuthBearer,
         _ => {
             return Err(ConfigError::invalid(
                 key,
                 Password::HIDDEN,
                 format!(
-                    "org.apache.kafka.common.security.plain.PlainLoginModule or \
-                     org.apache.kafka.common.security.scram.ScramLoginModule (got {class})"
+                    "org.apache.kafka.common.security.plain.PlainLoginModule, \
+                     org.apache.kafka.common.security.scram.ScramLoginModule or \
+                     org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule (got {class})"
                 ),
             ))
         }
@@ -243,8 +280,7 @@ pub(crate) fn parse_jaas(key: &str, value: &str) -> Result<JaasLogin, ConfigErro
     {
         return Err(bad("control flag required, requisite, sufficient or optional"));
     }
-    let mut username = None;
-    let mut password = None;
+    let mut options = BTreeMap::new();
     loop {
         toks.skip_ws();
         if toks.rest.starts_with(';') {
@@ -262,21 +298,22 @@ pub(crate) fn parse_jaas(key: &str, value: &str) -> Result<JaasLogin, ConfigErro
         toks.rest = &toks.rest[1..];
         toks.skip_ws();
         let val = toks.value().ok_or_else(|| bad("a quoted option value"))?;
-        match name {
-            "username" => username = Some(val),
-            "password" => password = Some(val),
-            _ => {} // e.g. tokenauth, serviceName: not needed for PLAIN/SCRAM.
-        }
+        options.insert(name.to_string(), Password::new(val));
     }
     toks.skip_ws();
     if !toks.rest.is_empty() {
         return Err(bad("exactly one login module entry"));
     }
-    Ok(JaasLogin {
-        module,
-        username: username.ok_or_else(|| bad("a username=\"...\" option"))?,
-        password: Password::new(password.ok_or_else(|| bad("a password=\"...\" option"))?),
-    })
+    if matches!(module, JaasModule::Plain | JaasModule::Scram) {
+        // tokenauth, serviceName and the like are not needed for PLAIN/SCRAM.
+        if !options.contains_key("username") {
+            return Err(bad("a username=\"...\" option"));
+        }
+        if !options.contains_key("password") {
+            return Err(bad("a password=\"...\" option"));
+        }
+    }
+    Ok(JaasLogin { module, options })
 }
 
 struct JaasTokens<'a> {
@@ -320,6 +357,64 @@ impl<'a> JaasTokens<'a> {
             None
         } else {
             self.word().map(str::to_string)
+        }
+    }
+}
+
+/// Where OAUTHBEARER tokens come from (see [`OAuthBearerConfig`]); the cross-key rules.
+fn validate_oauthbearer(sasl: &SaslConfig) -> Result<(), ConfigError> {
+    let o = &sasl.oauthbearer;
+    let jaas = sasl.jaas_options();
+    let jaas_has = |k: &str| jaas.is_some_and(|m| m.contains_key(k));
+    if sasl.username.is_some() {
+        return Err(ConfigError::conflict(
+            &["sasl.username", "sasl.mechanism"],
+            "OAUTHBEARER takes no sasl.username/sasl.password: give a token endpoint, unsecuredLogin* \
+             options in sasl.jaas.config, or a token callback",
+        ));
+    }
+    if o.provider.is_some() {
+        return Ok(());
+    }
+    match (&o.token_endpoint_url, o.login_callback_handler) {
+        (Some(_), LoginCallbackHandler::Unsecured) => Err(ConfigError::conflict(
+            &["sasl.login.callback.handler.class", "sasl.oauthbearer.token.endpoint.url"],
+            "OAuthBearerUnsecuredLoginCallbackHandler does not use a token endpoint",
+        )),
+        (None, LoginCallbackHandler::TokenEndpoint) => Err(ConfigError::Missing {
+            key: "sasl.oauthbearer.token.endpoint.url",
+            reason: "OAuthBearerLoginCallbackHandler needs the OAuth/OIDC token endpoint (or a file: URL)",
+        }),
+        (Some(url), _) if !url.to_ascii_lowercase().starts_with("file:") => {
+            // Java `ConfigOrJaas`: the config key wins over the deprecated JAAS option.
+            if o.client_id.is_none() && !jaas_has("clientId") {
+                return Err(ConfigError::Missing {
+                    key: "sasl.oauthbearer.client.credentials.client.id",
+                    reason: "the client-credentials grant needs a client id (or clientId in sasl.jaas.config)",
+                });
+            }
+            if o.client_secret.is_none() && !jaas_has("clientSecret") {
+                return Err(ConfigError::Missing {
+                    key: "sasl.oauthbearer.client.credentials.client.secret",
+                    reason: "the client-credentials grant needs a client secret (or clientSecret in sasl.jaas.config)",
+                });
+            }
+            Ok(())
+        }
+        (Some(_), _) => Ok(()),
+        (None, _) => {
+            if !jaas_has("unsecuredLoginStringClaim_sub") && !jaas.is_some_and(|m| {
+                m.get("unsecuredLoginPrincipalClaimName")
+                    .is_some_and(|c| m.contains_key(&format!("unsecuredLoginStringClaim_{}", c.expose())))
+            }) {
+                return Err(ConfigError::Missing {
+                    key: "sasl.oauthbearer.token.endpoint.url",
+                    reason: "OAUTHBEARER needs a token: set sasl.oauthbearer.token.endpoint.url (OIDC), \
+                             unsecuredLoginStringClaim_sub in an OAuthBearerLoginModule sasl.jaas.config \
+                             (unsecured, for tests), or a token callback",
+                });
+            }
+            crate::oauth::unsecured::check_options(jaas.expect("checked above"))
         }
     }
 }
@@ -389,7 +484,7 @@ impl SecurityConfig {
             }
             "sasl.username" => self.sasl.username = parse_opt_string(value),
             "sasl.password" => self.sasl.password = parse_opt_string(value).map(Password::new),
-            _ => return Ok(false),
+            _ => return self.sasl.oauthbearer.set(key, value),
         }
         Ok(true)
     }
@@ -407,22 +502,22 @@ impl SecurityConfig {
             }
             let module_ok = match j.module {
                 JaasModule::Plain => sasl.mechanism == SaslMechanism::Plain,
-                JaasModule::Scram => sasl.mechanism != SaslMechanism::Plain,
+                JaasModule::Scram => {
+                    matches!(sasl.mechanism, SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512)
+                }
+                JaasModule::OAuthBearer => sasl.mechanism == SaslMechanism::OAuthBearer,
             };
             if !module_ok {
                 let hint = if mechanism_explicit {
                     ""
                 } else {
-                    " (sasl.mechanism defaults to PLAIN; set it to SCRAM-SHA-256 or SCRAM-SHA-512)"
+                    " (sasl.mechanism defaults to PLAIN; set it to the login module's mechanism)"
                 };
                 return Err(ConfigError::conflict(
                     &["sasl.jaas.config", "sasl.mechanism"],
                     format!(
                         "sasl.jaas.config uses {} but sasl.mechanism is {}{hint}",
-                        match j.module {
-                            JaasModule::Plain => "PlainLoginModule",
-                            JaasModule::Scram => "ScramLoginModule",
-                        },
+                        j.module.class(),
                         sasl.mechanism
                     ),
                 ));
@@ -434,7 +529,11 @@ impl SecurityConfig {
                 "sasl.username and sasl.password must be given together",
             ));
         }
-        if self.protocol.uses_sasl() && sasl.credentials().is_none() {
+        if sasl.mechanism == SaslMechanism::OAuthBearer {
+            if self.protocol.uses_sasl() {
+                validate_oauthbearer(sasl)?;
+            }
+        } else if self.protocol.uses_sasl() && sasl.credentials().is_none() {
             return Err(ConfigError::Missing {
                 key: "sasl.jaas.config",
                 reason: "security.protocol enables SASL; give sasl.jaas.config or sasl.username and sasl.password",
@@ -475,8 +574,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(j.module, JaasModule::Plain);
-        assert_eq!(j.username, "alice");
-        assert_eq!(j.password.expose(), "s3cr\"et");
+        assert_eq!(j.options["username"].expose(), "alice");
+        assert_eq!(j.options["password"].expose(), "s3cr\"et");
 
         let j = parse_jaas(
             "sasl.jaas.config",
@@ -484,7 +583,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(j.module, JaasModule::Scram);
-        assert_eq!((j.username.as_str(), j.password.expose()), ("bob", "p w"));
+        assert_eq!((j.options["username"].expose(), j.options["password"].expose()), ("bob", "p w"));
     }
 
     #[test]
@@ -517,6 +616,8 @@ mod tests {
         s.set("sasl.mechanism", "plain").unwrap();
         let err = s.validate(true).unwrap_err().to_string();
         assert!(err.contains("ScramLoginModule but sasl.mechanism is PLAIN"), "{err}");
+        s.set("sasl.mechanism", "OAUTHBEARER").unwrap();
+        assert!(s.validate(true).is_err(), "SCRAM credentials for OAUTHBEARER");
         s.set("sasl.mechanism", "scram-sha-512").unwrap();
         s.validate(true).unwrap();
         let c = s.sasl.credentials().unwrap();

@@ -301,6 +301,17 @@ async fn heartbeat(inner: &Arc<Inner>, m: &mut Member) -> Result<()> {
             tracing::info!(reason = why, member = %m.id, "fenced by the group coordinator; rejoining");
             return Ok(());
         }
+        // A broker that has the API but not the protocol enabled (4.x formatted with
+        // group.version=0, 3.7-3.9 without the early-access config): the same clear error as a
+        // broker without the API (Java's AbstractHeartbeatRequestManager, UNSUPPORTED_VERSION).
+        code if code == crate::protocol_errors::KafkaCode::UNSUPPORTED_VERSION.0 => {
+            let e = crate::net::codec::unsupported_api(
+                kafka_protocol::messages::ApiKey::ConsumerGroupHeartbeat,
+                HEARTBEAT_VERSIONS,
+                &format!("node {coord}"),
+            );
+            return Err(e.with_source(Error::broker_code(code, format!("ConsumerGroupHeartbeat: {message}"))));
+        }
         code => {
             return Err(Error::broker_code(code, format!("ConsumerGroupHeartbeat failed: {message}")));
         }

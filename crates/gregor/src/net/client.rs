@@ -473,6 +473,9 @@ fn handle_report(shared: &Shared, report: Report) {
                 st.rejected.insert(key, Rejection { error, until });
             }
         }
+        Report::Reauthenticated { conn_id, session_lifetime } => {
+            st.mgr.handle_reauthenticated(conn_id, session_lifetime)
+        }
         Report::Closed { conn_id, reason, error } => {
             st.conns.remove(&conn_id);
             st.mgr.handle_closed(conn_id, reason, error, now);

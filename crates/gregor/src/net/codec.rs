@@ -173,8 +173,7 @@ pub(crate) fn unsupported_api(api_key: ApiKey, ours: (i16, i16), broker: &str) -
         }
         _ => format!("the broker supports no version of {api_key:?} in {}..={}", ours.0, ours.1),
     };
-    Error::new(crate::error::ErrorKind::UnsupportedVersion, format!("{what} (broker {broker} is too old)"))
-        .with_broker(broker)
+    Error::new(crate::error::ErrorKind::UnsupportedVersion, what).with_broker(broker)
 }
 
 /// The ApiVersions request gregor sends on every new connection.

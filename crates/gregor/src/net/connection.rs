@@ -19,6 +19,8 @@ use tokio::time::Instant;
 
 use super::codec::{self, ApiVersionsOutcome, BrokerVersions, FrameDecoder};
 use super::events::CloseReason;
+use super::reauth::Reauth;
+use super::sasl::Transport;
 use super::tls::SecurityContext;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -54,6 +56,9 @@ pub(crate) struct RawResponse {
 pub(crate) enum Report {
     Ready { conn_id: u64, local: Option<SocketAddr>, remote: Option<SocketAddr> },
     Closed { conn_id: u64, reason: CloseReason, error: Option<String> },
+    /// The SASL session was renewed on the same socket (KIP-368); `session_lifetime` is the
+    /// new session's, as the broker announced it.
+    Reauthenticated { conn_id: u64, session_lifetime: Option<Duration> },
     /// Sent just before `Closed` when setup failed for a reason retrying will not fix soon
     /// (rejected credentials, an untrusted certificate, unusable TLS files): the client stops
     /// sending to this endpoint until `reconnect.backoff.max.ms` has passed.
@@ -104,10 +109,12 @@ pub(crate) async fn run(
         let mut stream = spec.security.secure(tcp, &spec.host, &spec.label).await?;
         let versions = handshake(&mut stream, &spec).await?;
         let mut next_correlation = HANDSHAKE_CORRELATION_IDS;
+        let mut session = None;
         if let Some(sasl) = &spec.security.sasl {
-            next_correlation = super::sasl::authenticate(&mut stream, &spec, &versions, sasl, next_correlation).await?;
+            let mut t = Transport::Stream { stream: &mut stream, spec: &spec, next_correlation: &mut next_correlation };
+            session = super::sasl::authenticate(&mut t, &spec.label, &versions, sasl).await?;
         }
-        Ok::<_, Error>((stream, versions, local, remote, next_correlation))
+        Ok::<_, Error>((stream, versions, local, remote, next_correlation, session))
     };
     let outcome = tokio::select! {
         r = setup => r.map_err(|e| spec.security.reclassify(e, &spec.label)),
@@ -119,7 +126,7 @@ pub(crate) async fn run(
             return;
         }
     };
-    let (stream, versions, local, remote, next_correlation) = match outcome {
+    let (stream, versions, local, remote, next_correlation, session) = match outcome {
         Ok(v) => v,
         Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config | ErrorKind::NotKafka) => {
             // One clear error, not "cannot connect": the message already names the broker.
@@ -146,8 +153,10 @@ pub(crate) async fn run(
     };
     let _ = reports.send(Report::Ready { conn_id: spec.conn_id, local: Some(local), remote: Some(remote) });
     let mut pending = VecDeque::new();
-    let (reason, error) =
-        serve(stream, &spec, &versions, next_correlation, &mut requests, &mut close, &mut pending).await;
+    let mut reauth = Reauth::default();
+    reauth.handle_authenticated(Instant::now(), session, rand::random());
+    let io = Io { requests: &mut requests, close: &mut close, pending: &mut pending, reports: &reports };
+    let (reason, error) = serve(stream, &spec, &versions, next_correlation, io, reauth).await;
     let msg = match &error {
         Some(e) => format!("connection to {} closed ({reason}): {e}", spec.label),
         None => format!("connection to {} closed ({reason})", spec.label),
@@ -301,16 +310,31 @@ async fn read_first_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecod
     }
 }
 
-/// The steady state: interleave reading responses, writing requests and taking new ones.
+/// The channels `serve` works with.
+struct Io<'a> {
+    requests: &'a mut mpsc::Receiver<Envelope>,
+    close: &'a mut oneshot::Receiver<CloseReason>,
+    pending: &'a mut VecDeque<Pending>,
+    reports: &'a mpsc::UnboundedSender<Report>,
+}
+
+type ReauthFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Duration>>> + Send>>;
+
+/// The steady state: interleave reading responses, writing requests and taking new ones, and
+/// re-authenticate when the [`Reauth`] timer says so (KIP-368). A re-authentication sends its
+/// SaslHandshake and SaslAuthenticate requests through `internal`, behind the requests already
+/// in flight (their responses still complete normally: the broker answers in order); from the
+/// first of them until it ends no application request is sent, since the broker accepts nothing
+/// else in the middle of a SASL exchange.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     spec: &ConnSpec,
     versions: &BrokerVersions,
     first_correlation: i32,
-    requests: &mut mpsc::Receiver<Envelope>,
-    close: &mut oneshot::Receiver<CloseReason>,
-    pending: &mut VecDeque<Pending>,
+    io: Io<'_>,
+    mut reauth: Reauth,
 ) -> (CloseReason, Option<String>) {
+    let Io { requests, close, pending, reports } = io;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let dec = FrameDecoder::new(spec.max_frame);
     let mut inbuf = BytesMut::with_capacity(64 * 1024);
@@ -319,12 +343,17 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     // TLS buffers records inside the stream: once `out` is handed over, flush so they reach
     // the socket (a no-op for plain TCP).
     let mut needs_flush = false;
+    let (internal_tx, mut internal) = mpsc::channel::<Envelope>(2);
+    let mut reauthenticating: Option<ReauthFuture> = None;
+    // Set once the re-authentication's first request is queued: application requests wait.
+    let mut gated = false;
     loop {
         if inbuf.capacity() - inbuf.len() < 16 * 1024 {
             inbuf.reserve(64 * 1024);
         }
         // Requests may carry their own timeouts, so the next expiry is the minimum over all.
         let oldest_deadline = pending.iter().map(|p| p.deadline).min();
+        let reauth_due = if reauthenticating.is_none() { reauth.poll_timeout() } else { None };
         tokio::select! {
             biased;
             reason = &mut *close => {
@@ -358,36 +387,29 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     Err(e) => return (CloseReason::BrokerClosed, Some(e.to_string())),
                 }
             }
-            env = requests.recv(), if pending.len() < spec.max_in_flight => {
-                let Some(env) = env else { return (CloseReason::Shutdown, None) };
-                let Some(version) = versions.pick(env.api_key, env.versions) else {
-                    let _ = env.reply.send(Err(codec::unsupported_api(env.api_key, env.versions, &spec.label)));
-                    continue;
-                };
-                let correlation_id = next_correlation;
-                tracing::trace!(broker = %spec.label, api = ?env.api_key, version, correlation_id, "sending request");
-                next_correlation = next_correlation.wrapping_add(1).max(0);
-                match (env.encode)(version, correlation_id, &spec.client_id) {
-                    Ok(frame) => {
-                        let bytes_out = frame.len() as u64;
-                        out.extend_from_slice(&frame);
-                        if env.expect_response {
-                            let sent_at = Instant::now();
-                            pending.push_back(Pending {
-                                correlation_id, api_key: env.api_key, version, sent_at,
-                                deadline: sent_at + env.timeout.unwrap_or(spec.request_timeout),
-                                bytes_out, reply: env.reply,
-                            });
-                        } else {
-                            let _ = env.reply.send(Ok(RawResponse {
-                                version, body: Bytes::new(), bytes_out, bytes_in: 0, latency: Duration::ZERO,
-                            }));
-                        }
+            r = async { reauthenticating.as_mut().expect("guarded").await }, if reauthenticating.is_some() => {
+                reauthenticating = None;
+                gated = false;
+                match r {
+                    Ok(lifetime) => {
+                        reauth.handle_authenticated(Instant::now(), lifetime, rand::random());
+                        tracing::debug!(broker = %spec.label, session_lifetime = ?lifetime, "re-authenticated (KIP-368)");
+                        let _ = reports.send(Report::Reauthenticated { conn_id: spec.conn_id, session_lifetime: lifetime });
                     }
-                    // A request that cannot be expressed at the negotiated version (see
-                    // `NetClient::send_built_checked`): nothing was sent.
-                    Err(e) => { let _ = env.reply.send(Err(e.with_broker(&spec.label))); }
+                    Err(e) => {
+                        tracing::warn!(broker = %spec.label, error = %e, "re-authentication failed; closing the connection");
+                        return (CloseReason::Error, Some(format!("re-authentication failed: {e}")));
+                    }
                 }
+            }
+            env = internal.recv(), if pending.len() < spec.max_in_flight => {
+                let Some(env) = env else { continue };
+                gated = true;
+                start_request(env, spec, versions, &mut next_correlation, &mut out, pending);
+            }
+            env = requests.recv(), if !gated && pending.len() < spec.max_in_flight => {
+                let Some(env) = env else { return (CloseReason::Shutdown, None) };
+                start_request(env, spec, versions, &mut next_correlation, &mut out, pending);
             }
             _ = sleep_until_opt(oldest_deadline) => {
                 let p = pending.iter().min_by_key(|p| p.deadline).expect("deadline implies a pending request");
@@ -396,7 +418,59 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 tracing::warn!(broker = %spec.label, "{msg}; closing the connection");
                 return (CloseReason::RequestTimeout, Some(msg));
             }
+            _ = sleep_until_opt(reauth_due) => {
+                if reauth.handle_timeout(Instant::now()) {
+                    if let Some(sasl) = spec.security.sasl.clone() {
+                        tracing::debug!(broker = %spec.label, "session expiry near; re-authenticating (KIP-368)");
+                        let (tx, versions, label) = (internal_tx.clone(), versions.clone(), spec.label.clone());
+                        reauthenticating = Some(Box::pin(async move {
+                            let mut t = Transport::<tokio::net::TcpStream>::Task(&tx);
+                            super::sasl::authenticate(&mut t, &label, &versions, &sasl).await
+                        }));
+                    }
+                }
+            }
         }
+    }
+}
+
+/// Encodes `env` at the version both sides speak and queues it; requests without a response
+/// (acks=0 Produce) are answered at once.
+fn start_request(
+    env: Envelope,
+    spec: &ConnSpec,
+    versions: &BrokerVersions,
+    next_correlation: &mut i32,
+    out: &mut BytesMut,
+    pending: &mut VecDeque<Pending>,
+) {
+    let Some(version) = versions.pick(env.api_key, env.versions) else {
+        let _ = env.reply.send(Err(codec::unsupported_api(env.api_key, env.versions, &spec.label)));
+        return;
+    };
+    let correlation_id = *next_correlation;
+    tracing::trace!(broker = %spec.label, api = ?env.api_key, version, correlation_id, "sending request");
+    *next_correlation = next_correlation.wrapping_add(1).max(0);
+    match (env.encode)(version, correlation_id, &spec.client_id) {
+        Ok(frame) => {
+            let bytes_out = frame.len() as u64;
+            out.extend_from_slice(&frame);
+            if env.expect_response {
+                let sent_at = Instant::now();
+                pending.push_back(Pending {
+                    correlation_id, api_key: env.api_key, version, sent_at,
+                    deadline: sent_at + env.timeout.unwrap_or(spec.request_timeout),
+                    bytes_out, reply: env.reply,
+                });
+            } else {
+                let _ = env.reply.send(Ok(RawResponse {
+                    version, body: Bytes::new(), bytes_out, bytes_in: 0, latency: Duration::ZERO,
+                }));
+            }
+        }
+        // A request that cannot be expressed at the negotiated version (see
+        // `NetClient::send_built_checked`): nothing was sent.
+        Err(e) => { let _ = env.reply.send(Err(e.with_broker(&spec.label))); }
     }
 }
 

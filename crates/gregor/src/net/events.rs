@@ -137,6 +137,12 @@ pub enum ConnectionEventKind {
     ConnectFailed,
     /// The connection was closed.
     Closed(CloseReason),
+    /// The connection's SASL session was renewed on the same socket before it expired
+    /// (KIP-368 re-authentication).
+    Reauthenticated {
+        /// The new session's lifetime as the broker announced it (`None`: unlimited).
+        session_lifetime: Option<Duration>,
+    },
 }
 
 /// One open, adoption or close of a socket.
@@ -176,6 +182,10 @@ impl fmt::Display for ConnectionEvent {
             ConnectionEventKind::Adopted { broker_id } => format!("adopted as broker {broker_id}"),
             ConnectionEventKind::ConnectFailed => "connect failed".to_string(),
             ConnectionEventKind::Closed(r) => format!("closed ({r})"),
+            ConnectionEventKind::Reauthenticated { session_lifetime } => match session_lifetime {
+                Some(l) => format!("reauthenticated ({} ms)", l.as_millis()),
+                None => "reauthenticated".to_string(),
+            },
         };
         write!(
             f,
@@ -239,6 +249,8 @@ pub struct ConnectionMetrics {
     pub connection_count_max: u64,
     /// Per node label (see [`ConnectionEvent::node`]).
     pub nodes: BTreeMap<String, NodeMetrics>,
+    /// `successful-reauthentication-total`: SASL sessions renewed on their socket (KIP-368).
+    pub successful_reauthentication_total: u64,
 }
 
 impl ConnectionMetrics {

@@ -538,6 +538,14 @@ impl ConnectionManager {
     }
 
     /// The socket could not be set up (connect, TLS, SASL or ApiVersions failed).
+    /// A connection renewed its SASL session (KIP-368): an event, and a counter.
+    pub(crate) fn handle_reauthenticated(&mut self, conn_id: u64, session_lifetime: Option<std::time::Duration>) {
+        if self.conns.contains_key(&conn_id) {
+            self.metrics.successful_reauthentication_total += 1;
+            self.emit(conn_id, ConnectionEventKind::Reauthenticated { session_lifetime }, None);
+        }
+    }
+
     pub(crate) fn handle_connect_failed(&mut self, conn_id: u64, error: &str, now: Instant) {
         let Some(c) = self.conns.remove(&conn_id) else { return };
         self.record_failure(&c.endpoint, now);
@@ -815,6 +823,10 @@ fn log_event(ev: &ConnectionEvent) {
         ConnectionEventKind::Closed(r) => tracing::debug!(
             conn = ev.connection_id, node = %ev.node, role = %ev.role, endpoint = %ev.endpoint,
             reason = %r, error = ev.error.as_deref().unwrap_or(""), "node {} disconnected", ev.node
+        ),
+        ConnectionEventKind::Reauthenticated { session_lifetime } => tracing::debug!(
+            conn = ev.connection_id, node = %ev.node, session_lifetime = ?session_lifetime,
+            "re-authenticated the connection to node {}", ev.node
         ),
     }
 }

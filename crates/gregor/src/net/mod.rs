@@ -14,6 +14,7 @@ pub(crate) mod connection;
 pub mod events;
 pub(crate) mod guard;
 pub(crate) mod manager;
+pub(crate) mod reauth;
 pub(crate) mod sasl;
 pub(crate) mod sniff;
 pub(crate) mod tls;

@@ -1,20 +1,30 @@
-//! SASL authentication on a new connection: SaslHandshake v1 + SaslAuthenticate v0..2
-//! (KIP-152), for PLAIN (RFC 4616) and SCRAM-SHA-256/512 (RFC 5802, RFC 7677).
+//! SASL authentication: SaslHandshake v1 + SaslAuthenticate v0..2 (KIP-152), for PLAIN
+//! (RFC 4616), SCRAM-SHA-256/512 (RFC 5802, RFC 7677) and OAUTHBEARER (RFC 7628, KIP-255), on a
+//! new connection and again on the same connection before the session the broker granted
+//! expires (KIP-368 re-authentication, driven by `connection.rs` and `reauth.rs`).
 //!
 //! Order on the socket (Java `SaslClientAuthenticator`): ApiVersions, SaslHandshake naming the
 //! mechanism, then SaslAuthenticate round trips carrying the mechanism's bytes, and only then any
 //! other request. A rejected login is one [`ErrorKind::Auth`] error naming the user, the
 //! mechanism and the broker; it is not retried on the spot (see the client's rejection gate).
 //!
+//! Each mechanism's client is a sans-I/O state machine ([`SaslClient`]: first message, then one
+//! step per server message); [`Transport`] carries the requests either straight on the socket
+//! (setup) or through the connection task's request path (re-authentication, pipelined behind
+//! the requests already in flight, as Java does).
+//!
 //! SCRAM is written here against `ring` (already in the build for rustls) rather than a SCRAM
 //! crate: the maintained ones pull in a second set of hash crates, and the client side is small
 //! (one function per RFC 5802 step, checked against RFC 7677's test vector below). Like Java's
 //! `ScramFormatter`, the password is used as UTF-8 bytes without SASLprep.
 //!
-//! Secrets: the password only ever reaches the PLAIN message and the SCRAM key derivation. No
-//! request or response body of this exchange is logged, at any level.
+//! Secrets: the password and the token only ever reach the mechanism's message. No request or
+//! response body of this exchange is logged, at any level.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -26,19 +36,24 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rand::RngCore;
 use ring::{digest, hmac, pbkdf2};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{self, BrokerVersions, FrameDecoder};
-use super::connection::{read_one_frame, ConnSpec};
+use super::connection::{read_one_frame, ConnSpec, Envelope};
 use crate::config::{Password, SaslMechanism};
 use crate::error::{Error, ErrorKind, Result};
+use crate::oauth::source::TokenSource;
 use crate::protocol_errors::KafkaCode;
 
 /// The mechanism and credentials, resolved from the config.
 #[derive(Clone)]
 pub(crate) struct SaslSettings {
     pub(crate) mechanism: SaslMechanism,
+    /// PLAIN / SCRAM user (empty for OAUTHBEARER: the token names the principal).
     pub(crate) username: String,
     pub(crate) password: Password,
+    /// OAUTHBEARER's token source, or why it could not be set up.
+    pub(crate) tokens: Option<std::result::Result<Arc<TokenSource>, String>>,
 }
 
 impl fmt::Debug for SaslSettings {
@@ -47,111 +62,254 @@ impl fmt::Debug for SaslSettings {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &Password::HIDDEN)
+            .field("tokens", &self.tokens.as_ref().map(|t| t.as_ref().map(|s| format!("{s:?}"))))
             .finish()
     }
 }
 
-/// Authenticates the connection. Uses correlation ids from `next_correlation` on and returns
-/// the next free one.
+impl SaslSettings {
+    /// Fails before any connect when the token source could not be built.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.tokens {
+            Some(Err(e)) => Err(Error::new(ErrorKind::Config, e.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where SASL requests go: straight on the socket during setup, or through the connection
+/// task (which assigns correlation ids and matches responses) when re-authenticating.
+pub(crate) enum Transport<'a, S> {
+    Stream { stream: &'a mut S, spec: &'a ConnSpec, next_correlation: &'a mut i32 },
+    Task(&'a mpsc::Sender<Envelope>),
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Transport<'_, S> {
+    async fn call<Req, Resp>(&mut self, api_key: ApiKey, version: i16, req: Req) -> Result<Resp>
+    where
+        Req: Encodable + Send + 'static,
+        Resp: Decodable,
+    {
+        match self {
+            Transport::Stream { stream, spec, next_correlation } => {
+                let cid = **next_correlation;
+                **next_correlation += 1;
+                round_trip(&mut **stream, spec, api_key, version, cid, &req).await
+            }
+            Transport::Task(tx) => {
+                let (reply, rx) = oneshot::channel();
+                let env = Envelope {
+                    api_key,
+                    versions: (version, version),
+                    encode: Box::new(move |v, cid, client_id| codec::encode_request(api_key, v, cid, client_id, &req)),
+                    expect_response: true,
+                    timeout: None,
+                    reply,
+                };
+                tx.send(env).await.map_err(|_| Error::new(ErrorKind::Disconnected, "connection closed during re-authentication"))?;
+                let raw = rx
+                    .await
+                    .map_err(|_| Error::new(ErrorKind::Disconnected, "connection closed during re-authentication"))??;
+                codec::decode_body(raw.body, api_key, raw.version)
+            }
+        }
+    }
+}
+
+/// Authenticates (or re-authenticates) over `transport`. Returns the session lifetime the
+/// broker granted (SaslAuthenticate v1+ `session_lifetime_ms`, KIP-368), if any.
 pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    spec: &ConnSpec,
+    transport: &mut Transport<'_, S>,
+    label: &str,
     versions: &BrokerVersions,
     sasl: &SaslSettings,
-    mut next_correlation: i32,
-) -> Result<i32> {
+) -> Result<Option<Duration>> {
     let mech = sasl.mechanism;
-    let fail = |detail: String, code: Option<i16>| {
+    let mut who = sasl.username.clone();
+    let fail = |who: &str, detail: String, code: Option<i16>| {
         let e = Error::new(
             ErrorKind::Auth,
-            format!(
-                "SASL authentication failed for user '{}' with {mech} on {}: {detail}",
-                sasl.username, spec.label
-            ),
+            format!("SASL authentication failed for user '{who}' with {mech} on {label}: {detail}"),
         );
         match code {
             Some(c) => e.with_code(c),
             None => e,
         }
     };
+    // Credentials first (a token may need an HTTP round trip): nothing is sent until they exist.
+    let mut client = match mech {
+        SaslMechanism::Plain => SaslClient::plain(&sasl.username, &sasl.password),
+        SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+            SaslClient::Scram { client: ScramClient::new(ScramHash::of(mech), &sasl.username, fresh_nonce()), password: sasl.password.clone() }
+        }
+        SaslMechanism::OAuthBearer => {
+            let source = match &sasl.tokens {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return Err(Error::new(ErrorKind::Config, e.clone())),
+                None => return Err(Error::new(ErrorKind::Config, "OAUTHBEARER has no token source")),
+            };
+            let token = source.token().await.map_err(|e| match e.kind() {
+                ErrorKind::Config => e,
+                _ => fail("(no token)", e.to_string(), None),
+            })?;
+            who = token.principal().to_string();
+            SaslClient::oauth(token.value(), token.extensions())
+        }
+    };
     // KIP-152: SaslHandshake v1 means "SaslAuthenticate requests follow" (v0 sent raw tokens).
     let hs_version = versions.pick(ApiKey::SaslHandshake, (1, 1)).ok_or_else(|| {
-        fail("the broker does not support SaslHandshake v1 (is its listener SASL?)".into(), None)
+        fail(&who, "the broker does not support SaslHandshake v1 (is its listener SASL?)".into(), None)
     })?;
-    let auth_versions = versions
+    let auth_version = versions
         .pick(ApiKey::SaslAuthenticate, (0, 2))
-        .ok_or_else(|| fail("the broker does not support SaslAuthenticate".into(), None))?;
+        .ok_or_else(|| fail(&who, "the broker does not support SaslAuthenticate".into(), None))?;
     let req = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mech.as_str()));
-    let resp: SaslHandshakeResponse =
-        round_trip(stream, spec, ApiKey::SaslHandshake, hs_version, next_correlation, &req).await?;
-    next_correlation += 1;
-    if KafkaCode(resp.error_code) == KafkaCode::UNSUPPORTED_SASL_MECHANISM {
+    let resp: SaslHandshakeResponse = transport.call(ApiKey::SaslHandshake, hs_version, req).await?;
+    let code = KafkaCode(resp.error_code);
+    if code == KafkaCode::UNSUPPORTED_SASL_MECHANISM {
         let enabled: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
         return Err(fail(
+            &who,
             format!("the broker does not enable this mechanism (it enables: {})", enabled.join(", ")),
             Some(resp.error_code),
         ));
     }
-    if !KafkaCode(resp.error_code).is_ok() {
-        return Err(fail(format!("SaslHandshake failed with error code {}", resp.error_code), Some(resp.error_code)));
+    if !code.is_ok() {
+        return Err(fail(&who, format!("SaslHandshake failed with {}", code.name()), Some(resp.error_code)));
     }
-    tracing::debug!(broker = %spec.label, mechanism = %mech, user = %sasl.username, "SASL handshake accepted");
-
-    match mech {
-        SaslMechanism::Plain => {
-            // RFC 4616: [authzid] NUL authcid NUL passwd.
-            let mut token = Vec::with_capacity(sasl.username.len() + sasl.password.expose().len() + 2);
-            token.push(0);
-            token.extend_from_slice(sasl.username.as_bytes());
-            token.push(0);
-            token.extend_from_slice(sasl.password.expose().as_bytes());
-            exchange(stream, spec, auth_versions, token, next_correlation).await?.map_err(|(m, c)| fail(m, c))?;
-            next_correlation += 1;
+    tracing::debug!(broker = %label, mechanism = %mech, user = %who, "SASL handshake accepted");
+    let mut token = client.first();
+    let lifetime = loop {
+        let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(std::mem::take(&mut token)));
+        let resp: SaslAuthenticateResponse = transport.call(ApiKey::SaslAuthenticate, auth_version, req).await?;
+        let code = KafkaCode(resp.error_code);
+        if !code.is_ok() {
+            let mut msg = resp.error_message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
+                if code == KafkaCode::ILLEGAL_SASL_STATE {
+                    "illegal SASL state".into()
+                } else if code == KafkaCode::SASL_AUTHENTICATION_FAILED {
+                    "invalid credentials".into()
+                } else {
+                    code.name().to_string()
+                }
+            });
+            if let Some(detail) = client.server_error() {
+                msg.push_str(&format!(" ({detail})"));
+            }
+            return Err(fail(&who, msg, Some(resp.error_code)));
         }
-        SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
-            let mut scram = ScramClient::new(ScramHash::of(mech), &sasl.username, fresh_nonce());
-            let server_first = exchange(stream, spec, auth_versions, scram.client_first().into_bytes(), next_correlation)
-                .await?
-                .map_err(|(m, c)| fail(m, c))?;
-            next_correlation += 1;
-            let client_final = scram.handle_server_first(&server_first, &sasl.password).map_err(|m| fail(m, None))?;
-            let server_final = exchange(stream, spec, auth_versions, client_final.into_bytes(), next_correlation)
-                .await?
-                .map_err(|(m, c)| fail(m, c))?;
-            next_correlation += 1;
-            scram.verify_server_final(&server_final).map_err(|m| fail(m, None))?;
+        match client.step(&resp.auth_bytes).map_err(|m| fail(&who, m, None))? {
+            Step::Send(next) => token = next,
+            Step::Done => {
+                break (resp.session_lifetime_ms > 0).then(|| Duration::from_millis(resp.session_lifetime_ms as u64));
+            }
         }
-    }
-    tracing::debug!(broker = %spec.label, mechanism = %mech, user = %sasl.username, "SASL authentication succeeded");
-    Ok(next_correlation)
+    };
+    tracing::debug!(broker = %label, mechanism = %mech, user = %who, session_lifetime = ?lifetime, "SASL authentication succeeded");
+    Ok(lifetime)
 }
 
-/// One SaslAuthenticate round trip. Outer error: the transport broke (retriable); inner
-/// error: the broker rejected the login, as (message, code) for the caller to phrase.
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    spec: &ConnSpec,
-    version: i16,
-    token: Vec<u8>,
-    correlation_id: i32,
-) -> Result<std::result::Result<Bytes, (String, Option<i16>)>> {
-    let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token));
-    let resp: SaslAuthenticateResponse =
-        round_trip(stream, spec, ApiKey::SaslAuthenticate, version, correlation_id, &req)
-            .await?;
-    if !KafkaCode(resp.error_code).is_ok() {
-        let msg = resp.error_message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
-            if KafkaCode(resp.error_code) == KafkaCode::ILLEGAL_SASL_STATE {
-                "illegal SASL state".into()
-            } else if KafkaCode(resp.error_code) == KafkaCode::SASL_AUTHENTICATION_FAILED {
-                "invalid credentials".into()
-            } else {
-                format!("error code {}", resp.error_code)
-            }
-        });
-        return Ok(Err((msg, Some(resp.error_code))));
+/// What the client sends next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Send(Vec<u8>),
+    Done,
+}
+
+/// The client side of one mechanism's exchange, sans I/O.
+pub(crate) enum SaslClient {
+    Plain { first: Vec<u8> },
+    Scram { client: ScramClient, password: Password },
+    /// `error`: the broker's RFC 7628 §3.2.2 error challenge, once received.
+    OAuth { first: Vec<u8>, error: Option<String> },
+}
+
+/// RFC 7628 §3.1 `kvsep`.
+const KVSEP: u8 = 0x01;
+
+impl SaslClient {
+    pub(crate) fn plain(username: &str, password: &Password) -> Self {
+        // RFC 4616: [authzid] NUL authcid NUL passwd.
+        let mut first = Vec::with_capacity(username.len() + password.expose().len() + 2);
+        first.push(0);
+        first.extend_from_slice(username.as_bytes());
+        first.push(0);
+        first.extend_from_slice(password.expose().as_bytes());
+        SaslClient::Plain { first }
     }
-    Ok(Ok(resp.auth_bytes))
+
+    /// RFC 7628 §3.1 client initial response: `n,,` kvsep `auth=Bearer <token>` kvsep, then
+    /// each extension as `key=value` kvsep (KIP-342), and a final kvsep — the layout of Java's
+    /// `OAuthBearerClientInitialResponse`.
+    pub(crate) fn oauth(token: &str, extensions: &BTreeMap<String, String>) -> Self {
+        let mut first = format!("n,,\u{1}auth=Bearer {token}").into_bytes();
+        for (k, v) in extensions {
+            first.push(KVSEP);
+            first.extend_from_slice(format!("{k}={v}").as_bytes());
+        }
+        first.extend_from_slice(&[KVSEP, KVSEP]);
+        SaslClient::OAuth { first, error: None }
+    }
+
+    pub(crate) fn first(&mut self) -> Vec<u8> {
+        match self {
+            SaslClient::Plain { first } | SaslClient::OAuth { first, .. } => std::mem::take(first),
+            SaslClient::Scram { client, .. } => client.client_first().into_bytes(),
+        }
+    }
+
+    /// Handles a server message; `Err` is a failure to report (the text names no secret).
+    pub(crate) fn step(&mut self, server: &[u8]) -> std::result::Result<Step, String> {
+        match self {
+            SaslClient::Plain { .. } => Ok(Step::Done),
+            SaslClient::Scram { client, password } => {
+                if client.expected_server_signature.is_none() {
+                    Ok(Step::Send(client.handle_server_first(server, password)?.into_bytes()))
+                } else {
+                    client.verify_server_final(server)?;
+                    Ok(Step::Done)
+                }
+            }
+            SaslClient::OAuth { error, .. } => {
+                if error.is_some() {
+                    return Err("the broker accepted the exchange after rejecting the token".into());
+                }
+                if server.is_empty() {
+                    return Ok(Step::Done);
+                }
+                // RFC 7628 §3.2.2: an error is a JSON challenge; the client answers with a single
+                // kvsep and the server then fails the exchange (Java `OAuthBearerSaslClient`).
+                let text: String = String::from_utf8_lossy(server).chars().take(300).collect();
+                *error = Some(text);
+                Ok(Step::Send(vec![KVSEP]))
+            }
+        }
+    }
+
+    /// The broker's error challenge (OAUTHBEARER), for the failure message.
+    fn server_error(&self) -> Option<&str> {
+        match self {
+            SaslClient::OAuth { error: Some(e), .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// KIP-342 extension names and values (Java `OAuthBearerClientInitialResponse`: names are
+/// letters, `auth` is reserved; values are printable ASCII, space, tab, CR, LF).
+pub(crate) fn check_extensions(ext: &BTreeMap<String, String>) -> std::result::Result<(), String> {
+    for (k, v) in ext {
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(format!("SASL extension name '{k}' must be letters only"));
+        }
+        if k == "auth" {
+            return Err("SASL extension name 'auth' is reserved".into());
+        }
+        if !v.bytes().all(|b| (0x21..=0x7e).contains(&b) || matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+            return Err(format!("SASL extension '{k}' has a value with characters outside printable ASCII"));
+        }
+    }
+    Ok(())
 }
 
 async fn round_trip<S, Req, Resp>(
@@ -235,7 +393,7 @@ pub(crate) struct ScramClient {
     hash: ScramHash,
     client_first_bare: String,
     client_nonce: String,
-    expected_server_signature: Option<Vec<u8>>,
+    pub(crate) expected_server_signature: Option<Vec<u8>>,
 }
 
 impl ScramClient {
@@ -363,8 +521,53 @@ mod tests {
     }
 
     #[test]
+    fn oauthbearer_initial_response_like_java() {
+        let ext: BTreeMap<String, String> = [("tenant".to_string(), "acme".to_string())].into();
+        let mut c = SaslClient::oauth("eyJ.eyJ.", &ext);
+        assert_eq!(c.first(), b"n,,\x01auth=Bearer eyJ.eyJ.\x01tenant=acme\x01\x01".to_vec());
+        // Empty server answer: authenticated.
+        assert_eq!(c.step(b"").unwrap(), Step::Done);
+        let mut c = SaslClient::oauth("t", &BTreeMap::new());
+        assert_eq!(c.first(), b"n,,\x01auth=Bearer t\x01\x01".to_vec());
+        // RFC 7628 3.2.2: an error challenge is answered with one kvsep, and remembered.
+        assert_eq!(c.step(br#"{"status":"invalid_token"}"#).unwrap(), Step::Send(vec![1]));
+        assert_eq!(c.server_error(), Some(r#"{"status":"invalid_token"}"#));
+        assert!(c.step(b"").is_err(), "success after an error challenge is a protocol violation");
+    }
+
+    #[test]
+    fn plain_and_scram_state_machines() {
+        let mut p = SaslClient::plain("u", &Password::new("pw"));
+        assert_eq!(p.first(), b"\0u\0pw".to_vec());
+        assert_eq!(p.step(b"").unwrap(), Step::Done);
+        let mut s = SaslClient::Scram {
+            client: ScramClient::new(ScramHash::Sha256, "user", "rOprNGfwEbeRWgbNEkqO".into()),
+            password: Password::new("pencil"),
+        };
+        assert_eq!(s.first(), b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO".to_vec());
+        let Step::Send(fin) = s
+            .step(b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+            .unwrap()
+        else {
+            panic!("client-final expected")
+        };
+        assert!(fin.starts_with(b"c=biws,r="));
+        assert_eq!(s.step(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").unwrap(), Step::Done);
+    }
+
+    #[test]
+    fn extension_rules() {
+        let ok: BTreeMap<String, String> = [("tenant".into(), "a b\tc".into())].into();
+        check_extensions(&ok).unwrap();
+        for (k, v) in [("auth", "x"), ("t1", "x"), ("", "x"), ("t", "caf\u{e9}"), ("t", "\u{1}")] {
+            let m: BTreeMap<String, String> = [(k.to_string(), v.to_string())].into();
+            assert!(check_extensions(&m).is_err(), "{k}={v:?}");
+        }
+    }
+
+    #[test]
     fn settings_debug_hides_password() {
-        let s = SaslSettings { mechanism: SaslMechanism::Plain, username: "alice".into(), password: Password::new("hunter2") };
+        let s = SaslSettings { mechanism: SaslMechanism::Plain, username: "alice".into(), password: Password::new("hunter2"), tokens: None };
         let d = format!("{s:?}");
         assert!(d.contains("alice") && !d.contains("hunter2"), "{d}");
     }

@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -29,7 +29,8 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::sasl::SaslSettings;
-use crate::config::{SecurityConfig, SecurityProtocol, TlsConfig};
+use crate::config::{Password, SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig};
+use crate::oauth::source::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a connection task needs to secure and authenticate a socket.
@@ -60,24 +61,36 @@ impl SecurityContext {
                 e
             })
         });
-        let sasl = if cfg.protocol.uses_sasl() {
+        let sasl = if !cfg.protocol.uses_sasl() {
+            None
+        } else if cfg.sasl.mechanism == SaslMechanism::OAuthBearer {
+            let tokens = TokenSource::from_config(&cfg.sasl).map(Arc::new).map_err(|e| {
+                tracing::error!(error = %e, "OAUTHBEARER settings are unusable; every connection will fail");
+                e
+            });
+            Some(SaslSettings {
+                mechanism: cfg.sasl.mechanism,
+                username: String::new(),
+                password: Password::default(),
+                tokens: Some(tokens),
+            })
+        } else {
             cfg.sasl.credentials().map(|c| SaslSettings {
                 mechanism: cfg.sasl.mechanism,
                 username: c.username,
                 password: c.password,
+                tokens: None,
             })
-        } else {
-            None
         };
         Arc::new(SecurityContext { protocol: cfg.protocol, tls, sasl })
     }
 
     /// Fails at once (before any TCP connect) when the TLS files could not be loaded.
     pub(crate) fn check(&self) -> Result<()> {
-        match &self.tls {
-            Some(Err(e)) => Err(Error::new(ErrorKind::Config, e.clone())),
-            _ => Ok(()),
+        if let Some(Err(e)) = &self.tls {
+            return Err(Error::new(ErrorKind::Config, e.clone()));
         }
+        self.sasl.as_ref().map_or(Ok(()), SaslSettings::check)
     }
 
     /// After the handshake, a TLS 1.3 server's verdict on our client certificate arrives as an
@@ -242,16 +255,65 @@ fn client_identity(cfg: &TlsConfig) -> std::result::Result<Option<Identity>, Str
     if chain.is_empty() {
         return Err(format!("{chain_what} holds no PEM certificate"));
     }
-    if String::from_utf8_lossy(&key_pem).contains("ENCRYPTED PRIVATE KEY") {
-        // rustls reads unencrypted PKCS#8/PKCS#1/SEC1 keys only.
+    // Errors about the key never quote it, nor the password.
+    let key = private_key(&key_pem, &key_what, cfg.key_password.as_ref())?;
+    Ok(Some((chain, key)))
+}
+
+const ENCRYPTED_PKCS8_LABEL: &str = "ENCRYPTED PRIVATE KEY";
+
+/// The client's private key from PEM text: unencrypted PKCS#8, PKCS#1 or SEC1 as rustls reads
+/// them, or an encrypted PKCS#8 key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, RFC 5958 §3, as
+/// `openssl pkcs8 -topk8` writes it) decrypted with `ssl.key.password`. The decryption (PBES2:
+/// PBKDF2 or scrypt, AES-CBC; RFC 8018) is the RustCrypto `pkcs8` crate's. A password given
+/// for an unencrypted key is not needed and ignored.
+pub(crate) fn private_key(
+    pem: &[u8],
+    what: &str,
+    password: Option<&Password>,
+) -> std::result::Result<PrivateKeyDer<'static>, String> {
+    let text = String::from_utf8_lossy(pem);
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(format!(
-            "{key_what} holds an encrypted private key; gregor needs it unencrypted \
-             (openssl pkcs8 -in key.pem -out plain.pem), ssl.key.password is not supported"
+            "{what} holds a key in OpenSSL's legacy encrypted format; convert it to encrypted PKCS#8 \
+             (openssl pkcs8 -topk8 -v2 aes-256-cbc -in old.pem -out key.pem)"
         ));
     }
-    // Errors about the key never quote it.
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| format!("{key_what} holds no usable PEM private key"))?;
-    Ok(Some((chain, key)))
+    let begin = format!("-----BEGIN {ENCRYPTED_PKCS8_LABEL}-----");
+    let Some(start) = text.find(&begin) else {
+        return PrivateKeyDer::from_pem_slice(pem).map_err(|_| format!("{what} holds no usable PEM private key"));
+    };
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return Err(format!("{what} holds an encrypted private key; set ssl.key.password"));
+    };
+    let end_marker = format!("-----END {ENCRYPTED_PKCS8_LABEL}-----");
+    let end = text[start..]
+        .find(&end_marker)
+        .map(|i| start + i + end_marker.len())
+        .ok_or_else(|| format!("{what}: the encrypted private key has no END line"))?;
+    let (label, der) = pkcs8::der::pem::decode_vec(text[start..end].as_bytes())
+        .map_err(|_| format!("{what}: the encrypted private key is not valid PEM"))?;
+    debug_assert_eq!(label, ENCRYPTED_PKCS8_LABEL);
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|_| {
+            format!(
+                "{what}: the private key is encrypted with an unsupported scheme or malformed (supported: \
+                 PBES2 with PBKDF2-HMAC-SHA1/SHA2 or scrypt, and AES-128/192/256-CBC)"
+            )
+        })?;
+    // A wrong password fails the CBC padding check, or (1 time in 256) yields bytes that do not
+    // parse as a PrivateKeyInfo: both are the same error to the user.
+    let plain = info.decrypt(password.expose().as_bytes()).map_err(|e| match e {
+        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::AlgorithmParametersInvalid { .. })
+        | pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. }) => format!(
+            "{what}: the private key is encrypted with an unsupported scheme (supported: PBES2 with \
+             PBKDF2-HMAC-SHA1/SHA2 or scrypt, and AES-128/192/256-CBC)"
+        ),
+        _ => format!("{what}: cannot decrypt the private key: wrong ssl.key.password"),
+    })?;
+    pkcs8::PrivateKeyInfo::try_from(plain.as_bytes())
+        .map_err(|_| format!("{what}: cannot decrypt the private key: wrong ssl.key.password"))?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain.as_bytes().to_vec())))
 }
 
 /// `ssl.endpoint.identification.algorithm=` (empty): the chain, validity and signatures are
@@ -339,3 +401,7 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tls_key_tests.rs"]
+mod key_tests;
