@@ -2,8 +2,8 @@
 //!
 //! kcat's habits: verbosity starts at 1, `-q` sets it to 0 (nothing but errors that end the
 //! run), each `-v` adds one; `-d CONTEXTS` turns on debug logs of parts of the client. gregor
-//! logs with `tracing`; the levels map as: 0 → off, 1 → error, 2 → warn, 3 → info, 4 → debug,
-//! 5 → trace. `GREGOR_LOG` (a `tracing` filter such as `gregor=debug,gregor::net=trace`)
+//! logs with `tracing`; the levels map as: 0 and 1 → off (by default a failure is the one line
+//! gregor prints itself), 2 → warn (and errors), 3 → info, 4 → debug, 5 → trace. `GREGOR_LOG` (a `tracing` filter such as `gregor=debug,gregor::net=trace`)
 //! replaces the level that `-q`/`-v` chose; `-d` adds to either.
 
 /// The `-d` contexts and the `tracing` targets they turn to debug (kcat's librdkafka names
@@ -30,7 +30,7 @@ pub struct LogArgs {
     /// Quiet: no informational messages and no logs (kcat -q).
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
-    /// More verbose: -v warnings, -vv info, -vvv debug, -vvvv trace (kcat -v).
+    /// More verbose: -v warnings and errors, -vv info, -vvv debug, -vvvv trace (kcat -v).
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Debug logs for these parts, comma-separated: all, broker, connection, protocol,
@@ -56,8 +56,7 @@ impl LogArgs {
             Some(e) => parts.push(e.to_string()),
             None => parts.push(
                 match self.verbosity() {
-                    0 => "off",
-                    1 => "error",
+                    0 | 1 => "off",
                     2 => "warn",
                     3 => "info",
                     4 => "debug",
@@ -102,7 +101,7 @@ mod tests {
     #[test]
     fn levels_follow_kcat_verbosity() {
         let mut a = LogArgs::default();
-        assert_eq!(a.filter(None).unwrap(), "error");
+        assert_eq!(a.filter(None).unwrap(), "off", "by default only gregor's own one-line error");
         a.verbose = 2;
         assert_eq!(a.filter(None).unwrap(), "info");
         a.quiet = true;
@@ -115,7 +114,7 @@ mod tests {
         let a = LogArgs { debug: Some("broker,cgrp".into()), ..Default::default() };
         assert_eq!(
             a.filter(None).unwrap(),
-            "error,gregor::net=debug,gregor::consumer::group=debug,gregor::consumer::group_consumer=debug"
+            "off,gregor::net=debug,gregor::consumer::group=debug,gregor::consumer::group_consumer=debug"
         );
         let bad = LogArgs { debug: Some("brokr".into()), ..Default::default() };
         assert!(bad.filter(None).unwrap_err().contains("unknown -d context 'brokr'"));

@@ -38,7 +38,7 @@ config key, and -F FILE for a .properties file. Errors are one line on stderr an
 Environment:
   GREGOR_LOG   Log filter for stderr, in tracing's EnvFilter syntax, e.g. GREGOR_LOG=debug or
                GREGOR_LOG=gregor::net=trace,gregor::consumer=debug. Replaces the level that
-               -q/-v choose (default: errors only); -d CONTEXTS adds to it.";
+               -q/-v choose (default: none, a failure is one line); -d CONTEXTS adds to it.";
 
 #[derive(Parser, Debug)]
 #[command(name = "gregor", version, about = ABOUT, after_help = AFTER_HELP)]
