@@ -47,6 +47,8 @@ if [ "$kafka" = 1 ]; then
     # One at a time: one of them stops and restarts a broker.
     cargo test --locked -p gregor --test kafka_real -- --test-threads=1
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
+    # Idempotent producer through cut connections and broker restarts (~2 min).
+    cargo test --locked -p gregor --test idempotence_kafka -- --test-threads=1
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
     cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_metadata_offsets_groups

@@ -235,7 +235,7 @@ pub struct ConsumerMemberSnapshot {
 
 /// An in-process Kafka cluster of N brokers on 127.0.0.1 (see the crate docs).
 pub struct MockCluster {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     brokers: Mutex<BTreeMap<i32, BrokerRt>>,
     timer: JoinHandle<()>,
 }

@@ -33,6 +33,7 @@
 mod accounting;
 mod broker;
 mod cluster;
+mod cluster_txn;
 mod consumer_group;
 mod faults;
 mod group;
@@ -40,13 +41,16 @@ mod group_io;
 mod handlers;
 mod log;
 mod malformed;
+mod producer_state;
 mod state;
+mod txn;
 
 pub use accounting::{ConnectionRecord, RequestRecord, TimedOut};
 pub use cluster::{
     parse_topic_spec, ConsumerGroupSnapshot, ConsumerMemberSnapshot, GroupSnapshot, MemberSnapshot,
     MockCluster, MockClusterBuilder,
 };
+pub use cluster_txn::{TransactionSnapshot, TransactionState};
 pub use faults::Malformed;
 
 /// `(api_key, min_version, max_version)` for every API the mock implements, as advertised in

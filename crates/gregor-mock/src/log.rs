@@ -37,6 +37,33 @@ pub(crate) struct BatchHeader {
     pub last_offset_delta: i32,
     pub first_timestamp: i64,
     pub max_timestamp: i64,
+    pub attributes: i16,
+    /// -1 unless the producer is idempotent.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
+impl BatchHeader {
+    /// Attribute bit 4 (KIP-98).
+    pub(crate) fn is_transactional(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+
+    /// Attribute bit 5: a transaction marker, not data.
+    pub(crate) fn is_control(&self) -> bool {
+        self.attributes & 0x20 != 0
+    }
+
+    /// `DefaultRecordBatch.lastSequence`: sequences wrap at `i32::MAX`.
+    pub(crate) fn last_sequence(&self) -> i32 {
+        let n = self.last_offset_delta;
+        if self.base_sequence > i32::MAX - n {
+            n - (i32::MAX - self.base_sequence) - 1
+        } else {
+            self.base_sequence + n
+        }
+    }
 }
 
 fn be_i32(b: &[u8], at: usize) -> i32 {
@@ -82,6 +109,10 @@ pub(crate) fn parse_batch(b: &[u8]) -> Result<BatchHeader, BatchError> {
         last_offset_delta,
         first_timestamp: be_i64(b, 27),
         max_timestamp: be_i64(b, 35),
+        attributes: i16::from_be_bytes([b[ATTRIBUTES_OFFSET], b[ATTRIBUTES_OFFSET + 1]]),
+        producer_id: be_i64(b, 43),
+        producer_epoch: i16::from_be_bytes([b[51], b[52]]),
+        base_sequence: be_i32(b, 53),
     })
 }
 
@@ -105,6 +136,8 @@ pub(crate) struct PartitionLog {
     pub batches: Vec<StoredBatch>,
     pub log_start_offset: i64,
     pub high_watermark: i64,
+    /// Idempotent and transactional producers' state (see `producer_state`).
+    pub producers: crate::producer_state::ProducerStates,
 }
 
 impl PartitionLog {
@@ -125,19 +158,41 @@ impl PartitionLog {
         base
     }
 
+    /// Writes an end-of-transaction marker (a control batch) for `producer_id` with `epoch`
+    /// and ends its transaction here; returns the marker's offset.
+    pub(crate) fn append_marker(&mut self, producer_id: i64, epoch: i16, commit: bool, coordinator_epoch: i32) -> i64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let raw = control_batch(producer_id, epoch, commit, coordinator_epoch, now);
+        let offset = match parse_batch(&raw) {
+            Ok(h) => self.append(&raw, &h),
+            // Cannot happen: the batch was just encoded.
+            Err(_) => return self.high_watermark,
+        };
+        self.producers.end_txn(producer_id, epoch, commit, offset);
+        offset
+    }
+
     /// Batches from the one containing `offset`, within `max_bytes` except that the first batch
     /// is always returned when `allow_oversized_first` (KIP-74: progress even if a batch is
-    /// larger than the limit).
-    pub(crate) fn read(
+    /// larger than the limit), and only batches that end before `end` (a `read_committed` fetch
+    /// stops at the last stable offset).
+    pub(crate) fn read_until(
         &self,
         offset: i64,
         max_bytes: usize,
         allow_oversized_first: bool,
+        end: i64,
     ) -> Vec<Bytes> {
         let start = self.batches.partition_point(|b| b.last_offset < offset);
         let mut out = Vec::new();
         let mut size = 0usize;
         for b in &self.batches[start..] {
+            if b.last_offset >= end {
+                break;
+            }
             let len = b.bytes.len();
             if size + len > max_bytes && !(out.is_empty() && allow_oversized_first) {
                 break;
@@ -183,6 +238,59 @@ impl PartitionLog {
             .max_by_key(|b| b.max_timestamp)
             .map(|b| (b.last_offset, b.max_timestamp))
     }
+}
+
+/// One control batch holding an `EndTransactionMarker` (key: version 0, type 0 = abort or
+/// 1 = commit; value: version 0, coordinator epoch), transactional and control bits set.
+fn control_batch(producer_id: i64, epoch: i16, commit: bool, coordinator_epoch: i32, timestamp: i64) -> Bytes {
+    let mut key = BytesMut::with_capacity(4);
+    key.put_i16(0);
+    key.put_i16(i16::from(commit));
+    let mut value = BytesMut::with_capacity(6);
+    value.put_i16(0);
+    value.put_i32(coordinator_epoch);
+    // The record: length, attributes, timestamp delta, offset delta, key, value, no headers
+    // (all varints, zig-zag encoded).
+    let mut rec = BytesMut::new();
+    rec.put_u8(0);
+    put_varint(&mut rec, 0);
+    put_varint(&mut rec, 0);
+    put_varint(&mut rec, key.len() as i64);
+    rec.extend_from_slice(&key);
+    put_varint(&mut rec, value.len() as i64);
+    rec.extend_from_slice(&value);
+    put_varint(&mut rec, 0);
+    let mut records = BytesMut::new();
+    put_varint(&mut records, rec.len() as i64);
+    records.extend_from_slice(&rec);
+
+    let mut b = BytesMut::with_capacity(BATCH_HEADER_LEN + records.len());
+    b.put_i64(0); // base offset, set by append
+    b.put_i32((BATCH_HEADER_LEN - LOG_OVERHEAD + records.len()) as i32);
+    b.put_i32(-1); // partition leader epoch
+    b.put_u8(2); // magic
+    b.put_u32(0); // crc, below
+    b.put_i16(0x10 | 0x20); // transactional, control
+    b.put_i32(0); // last offset delta
+    b.put_i64(timestamp);
+    b.put_i64(timestamp);
+    b.put_i64(producer_id);
+    b.put_i16(epoch);
+    b.put_i32(-1); // base sequence
+    b.put_i32(1); // record count
+    b.extend_from_slice(&records);
+    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b.freeze()
+}
+
+fn put_varint(b: &mut BytesMut, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        b.put_u8((z as u8) | 0x80);
+        z >>= 7;
+    }
+    b.put_u8(z as u8);
 }
 
 /// Concatenates batches into a `records` field.

@@ -90,6 +90,9 @@ pub(crate) struct State {
     pub cluster_id: String,
     /// Replicas per new partition (1 = leader only), capped at the broker count.
     pub replication_factor: usize,
+    /// The transaction coordinator's state (all brokers share it; each answers only for the
+    /// transactional ids it coordinates).
+    pub txns: crate::txn::TxnCoordinator,
 }
 
 impl State {
@@ -107,6 +110,7 @@ impl State {
             next_ticket: 0,
             cluster_id: "gregor-mock-cluster".to_string(),
             replication_factor: 1,
+            txns: Default::default(),
         }
     }
 

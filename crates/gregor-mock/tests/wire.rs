@@ -454,7 +454,7 @@ async fn accounting_records_every_connection_its_addresses_and_requests() {
 }
 
 #[tokio::test]
-async fn init_producer_id_for_idempotent_producers_only() {
+async fn init_producer_id_for_idempotent_and_transactional_producers() {
     let c = cluster().await;
     let mut cl = RawClient::connect(c.broker_addr(0).unwrap()).await;
     let r = cl
@@ -480,11 +480,22 @@ async fn init_producer_id_for_idempotent_producers_only() {
         (r.producer_id, 1),
         "epoch bump (KIP-360)"
     );
-    let txn =
-        InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(sb("tx"))));
-    assert_eq!(
-        cl.call(&txn, 4).await.error_code,
-        35,
-        "transactions are not implemented"
-    );
+    // A transactional id is served by its transaction coordinator only; every new
+    // InitProducerId bumps its epoch (fencing the previous instance).
+    let txn = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(sb("tx"))))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let mut answers = Vec::new();
+    for id in c.broker_ids() {
+        let mut b = RawClient::connect(c.broker_addr(id).unwrap()).await;
+        answers.push(b.call(&txn, 4).await);
+    }
+    let served: Vec<_> = answers.iter().filter(|r| r.error_code == 0).collect();
+    assert_eq!(served.len(), 1, "one coordinator");
+    assert!(answers.iter().all(|r| r.error_code == 0 || r.error_code == 16), "others: NOT_COORDINATOR");
+    assert_eq!(served[0].producer_epoch, 0);
+    let snap = c.transaction("tx").unwrap();
+    assert_eq!((snap.producer_id, snap.epoch), (served[0].producer_id.0, 0));
 }

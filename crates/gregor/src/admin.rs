@@ -23,6 +23,7 @@ use crate::config::NetConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
+use crate::protocol_errors::KafkaCode;
 
 #[path = "admin_metadata.rs"]
 mod metadata;
@@ -31,10 +32,9 @@ pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMeta
 mod groups;
 pub use groups::{GroupDescription, GroupListing, GroupType, MemberDescription};
 
-/// TOPIC_ALREADY_EXISTS.
-const TOPIC_ALREADY_EXISTS: i16 = 36;
-/// UNKNOWN_TOPIC_OR_PARTITION.
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const NONE: i16 = KafkaCode::NONE.0;
+const TOPIC_ALREADY_EXISTS: i16 = KafkaCode::TOPIC_ALREADY_EXISTS.0;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = KafkaCode::UNKNOWN_TOPIC_OR_PARTITION.0;
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +167,7 @@ pub(crate) async fn create_topics(
                 for t in &todo {
                     let r = resp.topics.iter().find(|r| r.name.0.as_str() == t.0);
                     match r.map(|r| (r.error_code, r.error_message.as_ref().map(|m| m.to_string()))) {
-                        Some((0, _)) => {}
+                        Some((NONE, _)) => {}
                         Some((TOPIC_ALREADY_EXISTS, _)) if exists_ok => {}
                         Some((code, msg)) => {
                             let e = Error::broker_code(
@@ -206,7 +206,7 @@ pub(crate) async fn create_topics(
     wait_for_metadata(cluster, &names, deadline, timeout, |snap| {
         topics.iter().all(|(name, partitions, _)| {
             snap.topics.get(name).is_some_and(|t| {
-                t.error == 0
+                t.error == NONE
                     && !t.partitions.is_empty()
                     && (*partitions <= 0 || t.partitions.len() as i32 >= *partitions)
                     && t.partitions.iter().all(|p| p.leader >= 0)
@@ -234,7 +234,7 @@ pub(crate) async fn delete_topics(cluster: &Cluster, topics: &[&str], missing_ok
         .map_err(|_| timed_out("DeleteTopics", timeout))??;
     for r in &resp.responses {
         match r.error_code {
-            0 => {}
+            NONE => {}
             UNKNOWN_TOPIC_OR_PARTITION if missing_ok => {}
             code => {
                 let topic = r.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
@@ -256,7 +256,7 @@ pub(crate) async fn list_topics(cluster: &Cluster) -> Result<BTreeMap<String, us
     Ok(snap
         .topics
         .values()
-        .filter(|t| !t.internal && t.error == 0)
+        .filter(|t| !t.internal && t.error == NONE)
         .map(|t| (t.name.clone(), t.partitions.len()))
         .collect())
 }

@@ -18,7 +18,8 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
     FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::AbortedTransaction;
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use uuid::Uuid;
 
 use super::{
@@ -78,6 +79,7 @@ pub(crate) async fn handle(
         req.replica_id.0
     };
     let client = Client {
+        read_committed: v >= 4 && req.isolation_level == 1,
         consumer: replica_id < 0,
         rack: (v >= 11 && replica_id < 0 && !req.rack_id.is_empty())
             .then(|| req.rack_id.to_string()),
@@ -267,6 +269,9 @@ fn st_topic_name(known: &[(String, Uuid)], id: Uuid) -> Option<String> {
 
 /// Who is fetching: a consumer (replica id < 0) and its `client.rack` (v11+, non-empty).
 struct Client {
+    /// `isolation.level=read_committed`: data up to the last stable offset, with the aborted
+    /// transactions in that range.
+    read_committed: bool,
     consumer: bool,
     rack: Option<String>,
 }
@@ -339,15 +344,32 @@ fn build(
             }
             Some(p) => {
                 let log = &p.log;
+                let lso = log.producers.last_stable_offset(log.high_watermark);
                 pd.high_watermark = log.high_watermark;
-                pd.last_stable_offset = log.high_watermark;
+                pd.last_stable_offset = lso;
                 pd.log_start_offset = log.log_start_offset;
                 if it.fetch_offset < log.log_start_offset || it.fetch_offset > log.high_watermark {
                     OFFSET_OUT_OF_RANGE
                 } else {
                     let remaining = response_max.saturating_sub(total);
                     let limit = (it.max_bytes.max(0) as usize).min(remaining);
-                    let batches = log.read(it.fetch_offset, limit, total == 0);
+                    let end = if client.read_committed { lso } else { i64::MAX };
+                    let batches = log.read_until(it.fetch_offset, limit, total == 0, end);
+                    if client.read_committed {
+                        // Kafka `collectAbortedTransactions` over the fetched range.
+                        let upto = batches.last().map_or(it.fetch_offset, |_| lso);
+                        pd.aborted_transactions = Some(
+                            log.producers
+                                .aborted_between(it.fetch_offset, upto)
+                                .into_iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect(),
+                        );
+                    }
                     let records = concat(&batches);
                     total += records.len();
                     pd.records = Some(records);

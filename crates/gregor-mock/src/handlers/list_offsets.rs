@@ -23,6 +23,7 @@ pub(crate) fn handle(
     forced: Option<i16>,
 ) -> ListOffsetsResponse {
     let st = ctx.shared.state();
+    let read_committed = v >= 2 && req.isolation_level == 1;
     let topics = req
         .topics
         .iter()
@@ -53,6 +54,10 @@ pub(crate) fn handle(
                         (None, Some(part)) => {
                             let log = &part.log;
                             let (off, ts) = match p.timestamp {
+                                // read_committed sees up to the last stable offset.
+                                LATEST | LATEST_TIERED if read_committed => {
+                                    (log.producers.last_stable_offset(log.high_watermark), -1)
+                                }
                                 LATEST | LATEST_TIERED => (log.high_watermark, -1),
                                 EARLIEST | EARLIEST_LOCAL => (log.log_start_offset, -1),
                                 MAX_TIMESTAMP => log.max_timestamp().unwrap_or((-1, -1)),

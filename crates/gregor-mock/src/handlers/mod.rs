@@ -20,6 +20,7 @@ mod metadata;
 mod offsets;
 mod produce;
 mod producer_id;
+mod txn;
 
 /// Per-request context handed to every handler.
 pub(crate) struct Ctx {
@@ -46,6 +47,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
@@ -162,6 +167,10 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
             &producer_id::handle(ctx, dec(&mut buf, v)?, v, forced),
             v,
         )?),
+        ApiKey::AddPartitionsToTxn => Some(enc(&txn::add_partitions(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::AddOffsetsToTxn => Some(enc(&txn::add_offsets(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::EndTxn => Some(enc(&txn::end_txn(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::TxnOffsetCommit => Some(enc(&txn::txn_offset_commit(ctx, dec(&mut buf, v)?, v, forced), v)?),
         ApiKey::OffsetFetch => Some(enc(&offsets::fetch(ctx, dec(&mut buf, v)?, v, forced), v)?),
         ApiKey::ConsumerGroupHeartbeat => Some(enc(
             &consumer_group::heartbeat(ctx, dec(&mut buf, v)?, v, forced),

@@ -10,6 +10,7 @@ use super::{
     UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_FOR_MESSAGE_FORMAT,
 };
 use crate::log::{split_batches, BatchError};
+use crate::producer_state::Check;
 
 /// Returns None for acks=0: the broker sends no response at all (`KafkaApis.handleProduceRequest`).
 pub(crate) fn handle(
@@ -31,7 +32,22 @@ pub(crate) fn handle(
                     .with_index(p.index)
                     .with_base_offset(-1)
                     .with_log_append_time_ms(-1);
+                let split = p.records.as_ref().ok_or(BatchError::Corrupt).and_then(split_batches);
+                // KIP-890 verification: a transactional batch must belong to its producer's open
+                // transaction on this partition.
+                let in_txn: Vec<bool> = match &split {
+                    Ok(batches) => batches
+                        .iter()
+                        .map(|(_, h)| h.is_transactional() && st.in_open_txn(h.producer_id, &name, p.index))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
                 let code = if let Some(code) = forced {
+                    // Like a broker, say where the log starts (the producer uses it to tell an
+                    // UNKNOWN_PRODUCER_ID caused by retention from lost state).
+                    if let Some(part) = st.topics.get(&name).and_then(|tp| tp.partitions.get(p.index as usize)) {
+                        r.log_start_offset = part.log.log_start_offset;
+                    }
                     code
                 } else if !(-1..=1).contains(&req.acks) {
                     INVALID_REQUIRED_ACKS
@@ -51,24 +67,38 @@ pub(crate) fn handle(
                             }
                             NOT_LEADER_OR_FOLLOWER
                         }
-                        Some(part) => match p
-                            .records
-                            .as_ref()
-                            .ok_or(BatchError::Corrupt)
-                            .and_then(split_batches)
-                        {
+                        Some(part) => match split {
                             Err(BatchError::Corrupt) => CORRUPT_MESSAGE,
                             Err(BatchError::UnsupportedMagic) => UNSUPPORTED_FOR_MESSAGE_FORMAT,
                             Ok(batches) => {
-                                let mut first = None;
-                                for (raw, h) in &batches {
-                                    let base = part.log.append(raw, h);
-                                    first.get_or_insert(base);
+                                // Idempotence: validate every batch before appending any.
+                                let mut refused = 0;
+                                let mut duplicate = None;
+                                for ((_, h), in_txn) in batches.iter().zip(&in_txn) {
+                                    match part.log.producers.check(h, *in_txn) {
+                                        Check::Append => {}
+                                        Check::Duplicate(base) => duplicate = duplicate.or(Some(base)),
+                                        Check::Reject(c) => refused = c,
+                                    }
                                 }
-                                appended = true;
-                                r.base_offset = first.unwrap_or(-1);
                                 r.log_start_offset = part.log.log_start_offset;
-                                0
+                                if refused != 0 {
+                                    refused
+                                } else if let (Some(base), 1) = (duplicate, batches.len()) {
+                                    // A retry of a batch already written: its first offset again.
+                                    r.base_offset = base;
+                                    0
+                                } else {
+                                    let mut first = None;
+                                    for (raw, h) in &batches {
+                                        let base = part.log.append(raw, h);
+                                        part.log.producers.record(h, base);
+                                        first.get_or_insert(base);
+                                    }
+                                    appended = true;
+                                    r.base_offset = first.unwrap_or(-1);
+                                    0
+                                }
                             }
                         },
                     }

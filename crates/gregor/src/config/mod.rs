@@ -46,7 +46,7 @@ pub use self::net::{
 };
 pub use self::oauth::{LoginCallbackHandler, LoginRefreshConfig, OAuthBearerConfig};
 pub use self::parse::parse_properties;
-pub use self::producer::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
+pub use self::producer::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
 pub use self::secret::Password;
 pub use self::security::{
     SaslConfig, SaslCredentials, SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig,

@@ -43,6 +43,19 @@ pub(crate) struct SocketSettings {
 /// it fail at once with this error until `until`, instead of reconnecting in a loop until
 /// `default.api.timeout.ms` (Java's `NetworkClient` likewise surfaces an
 /// `AuthenticationException` from `poll` rather than retrying).
+/// A request queued on a connection (see [`NetClient::submit_versions`]).
+pub(crate) struct Submitted<T> {
+    queued: Queued,
+    _response: std::marker::PhantomData<fn() -> T>,
+}
+
+struct Queued {
+    conn_id: u64,
+    api_key: ApiKey,
+    /// `None`: the connection was gone before the request could be queued.
+    reply: Option<oneshot::Receiver<Result<RawResponse>>>,
+}
+
 struct Rejection {
     error: Error,
     until: Instant,
@@ -227,6 +240,48 @@ impl NetClient {
         timeout: Option<Duration>,
         encode: connection::EncodeFn,
     ) -> Result<RawResponse> {
+        let queued = self.submit_raw(target, why, api_key, versions, expect_response, timeout, encode).await?;
+        self.complete_raw(queued).await
+    }
+
+    /// Queues a request on its connection and returns without waiting for the response
+    /// ([`response`](Self::response) waits for it). Requests submitted one after the other
+    /// to the same target are written to the socket in that order — what an idempotent
+    /// producer needs to keep up to 5 batches of a partition in flight in sequence order.
+    pub(crate) async fn submit_versions<R>(
+        &self,
+        target: Target,
+        why: OpenReason,
+        req: R,
+        versions: (i16, i16),
+    ) -> Result<Submitted<R::Response>>
+    where
+        R: Request + Send + 'static,
+    {
+        let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
+        let queued = self.submit_raw(target, why, api_key, versions, true, None, encoder(api_key, req)).await?;
+        Ok(Submitted { queued, _response: std::marker::PhantomData })
+    }
+
+    /// Waits for the response of a submitted request.
+    pub(crate) async fn response<T: kafka_protocol::protocol::Decodable>(&self, s: Submitted<T>) -> Result<T> {
+        let api_key = s.queued.api_key;
+        let raw = self.complete_raw(s.queued).await?;
+        codec::decode_body::<T>(raw.body, api_key, raw.version)
+    }
+
+    /// Picks (or opens) the connection for `target` and queues the request on it.
+    #[allow(clippy::too_many_arguments)]
+    async fn submit_raw(
+        &self,
+        target: Target,
+        why: OpenReason,
+        api_key: ApiKey,
+        versions: (i16, i16),
+        expect_response: bool,
+        timeout: Option<Duration>,
+        encode: connection::EncodeFn,
+    ) -> Result<Queued> {
         let (conn_id, tx) = loop {
             let wait = {
                 let mut st = self.lock();
@@ -264,16 +319,23 @@ impl NetClient {
         self.shared.wake.notify_one();
         let (reply_tx, reply_rx) = oneshot::channel();
         let env = Envelope { api_key, versions, encode, expect_response, timeout, reply: reply_tx };
-        let mut dead = false;
-        let result = match tx.send(env).await {
-            Ok(()) => match reply_rx.await {
+        let reply = match tx.send(env).await {
+            Ok(()) => Some(reply_rx),
+            Err(_) => None,
+        };
+        Ok(Queued { conn_id, api_key, reply })
+    }
+
+    /// Waits for a queued request's response and does the connection's bookkeeping.
+    async fn complete_raw(&self, queued: Queued) -> Result<RawResponse> {
+        let Queued { conn_id, reply, .. } = queued;
+        let dead = reply.is_none();
+        let result = match reply {
+            Some(rx) => match rx.await {
                 Ok(r) => r,
                 Err(_) => Err(Error::new(ErrorKind::Disconnected, "connection closed before responding")),
             },
-            Err(_) => {
-                dead = true;
-                Err(Error::new(ErrorKind::Disconnected, "connection closed before the request was sent"))
-            }
+            None => Err(Error::new(ErrorKind::Disconnected, "connection closed before the request was sent")),
         };
         let mut st = self.lock();
         if dead {

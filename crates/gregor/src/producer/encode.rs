@@ -9,7 +9,8 @@
 use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::records::{self, ProduceRecord};
+use super::idempotence::BatchSequence;
+use crate::records::{self, BatchOptions, ProduceRecord};
 
 /// `compression.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,8 +89,14 @@ pub(crate) fn record_size(r: &PendingRecord, offset_delta: i32, timestamp_delta:
 
 type BorrowedHeaders<'a> = Vec<(&'a str, Option<&'a [u8]>)>;
 
-/// Encodes `records` (non-empty) as one v2 batch.
-pub(crate) fn encode_batch(records: &[PendingRecord], compression: Compression) -> Result<Bytes> {
+/// Encodes `records` (non-empty) as one v2 batch; an idempotent producer's batch carries its
+/// producer id, epoch and base sequence, a transactional one's also the transactional bit.
+pub(crate) fn encode_batch(
+    records: &[PendingRecord],
+    compression: Compression,
+    sequence: Option<BatchSequence>,
+    transactional: bool,
+) -> Result<Bytes> {
     // The record encoder borrows; header lists are the only thing built per record.
     let headers: Vec<BorrowedHeaders<'_>> =
         records.iter().map(|r| r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect()).collect();
@@ -103,7 +110,13 @@ pub(crate) fn encode_batch(records: &[PendingRecord], compression: Compression) 
             timestamp: r.timestamp,
         })
         .collect();
-    records::encode_batch(&borrowed, compression.codec())
+    let mut opts = BatchOptions { compression: compression.codec(), transactional, ..BatchOptions::default() };
+    if let Some(seq) = sequence {
+        opts.producer_id = seq.producer.id;
+        opts.producer_epoch = seq.producer.epoch;
+        opts.base_sequence = seq.base;
+    }
+    records::encode_batch_with(&borrowed, &opts)
         .map_err(|e| Error::new(ErrorKind::State, format!("encoding a record batch failed: {e}")))
 }
 
@@ -134,7 +147,7 @@ mod tests {
     #[test]
     fn uncompressed_batch_size_matches_record_size_estimate() {
         let r = recs(10);
-        let b = encode_batch(&r, Compression::None).unwrap();
+        let b = encode_batch(&r, Compression::None, None, false).unwrap();
         let expected: usize = BATCH_OVERHEAD
             + r.iter().enumerate().map(|(i, x)| record_size(x, i as i32, x.timestamp - r[0].timestamp)).sum::<usize>();
         assert_eq!(b.len(), expected);
@@ -149,7 +162,7 @@ mod tests {
     #[test]
     fn every_codec_sets_its_attribute_and_round_trips() {
         let r = recs(50);
-        let plain = encode_batch(&r, Compression::None).unwrap();
+        let plain = encode_batch(&r, Compression::None, None, false).unwrap();
         let plain_records = &plain[BATCH_OVERHEAD..];
         for (c, id) in [
             (Compression::Gzip, 1),
@@ -157,7 +170,7 @@ mod tests {
             (Compression::Lz4, 3),
             (Compression::Zstd, 4),
         ] {
-            let b = encode_batch(&r, c).unwrap();
+            let b = encode_batch(&r, c, None, false).unwrap();
             let (_, len, _, attrs, count, _, _) = header(&b);
             assert_eq!(attrs & 7, id, "{c:?}");
             assert_eq!(count, 50);
@@ -222,12 +235,12 @@ mod tests {
     #[test]
     fn uncompressed_batch_is_byte_identical_to_kafka_protocols() {
         let r = recs(25);
-        assert_eq!(encode_batch(&r, Compression::None).unwrap(), reference_encoding(&r));
+        assert_eq!(encode_batch(&r, Compression::None, None, false).unwrap(), reference_encoding(&r));
     }
 
     #[test]
     fn empty_batch_is_an_error_not_a_panic() {
-        assert!(encode_batch(&[], Compression::None).is_err());
+        assert!(encode_batch(&[], Compression::None, None, false).is_err());
     }
 
     #[test]

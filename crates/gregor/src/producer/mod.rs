@@ -30,6 +30,7 @@
 
 pub(crate) mod accumulator;
 pub(crate) mod encode;
+pub(crate) mod idempotence;
 pub(crate) mod partitioner;
 pub(crate) mod request;
 mod sender;
@@ -152,6 +153,10 @@ pub(crate) struct Resolved {
     pub(crate) max_in_flight: usize,
     pub(crate) buffer_memory: usize,
     pub(crate) max_block: Duration,
+    /// `enable.idempotence` after Java's rules.
+    pub(crate) idempotent: bool,
+    /// A `transactional.id` is set.
+    pub(crate) transactional: bool,
 }
 
 /// State shared by `Producer` and its sender task.
@@ -200,6 +205,8 @@ impl Producer {
             max_in_flight: (net.max_in_flight_per_connection as usize).max(1),
             buffer_memory: usize::try_from(config.buffer_memory).unwrap_or(usize::MAX),
             max_block: config.max_block,
+            idempotent: config.idempotent(),
+            transactional: config.transactional_id.is_some(),
         };
         let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false));
         Ok(Producer::with_cluster(cluster, cfg, config.linger))
@@ -223,8 +230,14 @@ impl Producer {
     /// buffer space (both bounded by `max.block.ms`); the returned future resolves when the
     /// record is acknowledged according to `acks`, or has failed for good.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        if self.inner.lock().closed {
-            return Err(Error::closed());
+        {
+            let st = self.inner.lock();
+            if st.closed {
+                return Err(Error::closed());
+            }
+            if let Some(e) = &st.fatal {
+                return Err(Error::new(e.kind(), format!("the producer has failed: {e}")));
+            }
         }
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let pending = PendingRecord { key: record.key, value: record.value, headers: record.headers, timestamp };
@@ -232,7 +245,7 @@ impl Producer {
         if size > self.inner.cfg.max_request_size || size > self.inner.cfg.buffer_memory {
             // Java's RecordTooLargeException, raised before anything is sent.
             return Err(Error::broker_code(
-                10,
+                crate::protocol_errors::KafkaCode::MESSAGE_TOO_LARGE.0,
                 format!(
                     "a record of {size} bytes is larger than max.request.size={} or buffer.memory={}",
                     self.inner.cfg.max_request_size, self.inner.cfg.buffer_memory
@@ -317,6 +330,7 @@ impl Producer {
         let task = {
             let mut st = self.inner.lock();
             st.abort_all("the producer was closed before the record was acknowledged");
+            st.dispatchers.clear();
             st.task.take()
         };
         if let Some(t) = task {

@@ -44,12 +44,16 @@ pub(crate) fn build(
 }
 
 /// One partition's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PartitionOutcome {
     pub(crate) error_code: i16,
     pub(crate) base_offset: i64,
     /// -1 unless the topic uses LogAppendTime.
     pub(crate) log_append_time: i64,
+    /// The partition's log start offset (v5+; -1 unknown).
+    pub(crate) log_start_offset: i64,
+    /// The broker's error message, if any.
+    pub(crate) error_message: Option<String>,
 }
 
 /// Finds the result for every requested partition; a partition the broker did not answer
@@ -71,32 +75,20 @@ pub(crate) fn outcomes(
                     error_code: p.error_code,
                     base_offset: p.base_offset,
                     log_append_time: p.log_append_time_ms,
+                    log_start_offset: p.log_start_offset,
+                    error_message: p.error_message.as_ref().map(|m| m.to_string()).filter(|m| !m.is_empty()),
                 },
             );
         }
     }
-    requested.iter().map(|tp| found.get(&(tp.topic.to_string(), tp.partition)).copied()).collect()
-}
-
-/// Kafka errors after which the producer's metadata is stale (Java's
-/// `InvalidMetadataException` subclasses): refresh before retrying.
-pub(crate) fn needs_metadata_refresh(code: i16) -> bool {
-    matches!(
-        code,
-        3   // UNKNOWN_TOPIC_OR_PARTITION
-        | 5  // LEADER_NOT_AVAILABLE
-        | 6  // NOT_LEADER_OR_FOLLOWER
-        | 56 // KAFKA_STORAGE_ERROR
-        | 74 // FENCED_LEADER_EPOCH
-        | 75 // UNKNOWN_LEADER_EPOCH
-        | 100 // UNKNOWN_TOPIC_ID
-    )
+    requested.iter().map(|tp| found.remove(&(tp.topic.to_string(), tp.partition))).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+    use crate::protocol_errors::KafkaCode;
     use kafka_protocol::protocol::{Decodable, Encodable};
     use std::sync::Arc;
 
@@ -138,11 +130,14 @@ mod tests {
             .with_name(TopicName(StrBytes::from_static_str("a")))
             .with_partition_responses(vec![
                 PartitionProduceResponse::default().with_index(0).with_base_offset(42).with_log_append_time_ms(-1),
-                PartitionProduceResponse::default().with_index(2).with_error_code(6).with_base_offset(-1),
+                PartitionProduceResponse::default()
+                    .with_index(2)
+                    .with_error_code(KafkaCode::NOT_LEADER_OR_FOLLOWER.0)
+                    .with_base_offset(-1),
             ])]);
         let out = outcomes(&resp, &[tp("a", 0), tp("a", 2), tp("a", 1)], |_| None);
-        assert_eq!(out[0], Some(PartitionOutcome { error_code: 0, base_offset: 42, log_append_time: -1 }));
-        assert_eq!(out[1].map(|o| o.error_code), Some(6));
+        assert_eq!(out[0].as_ref().map(|o| (o.error_code, o.base_offset, o.log_append_time)), Some((0, 42, -1)));
+        assert_eq!(out[1].as_ref().map(|o| o.error_code), Some(KafkaCode::NOT_LEADER_OR_FOLLOWER.0));
         assert_eq!(out[2], None);
     }
 
@@ -154,12 +149,6 @@ mod tests {
         t.topic_id = id;
         let resp = ProduceResponse::default().with_responses(vec![t]);
         let out = outcomes(&resp, &[tp("a", 0)], |u| (u == id).then(|| "a".to_string()));
-        assert_eq!(out[0].map(|o| o.base_offset), Some(5));
-    }
-
-    #[test]
-    fn leader_errors_ask_for_metadata() {
-        assert!(needs_metadata_refresh(6));
-        assert!(!needs_metadata_refresh(19), "NOT_ENOUGH_REPLICAS is retriable but metadata is fine");
+        assert_eq!(out[0].as_ref().map(|o| o.base_offset), Some(5));
     }
 }

@@ -8,16 +8,21 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceResponse, ProducerId};
+
 use super::accumulator::{Accumulator, Batch, TopicPartition};
 use super::encode::encode_batch;
+use super::idempotence::{ProducerIdAndEpoch, Sequencer, Verdict};
 use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
+use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
 use super::{Completion, Inner, RecordMetadata, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::backoff::ExponentialBackoff;
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
+use crate::protocol_errors::KafkaCode;
 
 /// Everything the producer and its sender share, behind one mutex (never held across an await).
 pub(crate) struct State {
@@ -35,6 +40,24 @@ pub(crate) struct State {
     retry: ExponentialBackoff,
     /// The metadata the sender saw last; a different one means a refresh happened.
     last_snapshot: Option<Arc<Snapshot>>,
+    /// The idempotent producer's sequence numbers (`None` when not idempotent).
+    pub(crate) idem: Option<Sequencer>,
+    /// InitProducerId of the idempotent producer.
+    init: InitProgress,
+    /// A fatal error (e.g. InitProducerId refused for good): every waiting batch and every
+    /// later `send` fails with it.
+    pub(crate) fatal: Option<Error>,
+    /// Per-broker dispatchers (see [`dispatch`]), fed in drain order.
+    pub(crate) dispatchers: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>>,
+}
+
+/// Where the idempotent producer's InitProducerId stands.
+#[derive(Debug, Default)]
+struct InitProgress {
+    in_flight: bool,
+    /// Not before this (retry backoff after a failure).
+    due: Option<Instant>,
+    attempts: u32,
 }
 
 impl State {
@@ -51,11 +74,18 @@ impl State {
             closed: false,
             retry: ExponentialBackoff::new(cfg.retry_backoff.0, cfg.retry_backoff.1),
             last_snapshot: None,
+            idem: cfg.idempotent.then(|| Sequencer::new(cfg.transactional)),
+            init: InitProgress::default(),
+            fatal: None,
+            dispatchers: HashMap::new(),
         }
     }
 
     fn complete(&mut self, b: Batch<Completion>, base_offset: i64, log_append_time: i64) {
         self.incomplete.remove(&b.id);
+        if let Some(s) = self.idem.as_mut() {
+            s.on_success(&b.tp, b.id, base_offset);
+        }
         let topic = b.tp.topic.to_string();
         for (i, (tok, rec)) in b.tokens.into_iter().zip(b.records.iter()).enumerate() {
             let _ = tok.send(Ok(RecordMetadata {
@@ -74,34 +104,62 @@ impl State {
         }
     }
 
-    /// Retries a batch after `retry.backoff.ms` (growing with its attempts) if the error is
-    /// retriable and `retries` and `delivery.timeout.ms` allow it; fails it otherwise.
-    /// `stale_metadata`: the error means the leader may have moved; the retry waits for a
-    /// metadata refresh.
-    fn retry_or_fail(&mut self, mut b: Batch<Completion>, err: Error, stale_metadata: bool, now: Instant, cfg: &Resolved) {
-        let backoff = self.retry.jittered(b.attempts, rand::random());
-        let expires = b.created + cfg.delivery_timeout;
-        if !err.is_retriable() || b.attempts >= cfg.retries || now + backoff >= expires {
-            let err = if err.is_retriable() && now + backoff >= expires {
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation",
-                        b.records.len(),
-                        b.tp,
-                        cfg.delivery_timeout.as_millis()
-                    ),
-                )
-                .with_source(err)
-            } else {
-                err
-            };
-            self.fail(b, &err);
+    /// A batch came back with `err` (`code` when the broker refused it, `None` when the request
+    /// failed as a whole). Retries it after `retry.backoff.ms` (growing with its attempts) when
+    /// Java's `Sender.canRetry` would: before `delivery.timeout.ms`, within `retries`, and if
+    /// the error is retriable — or, for an idempotent producer's sequence errors, if the
+    /// sequencer says so. Fails it otherwise. `stale_metadata`: the leader may have moved; the
+    /// retry waits for a metadata refresh.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_error(
+        &mut self,
+        mut b: Batch<Completion>,
+        code: Option<KafkaCode>,
+        err: Error,
+        log_start_offset: i64,
+        stale_metadata: bool,
+        now: Instant,
+        cfg: &Resolved,
+    ) {
+        let verdict = match (self.idem.as_mut(), b.sequence, code) {
+            (Some(s), Some(seq), Some(c)) => s.verdict(&b.tp, seq, c, log_start_offset),
+            _ => Verdict::ByError,
+        };
+        let retriable = match verdict {
+            Verdict::Retry => true,
+            Verdict::ByError => err.is_retriable(),
+            Verdict::Fail => false,
+        };
+        let expired = now >= b.created + cfg.delivery_timeout;
+        if retriable && !expired && b.attempts < cfg.retries {
+            tracing::debug!(tp = %b.tp, attempt = b.attempts + 1, error = %err, "retrying produce");
+            let backoff = self.retry.jittered(b.attempts, rand::random());
+            b.attempts += 1;
+            if let Some(s) = self.idem.as_mut() {
+                s.on_requeued(&b.tp, b.id);
+            }
+            self.acc.reenqueue(b, now + backoff, stale_metadata);
             return;
         }
-        tracing::debug!(tp = %b.tp, attempt = b.attempts + 1, error = %err, "retrying produce");
-        b.attempts += 1;
-        self.acc.reenqueue(b, now + backoff, stale_metadata);
+        // Java `failBatch(batch, response, adjustSequenceNumbers = attempts < retries)`.
+        if let Some(s) = self.idem.as_mut() {
+            s.on_failed(&b.tp, b.id, code, b.attempts < cfg.retries);
+        }
+        let err = if retriable && expired {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation",
+                    b.records.len(),
+                    b.tp,
+                    cfg.delivery_timeout.as_millis()
+                ),
+            )
+            .with_source(err)
+        } else {
+            err
+        };
+        self.fail(b, &err);
     }
 
     /// Fails everything still waiting (close).
@@ -148,7 +206,7 @@ pub(crate) async fn partitions_for(inner: &Arc<Inner>, topic: &str, deadline: In
                 }
             }
             if let Some(t) = snap.topics.get(topic) {
-                if t.error == 0 && !t.partitions.is_empty() {
+                if t.error == KafkaCode::NONE.0 && !t.partitions.is_empty() {
                     let p = Arc::new(Partitions {
                         topic: Arc::from(topic),
                         count: t.partitions.len() as i32,
@@ -158,7 +216,7 @@ pub(crate) async fn partitions_for(inner: &Arc<Inner>, topic: &str, deadline: In
                     return Ok(p);
                 }
                 // Authorization failures and invalid names will not fix themselves.
-                if matches!(t.error, 17 | 29) {
+                if topic_error_is_final(KafkaCode(t.error)) {
                     return Err(Error::broker_code(t.error, format!("cannot produce to topic {topic}")));
                 }
             }
@@ -241,8 +299,9 @@ async fn run(inner: Arc<Inner>) {
         let now = Instant::now();
         let snap = inner.cluster.snapshot();
         let leader = |tp: &TopicPartition| snap.leader(&tp.topic, tp.partition);
-        let (sends, next_check, unknown, done, waiting) = {
-            let mut st = inner.lock();
+        let (sends, next_check, unknown, done, waiting, start_init) = {
+            let mut guard = inner.lock();
+            let st = &mut *guard;
             if !st.last_snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &snap)) {
                 st.acc.metadata_updated();
                 st.last_snapshot = Some(snap.clone());
@@ -259,34 +318,73 @@ async fn run(inner: Arc<Inner>) {
                         inner.cfg.delivery_timeout.as_millis()
                     ),
                 );
+                if let (Some(s), Some(_)) = (st.idem.as_mut(), b.sequence) {
+                    // It was sent at least once: whether the broker has it is unknown.
+                    s.mark_unresolved(&b.tp, b.id);
+                }
                 st.fail(b, &err);
             }
             if had_expired {
                 inner.progress.notify_waiters();
             }
+            let mut next_check_init = None;
+            let mut start_init = false;
+            if let Some(s) = st.idem.as_mut() {
+                s.maybe_resolve();
+                if let Some(renumbered) = s.maybe_bump() {
+                    st.acc.renumber(&renumbered);
+                }
+                if s.needs_producer_id() && !st.init.in_flight && !st.acc.is_empty() && st.fatal.is_none() {
+                    match st.init.due {
+                        Some(due) if due > now => next_check_init = Some(due),
+                        _ => {
+                            st.init.in_flight = true;
+                            start_init = true;
+                        }
+                    }
+                }
+            }
             let ready = st.acc.poll_ready(now, leader);
             let mut sends = Vec::new();
             for node in ready.nodes {
                 while st.in_flight.get(&node).copied().unwrap_or(0) < inner.cfg.max_in_flight {
-                    let batches = st.acc.drain(node, now, leader, inner.cfg.max_request_size);
+                    let batches = st.acc.drain(node, now, leader, inner.cfg.max_request_size, st.idem.as_mut());
                     if batches.is_empty() {
                         break;
                     }
                     *st.in_flight.entry(node).or_default() += 1;
                     st.inflight_bytes += batches.iter().map(|b| b.size).sum::<usize>();
-                    sends.push((node, batches));
+                    // Queued under the lock, in drain order.
+                    let tx = st.dispatchers.entry(node).or_insert_with(|| {
+                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                        tokio::spawn(dispatch(inner.clone(), node, rx));
+                        tx
+                    });
+                    if let Err(returned) = tx.send(batches) {
+                        // Cannot happen while the sender runs (the dispatcher only ends when its
+                        // channel is dropped); settle them as a failed request all the same.
+                        sends.push((node, returned.0));
+                    }
                 }
             }
             let idle = st.in_flight.values().all(|n| *n == 0);
             let waiting = !st.acc.is_empty();
             let done = st.closed && !waiting && idle && sends.is_empty();
-            (sends, ready.next_check, ready.unknown_leaders, done, waiting)
+            let next_check = match (ready.next_check, next_check_init) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            (sends, next_check, ready.unknown_leaders, done, waiting, start_init)
         };
         if done {
+            inner.lock().dispatchers.clear();
             return;
         }
+        if start_init {
+            tokio::spawn(init_producer_id(inner.clone()));
+        }
         for (node, batches) in sends {
-            tokio::spawn(send_request(inner.clone(), node, batches));
+            settle_request(&inner, node, batches, Vec::new(), Err(Error::closed()));
         }
         let mut wake_at = next_check;
         if !unknown.is_empty() {
@@ -318,43 +416,80 @@ async fn run(inner: Arc<Inner>) {
 }
 
 /// Sends one Produce request with `batches` to `node` and settles every batch.
-async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Completion>>) {
-    let cfg = &inner.cfg;
-    let mut encode_failures = Vec::new();
-    let mut i = 0;
-    while i < batches.len() {
-        if batches[i].encoded.is_none() {
-            match encode_batch(&batches[i].records, cfg.compression) {
-                Ok(bytes) => batches[i].encoded = Some(bytes),
-                Err(e) => {
-                    encode_failures.push((batches.swap_remove(i), e));
-                    continue;
+/// One Produce request's batches, in the order the sender drained them.
+pub(crate) type Request = Vec<Batch<Completion>>;
+
+/// The per-broker dispatcher: takes the requests for `node` in the order they were drained,
+/// encodes them and queues each on the connection before taking the next (so an idempotent
+/// producer's batches of a partition reach the broker in sequence order), then leaves the
+/// response to a task of its own, so that up to `max.in.flight.requests.per.connection`
+/// requests are on the wire. Ends when the sender drops its channel.
+pub(crate) async fn dispatch(inner: Arc<Inner>, node: i32, mut requests: tokio::sync::mpsc::UnboundedReceiver<Request>) {
+    while let Some(mut batches) = requests.recv().await {
+        let cfg = &inner.cfg;
+        let mut encode_failures = Vec::new();
+        let mut i = 0;
+        while i < batches.len() {
+            let b = &batches[i];
+            if b.encoded.is_none() || b.encoded_with != b.sequence {
+                match encode_batch(&b.records, cfg.compression, b.sequence, cfg.transactional) {
+                    Ok(bytes) => {
+                        let seq = batches[i].sequence;
+                        batches[i].encoded = Some(bytes);
+                        batches[i].encoded_with = seq;
+                    }
+                    Err(e) => {
+                        encode_failures.push((batches.swap_remove(i), e));
+                        continue;
+                    }
                 }
             }
+            i += 1;
         }
-        i += 1;
-    }
-    let snap = inner.cluster.snapshot();
-    let result = if batches.is_empty() {
-        Ok(None)
-    } else {
+        if batches.is_empty() {
+            settle_request(&inner, node, batches, encode_failures, Ok(None));
+            continue;
+        }
+        let snap = inner.cluster.snapshot();
         let ids: HashMap<String, Uuid> = batches
             .iter()
             .filter_map(|b| snap.topics.get(&*b.tp.topic).map(|t| (t.name.clone(), t.id)))
             .collect();
-        let parts: Vec<_> =
-            batches.iter().map(|b| (b.tp.clone(), b.encoded.clone().unwrap_or_default())).collect();
+        let parts: Vec<_> = batches.iter().map(|b| (b.tp.clone(), b.encoded.clone().unwrap_or_default())).collect();
         let timeout_ms = cfg.request_timeout.as_millis().min(i32::MAX as u128) as i32;
         let req = request::build(cfg.acks, timeout_ms, &parts, &ids);
         let net = &inner.cluster.net;
         if cfg.acks == 0 {
-            net.send_no_response(Target::Broker(node), OpenReason::Produce, req).await.map(|()| None)
-        } else {
-            net.send_versions(Target::Broker(node), OpenReason::Produce, req, PRODUCE_VERSIONS).await.map(Some)
+            let result = net.send_no_response(Target::Broker(node), OpenReason::Produce, req).await.map(|()| None);
+            settle_request(&inner, node, batches, encode_failures, result);
+            continue;
         }
-    };
+        match net.submit_versions(Target::Broker(node), OpenReason::Produce, req, PRODUCE_VERSIONS).await {
+            Err(e) => settle_request(&inner, node, batches, encode_failures, Err(e)),
+            Ok(submitted) => {
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let result = inner.cluster.net.response(submitted).await.map(Some);
+                    settle_request(&inner, node, batches, encode_failures, result);
+                });
+            }
+        }
+    }
+}
+
+/// Settles every batch of one finished Produce request (its response, or why it failed).
+fn settle_request(
+    inner: &Arc<Inner>,
+    node: i32,
+    batches: Vec<Batch<Completion>>,
+    encode_failures: Vec<(Batch<Completion>, Error)>,
+    result: Result<Option<ProduceResponse>>,
+) {
+    let cfg = &inner.cfg;
+    let snap = inner.cluster.snapshot();
     let now = Instant::now();
-    let mut st = inner.lock();
+    let mut guard = inner.lock();
+    let st = &mut *guard;
     if let Some(n) = st.in_flight.get_mut(&node) {
         *n = n.saturating_sub(1);
     }
@@ -366,6 +501,9 @@ async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Compl
     let sent_bytes: usize = batches.iter().map(|b| b.size).sum::<usize>() + encode_failures.iter().map(|(b, _)| b.size).sum::<usize>();
     st.inflight_bytes = st.inflight_bytes.saturating_sub(sent_bytes);
     for (b, e) in encode_failures {
+        if let Some(s) = st.idem.as_mut() {
+            s.on_failed(&b.tp, b.id, None, false);
+        }
         st.fail(b, &e);
     }
     match result {
@@ -380,21 +518,29 @@ async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Compl
             let outcomes = request::outcomes(&resp, &tps, |id| snap.topic_name_by_id(id).map(str::to_string));
             let mut stale = Vec::new();
             for (b, o) in batches.into_iter().zip(outcomes) {
-                match o {
-                    Some(o) if o.error_code == 0 => st.complete(b, o.base_offset, o.log_append_time),
-                    Some(o) => {
-                        let needs_refresh = request::needs_metadata_refresh(o.error_code);
-                        if needs_refresh {
-                            stale.push(format!("{} ({})", b.tp, o.error_code));
+                let Some(o) = o else {
+                    let err = Error::protocol(format!("the Produce response has no result for {}", b.tp))
+                        .with_broker(format!("node {node}"));
+                    st.settle_error(b, None, err, -1, false, now, cfg);
+                    continue;
+                };
+                let code = KafkaCode(o.error_code);
+                let action = produce_action(code);
+                match action {
+                    ProduceAction::Complete => st.complete(b, o.base_offset, o.log_append_time),
+                    ProduceAction::CompleteWithoutOffset => st.complete(b, -1, -1),
+                    _ => {
+                        let refresh = action == ProduceAction::RefreshMetadataAndRetry;
+                        if refresh {
+                            stale.push(format!("{} ({code})", b.tp));
                         }
-                        let err = Error::broker_code(o.error_code, format!("producing to {} failed", b.tp))
+                        let mut err = Error::broker_code(o.error_code, format!("producing to {} failed", b.tp))
                             .with_broker(format!("node {node}"));
-                        st.retry_or_fail(b, err, needs_refresh, now, cfg);
-                    }
-                    None => {
-                        let err = Error::protocol(format!("the Produce response has no result for {}", b.tp))
-                            .with_broker(format!("node {node}"));
-                        st.retry_or_fail(b, err, false, now, cfg);
+                        if let Some(m) = &o.error_message {
+                            err = Error::broker_code(o.error_code, format!("producing to {} failed: {m}", b.tp))
+                                .with_broker(format!("node {node}"));
+                        }
+                        st.settle_error(b, Some(code), err, o.log_start_offset, refresh, now, cfg);
                     }
                 }
             }
@@ -409,11 +555,66 @@ async fn send_request(inner: Arc<Inner>, node: i32, mut batches: Vec<Batch<Compl
                 inner.cluster.request_update(format!("produce request to node {node} failed: {e}"));
             }
             for b in batches {
-                st.retry_or_fail(b, copy_error(&e), stale, now, cfg);
+                st.settle_error(b, None, copy_error(&e), -1, stale, now, cfg);
             }
         }
     }
-    drop(st);
+    drop(guard);
+    inner.wake.notify_one();
+    inner.progress.notify_waiters();
+}
+
+/// The idempotent producer's InitProducerId (Java `bumpIdempotentEpochAndResetIdIfNeeded`
+/// enqueues it; no transactional id, so any broker answers). A retriable failure is retried
+/// after the backoff; any other makes the producer fail every batch (fatal, as in Java).
+async fn init_producer_id(inner: Arc<Inner>) {
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(i32::MAX)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let result = inner.cluster.net.send(Target::AnyNode, OpenReason::Produce, req).await;
+    let now = Instant::now();
+    let mut guard = inner.lock();
+    let st = &mut *guard;
+    st.init.in_flight = false;
+    let failure = match result {
+        Ok(r) => match init_producer_id_action(KafkaCode(r.error_code)) {
+            InitAction::Proceed => {
+                let p = ProducerIdAndEpoch { id: r.producer_id.0, epoch: r.producer_epoch };
+                tracing::info!(producer_id = p.id, epoch = p.epoch, "idempotent producer got its producer id");
+                if let Some(s) = st.idem.as_mut() {
+                    s.set_producer(p);
+                }
+                st.init = InitProgress::default();
+                None
+            }
+            InitAction::Retry | InitAction::FindCoordinator => {
+                Some((true, Error::broker_code(r.error_code, "InitProducerId failed")))
+            }
+            InitAction::Fenced | InitAction::Fail => {
+                Some((false, Error::broker_code(r.error_code, "the broker refused a producer id to this idempotent producer")))
+            }
+        },
+        Err(e) => Some((e.is_retriable(), e)),
+    };
+    match failure {
+        None => {}
+        Some((true, e)) => {
+            let wait = st.retry.jittered(st.init.attempts, rand::random());
+            tracing::debug!(error = %e, retry_in_ms = wait.as_millis() as u64, "InitProducerId failed; retrying");
+            st.init.attempts += 1;
+            st.init.due = Some(now + wait);
+        }
+        Some((false, e)) => {
+            tracing::error!(error = %e, "idempotent producer cannot get a producer id");
+            for b in st.acc.abort_all() {
+                st.fail(b, &e);
+            }
+            st.fatal = Some(e);
+        }
+    }
+    drop(guard);
     inner.wake.notify_one();
     inner.progress.notify_waiters();
 }

@@ -15,6 +15,7 @@
 pub(crate) mod fetch;
 pub(crate) mod metadata;
 pub(crate) mod offsets;
+pub(crate) mod produce;
 
 #[cfg(test)]
 mod tests;
