@@ -112,6 +112,19 @@ wait_port() { # PORT: up to 60 s
     return 1
 }
 
+# The cell name a check records on success (compat_real.rs), for its failures too.
+check_label() {
+    case "$1" in
+    compat_group_classic) echo group-classic ;;
+    compat_commits_survive_restart) echo commit-restart ;;
+    compat_read_committed) echo read-committed ;;
+    compat_broker_restart) echo broker-restart ;;
+    compat_group_consumer_protocol) echo group-kip848 ;;
+    compat_static_membership) echo static-membership ;;
+    *) echo "${1#compat_}" ;;
+    esac
+}
+
 cleanup() { if [[ -n "$current" ]]; then stop_target "$current" "$current_data"; fi; }
 trap cleanup EXIT
 
@@ -154,7 +167,7 @@ for v in "${VERSIONS[@]}"; do
             echo "   pass  $check ($((SECONDS - tc))s)"
         else
             why="$(grep -m1 -A3 -E "panicked at|error\[" "$log" | tr '\n' ' ' | cut -c1-300)"
-            printf '%s\t%s\tFAIL\t%s\n' "$v" "${check#compat_}" "${why:-see $log}" >>"$RESULTS"
+            printf '%s\t%s\tFAIL\t%s\n' "$v" "$(check_label "$check")" "${why:-see $log}" >>"$RESULTS"
             echo "   FAIL  $check ($((SECONDS - tc))s): $log"
             [[ "$v" =~ ^[0-9] ]] && failed=1
         fi
@@ -164,9 +177,24 @@ for v in "${VERSIONS[@]}"; do
     echo "   $v done in $((SECONDS - t0))s"
 done
 
-# The matrix: one row per release, one line per cell.
+# The matrix: a grid (target x check), then one line per cell with what ran and was counted.
 {
     echo "# gregor compatibility run $(date -u +%Y-%m-%dT%H:%MZ), $((SECONDS - t_all))s"
+    echo
+    awk -F'\t' '
+        { if (!($1 in seen)) { seen[$1] = 1; rows[++nr] = $1 }
+          if (!($2 in cseen)) { cseen[$2] = 1; cols[++nc] = $2 }
+          cell[$1, $2] = $3 }
+        END {
+            line = "| target |"; sep = "|---|"
+            for (c = 1; c <= nc; c++) { line = line " " cols[c] " |"; sep = sep "---|" }
+            print line; print sep
+            for (r = 1; r <= nr; r++) {
+                line = "| " rows[r] " |"
+                for (c = 1; c <= nc; c++) { v = cell[rows[r], cols[c]]; line = line " " (v == "" ? "–" : v) " |" }
+                print line
+            }
+        }' "$RESULTS"
     echo
     echo "| Kafka | check | result | what ran |"
     echo "|---|---|---|---|"

@@ -489,7 +489,7 @@ cmd_start() {
         format_all
     fi
     # The OIDC listener fetches its JWKS while the broker starts.
-    if grep -q '^listeners=.*OIDC:' "$(node_dir 0)/server.properties"; then start_jwks; fi
+    start_security_services
     # All nodes in parallel: a broker's startup blocks until it reaches the controller quorum.
     for node in $(all_nodes); do launch_node "$node"; done
     # shellcheck disable=SC2046
@@ -498,7 +498,7 @@ cmd_start() {
         # shellcheck disable=SC2046
         stop_nodes $(broker_nodes)
         stop_nodes "$(quorum_node)"
-        stop_jwks
+        stop_security_services
         exit 1
     fi
     if grep -q '^listeners=.*SASL_SSL' "$(node_dir 0)/server.properties"; then
@@ -515,7 +515,7 @@ cmd_stop() {
     # shellcheck disable=SC2046
     stop_nodes $(broker_nodes)
     stop_nodes "$(quorum_node)"
-    stop_jwks
+    stop_security_services
     log "stopped"
 }
 

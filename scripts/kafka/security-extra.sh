@@ -12,7 +12,11 @@
 #               signing key (EC P-256, PKCS#8 PEM) is left for the tests' token endpoint
 #   +60 REAUTH  SASL_PLAINTEXT, PLAIN + SCRAM-SHA-256/512 + OAUTHBEARER (unsecured) with
 #               connections.max.reauth.ms=KAFKA_REAUTH_MS [4000] (KIP-368)
+#   +70 KERBEROS  with KAFKA_KERBEROS=1 only: GSSAPI against a test KDC (kerberos.sh)
 # The paths and addresses go to security.env (extra_security_env).
+
+# shellcheck source=kerberos.sh
+source "$KAFKA_SRC/kerberos.sh"
 
 MTLS_OFFSET=30
 OAUTH_OFFSET=40
@@ -24,12 +28,16 @@ JWKS_DIR="$DATA_DIR/jwks"
 OIDC_ISSUER=gregor-test-idp
 OIDC_AUDIENCE=gregor-kafka
 OAUTH_SCOPE=gregor-test
-EXTRA_LISTENER_MAP=",MTLS:SSL,OAUTH:SASL_PLAINTEXT,OIDC:SASL_PLAINTEXT,REAUTH:SASL_PLAINTEXT"
-extra_offsets() { echo "$MTLS_OFFSET $OAUTH_OFFSET $OIDC_OFFSET $REAUTH_OFFSET"; }
+EXTRA_LISTENER_MAP=",MTLS:SSL,OAUTH:SASL_PLAINTEXT,OIDC:SASL_PLAINTEXT,REAUTH:SASL_PLAINTEXT,KERBEROS:SASL_PLAINTEXT"
+extra_offsets() {
+    echo "$MTLS_OFFSET $OAUTH_OFFSET $OIDC_OFFSET $REAUTH_OFFSET"
+    if kerberos_on; then echo "$KERBEROS_OFFSET"; fi
+}
 
 extra_listeners() { # PLAINTEXT_PORT
     echo -n ",MTLS://127.0.0.1:$(($1 + MTLS_OFFSET)),OAUTH://127.0.0.1:$(($1 + OAUTH_OFFSET))"
     echo -n ",OIDC://127.0.0.1:$(($1 + OIDC_OFFSET)),REAUTH://127.0.0.1:$(($1 + REAUTH_OFFSET))"
+    kerberos_listener "$1"
 }
 
 extra_listener_config() {
@@ -61,11 +69,13 @@ EOF
     for m in plain scram-sha-256 scram-sha-512 oauthbearer; do
         echo "listener.name.reauth.$m.connections.max.reauth.ms=$REAUTH_MS"
     done
+    kerberos_listener_config
 }
 
 # A client certificate for MTLS (signed by the test CA; unencrypted PKCS#8 key: the tests
 # encrypt it themselves) and the OIDC signing key with its JWKS document.
 make_extra_security_files() {
+    make_kdc
     (
         set -e
         cd "$TLS_DIR"
@@ -136,8 +146,26 @@ stop_jwks() {
 # system property (BrokerSecurityConfigs.ALLOWED_SASL_OAUTHBEARER_URLS_CONFIG).
 node_security_jvm_flags() { # NODE
     [[ "$1" == controller ]] && return 0
-    grep -q '^listeners=.*OIDC:' "$(node_dir "$1")/server.properties" 2>/dev/null || return 0
-    echo "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=http://127.0.0.1:$JWKS_PORT/jwks.json"
+    local cfg
+    cfg="$(node_dir "$1")/server.properties"
+    if grep -q '^listeners=.*OIDC:' "$cfg" 2>/dev/null; then
+        echo "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=http://127.0.0.1:$JWKS_PORT/jwks.json"
+    fi
+    # The Kerberos listener: the test realm's krb5.conf.
+    if grep -q '^listeners=.*KERBEROS:' "$cfg" 2>/dev/null; then
+        echo "-Djava.security.krb5.conf=$KDC_DIR/krb5.conf"
+    fi
+}
+
+# The services the extra listeners need while brokers start and run.
+start_security_services() {
+    if grep -q '^listeners=.*OIDC:' "$(node_dir 0)/server.properties"; then start_jwks; fi
+    start_kdc
+}
+
+stop_security_services() {
+    stop_jwks
+    stop_kdc
 }
 
 extra_security_env() {
@@ -154,5 +182,6 @@ GREGOR_KAFKA_OIDC_ISSUER=$OIDC_ISSUER
 GREGOR_KAFKA_OIDC_AUDIENCE=$OIDC_AUDIENCE
 GREGOR_KAFKA_REAUTH_BOOTSTRAP=$(bootstrap_servers $REAUTH_OFFSET)
 GREGOR_KAFKA_REAUTH_MS=$REAUTH_MS
+$(kerberos_env)
 EOF
 }

@@ -16,8 +16,8 @@ impl Shared {
         Arc::new(Shared::default())
     }
 
-    pub fn delivered(&self, member: &str, partition: i32, offset: i64, at: Instant) {
-        self.ledger.lock().unwrap().delivered(member, partition, offset, at);
+    pub fn delivered(&self, member: &str, partition: i32, offset: i64, timestamp_ms: i64, at: Instant) {
+        self.ledger.lock().unwrap().delivered(member, partition, offset, timestamp_ms, at);
         self.changed.notify_all();
     }
 
@@ -48,10 +48,14 @@ impl Shared {
 pub struct FaultWindow {
     pub name: String,
     pub start: Instant,
+    pub start_ms: i64,
     /// When the fault ended (the broker is back, the tool finished, the member restarted).
     pub end: Option<Instant>,
+    pub end_ms: Option<i64>,
     /// Committed offsets sampled just before the fault started.
     pub committed_before: BTreeMap<i32, i64>,
+    /// From the end of the fault until the group had read everything produced by then.
+    pub caught_up_after: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -62,18 +66,58 @@ pub struct Ledger {
     pub redeliveries: Vec<((i32, i64), String, Instant)>,
     /// When each record arrived (in arrival order), to find consumption gaps.
     arrivals: Vec<Instant>,
+    /// (record timestamp, arrival wall clock) in ms, first deliveries only: end-to-end delay.
+    delays: Vec<(i64, i64)>,
     pub per_member: BTreeMap<String, u64>,
+    last_by_member: BTreeMap<String, Instant>,
+    /// partition → the lowest offset not delivered yet.
+    contiguous: BTreeMap<i32, i64>,
+    /// member → partition → when it last delivered a new record of it.
+    partitions_by_member: BTreeMap<String, BTreeMap<i32, Instant>>,
+}
+
+/// Milliseconds since the epoch, now.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Ledger {
-    pub fn delivered(&mut self, member: &str, partition: i32, offset: i64, at: Instant) {
+    pub fn delivered(&mut self, member: &str, partition: i32, offset: i64, timestamp_ms: i64, at: Instant) {
         *self.per_member.entry(member.to_string()).or_default() += 1;
         self.arrivals.push(at);
         if self.first.contains_key(&(partition, offset)) {
             self.redeliveries.push(((partition, offset), member.to_string(), at));
         } else {
             self.first.insert((partition, offset), at);
+            let w = self.contiguous.entry(partition).or_insert(0);
+            while self.first.contains_key(&(partition, *w)) {
+                *w += 1;
+            }
+            self.last_by_member.insert(member.to_string(), at);
+            self.partitions_by_member.entry(member.to_string()).or_default().insert(partition, at);
+            if timestamp_ms >= 0 {
+                self.delays.push((timestamp_ms, wall_ms()));
+            }
         }
+    }
+
+    /// The longest end-to-end delay (arrival minus record timestamp) of the records produced
+    /// between `from_ms` and `to_ms` (wall clock): how long the fault kept records waiting.
+    pub fn max_delay_of_records_produced(&self, from_ms: i64, to_ms: i64) -> Option<i64> {
+        self.delays.iter().filter(|(ts, _)| *ts >= from_ms && *ts <= to_ms).map(|(ts, at)| at - ts).max()
+    }
+
+    /// Partitions `member` delivered a first-time record of since `since`.
+    pub fn partitions_of(&self, member: &str, since: Instant) -> Vec<i32> {
+        self.partitions_by_member
+            .get(member)
+            .map(|m| m.iter().filter(|(_, t)| **t >= since).map(|(p, _)| *p).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether every offset below `ends` was delivered.
+    pub fn covers(&self, ends: &BTreeMap<i32, i64>) -> bool {
+        ends.iter().all(|(p, e)| *e <= 0 || self.contiguous.get(p).is_some_and(|w| w >= e))
     }
 
     pub fn distinct(&self) -> usize {
@@ -92,18 +136,6 @@ impl Ledger {
         out
     }
 
-    /// The highest offset delivered per partition.
-    pub fn max_offsets(&self) -> BTreeMap<i32, i64> {
-        let mut m = BTreeMap::new();
-        for (p, o) in self.first.keys() {
-            let e = m.entry(*p).or_insert(*o);
-            if *o > *e {
-                *e = *o;
-            }
-        }
-        m
-    }
-
     /// The longest stretch without any record arriving within `[from, to]`.
     pub fn longest_gap(&self, from: Instant, to: Instant) -> Duration {
         let mut last = from;
@@ -113,11 +145,6 @@ impl Ledger {
             last = t;
         }
         worst.max(to.saturating_duration_since(last))
-    }
-
-    /// The first record arriving at or after `t`.
-    pub fn first_arrival_after(&self, t: Instant) -> Option<Instant> {
-        self.arrivals.iter().copied().filter(|a| *a >= t).min()
     }
 
     /// Redeliveries that are not explained by a fault: a record delivered again must lie in the

@@ -17,7 +17,8 @@ use crate::ledger::Shared;
 pub enum Client {
     /// `gregor consume --format json`.
     Gregor,
-    /// Java's `ConsoleConsumer` (kafka-clients 4.3.1) through `kafka-cluster.sh tool`.
+    /// Java's `ConsoleConsumer` (kafka-clients 4.3.1, the `KafkaConsumer`), run with the jars
+    /// `kafka-cluster.sh jars` resolves.
     Java,
 }
 
@@ -33,6 +34,18 @@ pub struct MemberSpec {
     /// consumer properties, Java names (group.protocol, auto.commit.interval.ms, ...)
     pub props: Vec<(String, String)>,
     pub log_dir: PathBuf,
+    /// The Kafka jars (for Java members), from `kafka-cluster.sh jars`.
+    pub kafka_lib: Option<PathBuf>,
+}
+
+/// A `java` command with the Kafka jars and the tools' quiet log4j configuration.
+pub fn java_tool(lib: &std::path::Path, script: &std::path::Path, class: &str) -> Command {
+    let mut c = Command::new("java");
+    let log4j = script.with_file_name("kafka").join("log4j2-tools.properties");
+    c.args(["-Xmx256m", "-XX:+UseSerialGC"]);
+    c.arg(format!("-Dlog4j2.configurationFile={}", log4j.display()));
+    c.arg("-cp").arg(format!("{}/*", lib.display())).arg(class);
+    c
 }
 
 pub struct Member {
@@ -58,11 +71,11 @@ impl Member {
                 c
             }
             Client::Java => {
-                let mut c = Command::new(&spec.cluster_script);
-                c.args(["tool", "org.apache.kafka.tools.consumer.ConsoleConsumer"]);
+                let lib = spec.kafka_lib.as_deref().context("Java members need the Kafka jars")?;
+                let mut c = java_tool(lib, &spec.cluster_script, "org.apache.kafka.tools.consumer.ConsoleConsumer");
                 c.args(["--bootstrap-server", &spec.bootstrap, "--topic", &spec.topic, "--group", &spec.group]);
                 c.args(["--from-beginning", "--property", "print.partition=true", "--property", "print.offset=true"]);
-                c.args(["--property", "print.value=false"]);
+                c.args(["--property", "print.timestamp=true", "--property", "print.value=false"]);
                 for (k, v) in &spec.props {
                     c.arg("--consumer-property").arg(format!("{k}={v}"));
                 }
@@ -77,8 +90,8 @@ impl Member {
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some((p, o)) = parse_record_line(&line) {
-                    ledger.delivered(&who, p, o, Instant::now());
+                if let Some((p, o, ts)) = parse_record_line(&line) {
+                    ledger.delivered(&who, p, o, ts, Instant::now());
                 }
             }
         });
@@ -154,22 +167,25 @@ fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
-/// `{"topic":..,"partition":P,"offset":O,...}` (gregor) or `Partition:P\tOffset:O` (Java).
-pub fn parse_record_line(line: &str) -> Option<(i32, i64)> {
+/// `{"topic":..,"partition":P,"offset":O,"timestamp":T,...}` (gregor) or
+/// `CreateTime:T\tPartition:P\tOffset:O` (Java): partition, offset, record timestamp (ms).
+pub fn parse_record_line(line: &str) -> Option<(i32, i64, i64)> {
     if line.starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        return Some((v.get("partition")?.as_i64()? as i32, v.get("offset")?.as_i64()?));
+        let ts = v.get("timestamp").and_then(|t| t.as_i64()).unwrap_or(-1);
+        return Some((v.get("partition")?.as_i64()? as i32, v.get("offset")?.as_i64()?, ts));
     }
-    let mut p = None;
-    let mut o = None;
+    let (mut p, mut o, mut ts) = (None, None, -1);
     for field in line.split('\t') {
         if let Some(x) = field.strip_prefix("Partition:") {
             p = x.trim().parse().ok();
         } else if let Some(x) = field.strip_prefix("Offset:") {
             o = x.trim().parse().ok();
+        } else if let Some(x) = field.strip_prefix("CreateTime:") {
+            ts = x.trim().parse().unwrap_or(-1);
         }
     }
-    Some((p?, o?))
+    Some((p?, o?, ts))
 }
 
 #[cfg(test)]
@@ -178,8 +194,11 @@ mod tests {
 
     #[test]
     fn parses_both_clients_output() {
-        assert_eq!(parse_record_line(r#"{"topic":"t","partition":3,"offset":42,"value":"x"}"#), Some((3, 42)));
-        assert_eq!(parse_record_line("Partition:1\tOffset:7"), Some((1, 7)));
+        assert_eq!(
+            parse_record_line(r#"{"topic":"t","partition":3,"offset":42,"timestamp":99,"value":"x"}"#),
+            Some((3, 42, 99))
+        );
+        assert_eq!(parse_record_line("CreateTime:5\tPartition:1\tOffset:7"), Some((1, 7, 5)));
         assert_eq!(parse_record_line("Processed a total of 5 messages"), None);
     }
 }

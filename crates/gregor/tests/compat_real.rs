@@ -28,6 +28,15 @@ struct Cluster {
 
 impl Cluster {
     fn get() -> Option<Cluster> {
+        // gregor's own log (RUST_LOG, default warn) goes to the test's output, which the test
+        // harness prints for a failing check: scripts/compat.sh keeps it in target/compat/.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
         match std::env::var("GREGOR_KAFKA_BOOTSTRAP") {
             Ok(b) if !b.is_empty() => Some(Cluster {
                 bootstrap: b,

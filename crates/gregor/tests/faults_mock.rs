@@ -269,3 +269,21 @@ async fn advertised_endpoint_changes() {
     )
     .await;
 }
+
+/// Found by the chaos suite on real Kafka: a metadata request sent on a connection that the
+/// broker closes (it is restarting) failed `end_offsets`/`partitions_for` at once with "could
+/// not get metadata ... within default.api.timeout.ms", because the retry waited for the next
+/// `metadata.max.age.ms` instead of the retry backoff.
+#[tokio::test]
+async fn a_metadata_request_cut_off_by_the_broker_is_retried() {
+    init_tracing();
+    let c = MockCluster::builder().brokers(1).topic(TOPIC, 2).start().await.unwrap();
+    let consumer = Consumer::from_properties([("bootstrap.servers", c.bootstrap_servers().as_str())]).unwrap();
+    assert_eq!(consumer.partitions_for(TOPIC).await.unwrap().len(), 2);
+    // The connection's next request (its third, after ApiVersions and Metadata) is cut off.
+    c.drop_connection_at(0, 3);
+    let parts = consumer.partitions_for(TOPIC).await.expect("retried on a new connection");
+    assert_eq!(parts.len(), 2);
+    assert_eq!(c.connections().len(), 2, "a new connection replaced the one the broker closed");
+    consumer.close(Duration::from_secs(5)).await;
+}

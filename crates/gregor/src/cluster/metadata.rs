@@ -210,8 +210,15 @@ impl RefreshPolicy {
         self.wanted = None;
     }
 
+    /// A refresh failed: the data is still wanted, so the next attempt is due after the
+    /// (growing) retry backoff, not at the next `metadata.max.age.ms` (Java `Metadata`: a failed
+    /// update leaves the update needed). Without this, a caller that retries until its
+    /// deadline (`partitions_for`, `end_offsets`, a subscription) gave up after the first failed
+    /// attempt, e.g. one sent on a connection a restarting broker was closing (found by the
+    /// chaos suite).
     pub(crate) fn failed(&mut self) {
         self.failures = self.failures.saturating_add(1);
+        self.wanted.get_or_insert_with(|| "the previous refresh failed".into());
     }
 }
 
@@ -289,5 +296,25 @@ mod tests {
         p.failed();
         p.failed();
         assert_eq!(p.next_due().0, t0 + Duration::from_millis(300));
+    }
+
+    #[test]
+    fn a_failed_refresh_is_retried_after_the_backoff_not_the_max_age() {
+        let t0 = Instant::now();
+        let mut p = RefreshPolicy::new(
+            Duration::from_millis(300_000),
+            ExponentialBackoff::new(Duration::from_millis(100), Duration::from_millis(1000)),
+        );
+        p.attempted(t0);
+        p.succeeded(t0);
+        let t1 = t0 + Duration::from_secs(60);
+        p.attempted(t1);
+        p.failed();
+        let (due, why) = p.next_due();
+        assert_eq!(due, t1 + Duration::from_millis(100));
+        assert!(why.contains("failed"), "{why}");
+        p.attempted(due);
+        p.succeeded(due);
+        assert_eq!(p.next_due().0, due + Duration::from_millis(300_000));
     }
 }

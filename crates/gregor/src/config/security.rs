@@ -86,6 +86,8 @@ pub enum SaslMechanism {
     ScramSha512,
     /// RFC 7628 OAUTHBEARER with a bearer token (KIP-255; OIDC tokens: KIP-768).
     OAuthBearer,
+    /// RFC 4752 GSSAPI (Kerberos V5); needs gregor built with the `gssapi` feature.
+    Gssapi,
 }
 
 impl SaslMechanism {
@@ -96,6 +98,7 @@ impl SaslMechanism {
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
             SaslMechanism::OAuthBearer => "OAUTHBEARER",
+            SaslMechanism::Gssapi => "GSSAPI",
         }
     }
 
@@ -105,10 +108,11 @@ impl SaslMechanism {
             "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
             "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
             "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
+            "GSSAPI" if cfg!(feature = "gssapi") => Ok(SaslMechanism::Gssapi),
             "GSSAPI" => Err(ConfigError::invalid(
                 key,
                 value,
-                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (gregor does not implement GSSAPI)",
+                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (GSSAPI needs gregor built with the `gssapi` feature)",
             )),
             _ => Err(ConfigError::invalid(
                 key,
@@ -187,6 +191,8 @@ pub struct SaslConfig {
     pub password: Option<Password>,
     /// OAUTHBEARER token source and refresh (`sasl.oauthbearer.*`, `sasl.login.*`).
     pub oauthbearer: OAuthBearerConfig,
+    /// `sasl.kerberos.service.name` (GSSAPI): the brokers' Kerberos service, usually `kafka`.
+    pub kerberos_service_name: Option<String>,
 }
 
 impl SaslConfig {
@@ -235,6 +241,7 @@ pub(crate) enum JaasModule {
     Plain,
     Scram,
     OAuthBearer,
+    Krb5,
 }
 
 impl JaasModule {
@@ -243,6 +250,7 @@ impl JaasModule {
             JaasModule::Plain => "PlainLoginModule",
             JaasModule::Scram => "ScramLoginModule",
             JaasModule::OAuthBearer => "OAuthBearerLoginModule",
+            JaasModule::Krb5 => "Krb5LoginModule",
         }
     }
 }
@@ -262,6 +270,7 @@ pub(crate) fn parse_jaas(key: &str, value: &str) -> Result<JaasLogin, ConfigErro
         "PlainLoginModule" => JaasModule::Plain,
         "ScramLoginModule" => JaasModule::Scram,
         "OAuthBearerLoginModule" => JaasModule::OAuthBearer,
+        "Krb5LoginModule" => JaasModule::Krb5,
         _ => {
             return Err(ConfigError::invalid(
                 key,
@@ -484,6 +493,7 @@ impl SecurityConfig {
             }
             "sasl.username" => self.sasl.username = parse_opt_string(value),
             "sasl.password" => self.sasl.password = parse_opt_string(value).map(Password::new),
+            "sasl.kerberos.service.name" => self.sasl.kerberos_service_name = parse_opt_string(value),
             _ => return self.sasl.oauthbearer.set(key, value),
         }
         Ok(true)
@@ -506,6 +516,7 @@ impl SecurityConfig {
                     matches!(sasl.mechanism, SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512)
                 }
                 JaasModule::OAuthBearer => sasl.mechanism == SaslMechanism::OAuthBearer,
+                JaasModule::Krb5 => sasl.mechanism == SaslMechanism::Gssapi,
             };
             if !module_ok {
                 let hint = if mechanism_explicit {
@@ -532,6 +543,14 @@ impl SecurityConfig {
         if sasl.mechanism == SaslMechanism::OAuthBearer {
             if self.protocol.uses_sasl() {
                 validate_oauthbearer(sasl)?;
+            }
+        } else if sasl.mechanism == SaslMechanism::Gssapi {
+            // Java `SaslClientAuthenticator`: no service name, no Kerberos login.
+            if self.protocol.uses_sasl() && sasl.kerberos_service_name.is_none() {
+                return Err(ConfigError::Missing {
+                    key: "sasl.kerberos.service.name",
+                    reason: "GSSAPI needs the brokers' Kerberos service name (usually kafka)",
+                });
             }
         } else if self.protocol.uses_sasl() && sasl.credentials().is_none() {
             return Err(ConfigError::Missing {
@@ -589,7 +608,7 @@ mod tests {
     #[test]
     fn jaas_errors_hide_the_value() {
         for bad in [
-            r#"com.sun.security.auth.module.Krb5LoginModule required password="topsecret";"#,
+            r#"com.example.CustomLoginModule required password="topsecret";"#,
             r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="topsecret""#,
             r#"org.apache.kafka.common.security.plain.PlainLoginModule maybe password="topsecret";"#,
             r#"org.apache.kafka.common.security.plain.PlainLoginModule required password="topsecret";"#,

@@ -310,7 +310,8 @@ async fn heartbeat(inner: &Arc<Inner>, m: &mut Member) -> Result<()> {
                 HEARTBEAT_VERSIONS,
                 &format!("node {coord}"),
             );
-            return Err(e.with_source(Error::broker_code(code, format!("ConsumerGroupHeartbeat: {message}"))));
+            let context = if message.is_empty() { "ConsumerGroupHeartbeat".to_string() } else { format!("ConsumerGroupHeartbeat: {message}") };
+            return Err(e.with_source(Error::broker_code(code, context)));
         }
         code => {
             return Err(Error::broker_code(code, format!("ConsumerGroupHeartbeat failed: {message}")));

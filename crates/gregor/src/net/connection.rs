@@ -112,7 +112,7 @@ pub(crate) async fn run(
         let mut session = None;
         if let Some(sasl) = &spec.security.sasl {
             let mut t = Transport::Stream { stream: &mut stream, spec: &spec, next_correlation: &mut next_correlation };
-            session = super::sasl::authenticate(&mut t, &spec.label, &versions, sasl).await?;
+            session = super::sasl::authenticate(&mut t, &spec.host, &spec.label, &versions, sasl).await?;
         }
         Ok::<_, Error>((stream, versions, local, remote, next_correlation, session))
     };
@@ -422,10 +422,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 if reauth.handle_timeout(Instant::now()) {
                     if let Some(sasl) = spec.security.sasl.clone() {
                         tracing::debug!(broker = %spec.label, "session expiry near; re-authenticating (KIP-368)");
-                        let (tx, versions, label) = (internal_tx.clone(), versions.clone(), spec.label.clone());
+                        let (tx, versions) = (internal_tx.clone(), versions.clone());
+                        let (host, label) = (spec.host.clone(), spec.label.clone());
                         reauthenticating = Some(Box::pin(async move {
                             let mut t = Transport::<tokio::net::TcpStream>::Task(&tx);
-                            super::sasl::authenticate(&mut t, &label, &versions, &sasl).await
+                            super::sasl::authenticate(&mut t, &host, &label, &versions, &sasl).await
                         }));
                     }
                 }

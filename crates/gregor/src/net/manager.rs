@@ -279,11 +279,6 @@ impl ConnectionManager {
                 _ => {}
             }
         }
-        if let (Some(trigger), Some(since), true) =
-            (self.cfg.rebootstrap_trigger, self.metadata_failing_since, self.have_metadata)
-        {
-            consider(since + trigger);
-        }
         next
     }
 
@@ -613,11 +608,18 @@ impl ConnectionManager {
         self.maybe_finish_drain(conn_id);
     }
 
-    /// A metadata request is being sent. The rebootstrap trigger (KIP-1102) counts from the
-    /// first attempt of an update that has not succeeded yet, so a healthy client, whose
-    /// updates succeed, never rebootstraps however long it runs.
+    /// A metadata request is about to be sent. The rebootstrap trigger (KIP-1102) counts from
+    /// the first attempt of an update that has not succeeded yet, so a healthy client, whose
+    /// updates succeed, never rebootstraps however long it runs. As in Java
+    /// (`NetworkClient.DefaultMetadataUpdater.maybeUpdate`), the trigger is checked when an
+    /// update is attempted.
     pub(crate) fn handle_metadata_attempt(&mut self, now: Instant) {
-        self.metadata_failing_since.get_or_insert(now);
+        let since = *self.metadata_failing_since.get_or_insert(now);
+        if let (Some(trigger), true) = (self.cfg.rebootstrap_trigger, self.have_metadata) {
+            if now >= since + trigger {
+                self.rebootstrap(now, "no metadata from any known broker for metadata.recovery.rebootstrap.trigger.ms");
+            }
+        }
     }
 
     /// A broker answered REBOOTSTRAP_REQUIRED (KIP-1102): its view of the cluster says ours is
@@ -729,7 +731,7 @@ impl ConnectionManager {
         }
     }
 
-    /// Timers: setup timeouts, drain deadlines, idle reaping, the rebootstrap trigger.
+    /// Timers: setup timeouts, drain deadlines, idle reaping.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         let mut expired_setup = Vec::new();
         let mut expired_drain = Vec::new();
@@ -762,13 +764,7 @@ impl ConnectionManager {
             tracing::debug!(node = %self.node_label(cid), "closing idle connection");
             self.close(cid, CloseReason::Idle);
         }
-        if let (Some(trigger), Some(since), true) =
-            (self.cfg.rebootstrap_trigger, self.metadata_failing_since, self.have_metadata)
-        {
-            if now >= since + trigger {
-                self.rebootstrap(now, "no metadata from any known broker for metadata.recovery.rebootstrap.trigger.ms");
-            }
-        }
+
     }
 
     // ----- events --------------------------------------------------------------------------

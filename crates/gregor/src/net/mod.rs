@@ -13,6 +13,8 @@ pub(crate) mod codec;
 pub(crate) mod connection;
 pub mod events;
 pub(crate) mod guard;
+#[cfg(feature = "gssapi")]
+pub(crate) mod gssapi;
 pub(crate) mod manager;
 pub(crate) mod reauth;
 pub(crate) mod sasl;

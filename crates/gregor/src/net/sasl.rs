@@ -54,6 +54,19 @@ pub(crate) struct SaslSettings {
     pub(crate) password: Password,
     /// OAUTHBEARER's token source, or why it could not be set up.
     pub(crate) tokens: Option<std::result::Result<Arc<TokenSource>, String>>,
+    /// GSSAPI's service name and keytab.
+    pub(crate) kerberos: Option<KerberosSettings>,
+}
+
+/// Kerberos settings from the configuration (GSSAPI; used with the `gssapi` feature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KerberosSettings {
+    /// `sasl.kerberos.service.name`.
+    pub(crate) service_name: String,
+    /// `keyTab` of a `Krb5LoginModule` entry with `useKeyTab=true`.
+    pub(crate) keytab: Option<String>,
+    /// `principal` of that entry.
+    pub(crate) principal: Option<String>,
 }
 
 impl fmt::Debug for SaslSettings {
@@ -63,6 +76,7 @@ impl fmt::Debug for SaslSettings {
             .field("username", &self.username)
             .field("password", &Password::HIDDEN)
             .field("tokens", &self.tokens.as_ref().map(|t| t.as_ref().map(|s| format!("{s:?}"))))
+            .field("kerberos", &self.kerberos)
             .finish()
     }
 }
@@ -120,6 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<'_, S> {
 /// broker granted (SaslAuthenticate v1+ `session_lifetime_ms`, KIP-368), if any.
 pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     transport: &mut Transport<'_, S>,
+    host: &str,
     label: &str,
     versions: &BrokerVersions,
     sasl: &SaslSettings,
@@ -154,6 +169,11 @@ pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             })?;
             who = token.principal().to_string();
             SaslClient::oauth(token.value(), token.extensions())
+        }
+        SaslMechanism::Gssapi => {
+            let k = sasl.kerberos.clone().ok_or_else(|| Error::new(ErrorKind::Config, "GSSAPI has no Kerberos settings"))?;
+            who = k.principal.clone().unwrap_or_else(|| "(default Kerberos credentials)".into());
+            gssapi_client(k, host).await.map_err(|m| fail(&who, m, None))?
         }
     };
     // KIP-152: SaslHandshake v1 means "SaslAuthenticate requests follow" (v0 sent raw tokens).
@@ -222,6 +242,19 @@ pub(crate) enum SaslClient {
     Scram { client: ScramClient, password: Password },
     /// `error`: the broker's RFC 7628 §3.2.2 error challenge, once received.
     OAuth { first: Vec<u8>, error: Option<String> },
+    #[cfg(feature = "gssapi")]
+    Gssapi { client: Box<super::gssapi::GssapiClient>, first: Vec<u8> },
+}
+
+#[cfg(feature = "gssapi")]
+async fn gssapi_client(k: KerberosSettings, host: &str) -> std::result::Result<SaslClient, String> {
+    let (client, first) = super::gssapi::GssapiClient::start(k, host.to_string()).await?;
+    Ok(SaslClient::Gssapi { client: Box::new(client), first })
+}
+
+#[cfg(not(feature = "gssapi"))]
+async fn gssapi_client(_: KerberosSettings, _: &str) -> std::result::Result<SaslClient, String> {
+    Err("GSSAPI needs gregor built with the `gssapi` feature".into())
 }
 
 /// RFC 7628 §3.1 `kvsep`.
@@ -254,6 +287,8 @@ impl SaslClient {
     pub(crate) fn first(&mut self) -> Vec<u8> {
         match self {
             SaslClient::Plain { first } | SaslClient::OAuth { first, .. } => std::mem::take(first),
+            #[cfg(feature = "gssapi")]
+            SaslClient::Gssapi { first, .. } => std::mem::take(first),
             SaslClient::Scram { client, .. } => client.client_first().into_bytes(),
         }
     }
@@ -270,6 +305,11 @@ impl SaslClient {
                     Ok(Step::Done)
                 }
             }
+            #[cfg(feature = "gssapi")]
+            SaslClient::Gssapi { client, .. } => Ok(match client.step(server)? {
+                Some(t) => Step::Send(t),
+                None => Step::Done,
+            }),
             SaslClient::OAuth { error, .. } => {
                 if error.is_some() {
                     return Err("the broker accepted the exchange after rejecting the token".into());
@@ -567,7 +607,7 @@ mod tests {
 
     #[test]
     fn settings_debug_hides_password() {
-        let s = SaslSettings { mechanism: SaslMechanism::Plain, username: "alice".into(), password: Password::new("hunter2"), tokens: None };
+        let s = SaslSettings { mechanism: SaslMechanism::Plain, username: "alice".into(), password: Password::new("hunter2"), tokens: None, kerberos: None };
         let d = format!("{s:?}");
         assert!(d.contains("alice") && !d.contains("hunter2"), "{d}");
     }

@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::sasl::SaslSettings;
+use super::sasl::{KerberosSettings, SaslSettings};
 use crate::config::{Password, SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig};
 use crate::oauth::source::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
@@ -73,6 +73,22 @@ impl SecurityContext {
                 username: String::new(),
                 password: Password::default(),
                 tokens: Some(tokens),
+                kerberos: None,
+            })
+        } else if cfg.sasl.mechanism == SaslMechanism::Gssapi {
+            // Java's Krb5LoginModule options: useKeyTab=true keyTab="..." principal="...".
+            let opt = |k: &str| cfg.sasl.jaas_options().and_then(|m| m.get(k)).map(|v| v.expose().trim().to_string());
+            let use_keytab = opt("useKeyTab").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            Some(SaslSettings {
+                mechanism: cfg.sasl.mechanism,
+                username: String::new(),
+                password: Password::default(),
+                tokens: None,
+                kerberos: Some(KerberosSettings {
+                    service_name: cfg.sasl.kerberos_service_name.clone().unwrap_or_else(|| "kafka".into()),
+                    keytab: if use_keytab { opt("keyTab") } else { None },
+                    principal: opt("principal"),
+                }),
             })
         } else {
             cfg.sasl.credentials().map(|c| SaslSettings {
@@ -80,6 +96,7 @@ impl SecurityContext {
                 username: c.username,
                 password: c.password,
                 tokens: None,
+                kerberos: None,
             })
         };
         Arc::new(SecurityContext { protocol: cfg.protocol, tls, sasl })
