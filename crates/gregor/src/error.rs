@@ -34,6 +34,9 @@ pub enum ErrorKind {
     /// A commit cannot complete because the group rebalanced and the partitions were assigned
     /// to another member (Java's `CommitFailedException`).
     CommitFailed,
+    /// A commit cannot complete now because the group is in the middle of a rebalance (Java's
+    /// `RebalanceInProgressException`): poll to complete the rebalance, then commit again.
+    RebalanceInProgress,
     /// The topic does not exist (or the client is not authorized to see it).
     UnknownTopic,
     /// Authentication or authorization failed.

@@ -13,6 +13,10 @@ mod fetch_session;
 mod fetcher;
 mod group;
 mod group_consumer;
+#[allow(dead_code)] // the drivers move onto it next
+mod group_wire;
+#[allow(dead_code)] // the drivers move onto it next
+mod membership;
 mod offsets;
 mod state;
 mod types;
@@ -29,7 +33,7 @@ use tokio::time::Instant;
 
 use crate::cluster::metadata::Snapshot;
 use crate::cluster::{Cluster, ClusterSettings};
-use crate::config::{ConsumerConfig, CoordinatorConnection, GroupProtocol};
+use crate::config::{ConsumerConfig, GroupProtocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
@@ -249,12 +253,8 @@ impl Inner {
 
 /// Builds the connection-layer settings from a consumer's network config.
 pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
-    let shared = match config.coordinator_connection {
-        CoordinatorConnection::Shared => true,
-        CoordinatorConnection::Dedicated => false,
-        CoordinatorConnection::Auto => config.group_protocol == GroupProtocol::Consumer,
-    };
-    ClusterSettings::from_net(&config.net, config.default_api_timeout, shared)
+    // The one place that decides it: `ConsumerConfig::coordinator_dedicated`.
+    ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated())
 }
 
 /// A Kafka consumer.
