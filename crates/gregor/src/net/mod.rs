@@ -18,6 +18,7 @@ pub(crate) mod gssapi;
 pub(crate) mod manager;
 pub(crate) mod reauth;
 pub(crate) mod sasl;
+pub(crate) mod sniff;
 pub(crate) mod tls;
 #[cfg(feature = "tls")]
 mod tls_rustls;
