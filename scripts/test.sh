@@ -9,7 +9,8 @@
 #     exit): the integration suite with GREGOR_KAFKA_BOOTSTRAP set. GREGOR_SKIP_KAFKA=1 skips it.
 #  4. Broker compatibility (issue #13): every check of compat_real.rs against the oldest (2.1.1)
 #     and the newest (4.4.0) Apache Kafka release (scripts/compat.sh; GREGOR_SKIP_COMPAT=1 skips).
-#  5. cargo-fuzz on response and record-batch decoding, GREGOR_FUZZ_SECONDS (30) per target.
+#  5. cargo-fuzz on response and record-batch decoding, GREGOR_FUZZ_SECONDS (30) per target,
+#     twice that for decode_response (every response gregor decodes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target

@@ -334,7 +334,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 loop {
                     match dec.decode(&mut inbuf) {
                         Ok(Some(frame)) => {
-                            if let Err(e) = complete(frame, pending) {
+                            if let Err(e) = complete(frame, pending, &spec.label) {
                                 tracing::warn!(broker = %spec.label, error = %e, "closing connection after a bad response");
                                 return (CloseReason::Error, Some(e.to_string()));
                             }
@@ -460,8 +460,15 @@ async fn sleep_until_opt(t: Option<Instant>) {
     }
 }
 
-/// Matches a response frame to the oldest pending request.
-fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
+/// Matches a response frame to the oldest pending request and checks its body with the
+/// pre-decode guard (`guard.rs`) before handing it over.
+///
+/// A response that fails the header or the guard answers its request with the error (naming
+/// the API, the field and the broker) and is returned as an error, so that `serve` closes the
+/// connection with reason `error`: after a malformed or hostile frame nothing else on that
+/// socket can be trusted, and the requests still in flight on it fail with "connection closed"
+/// and are retried by their callers on a new connection, as after any broken connection.
+fn complete(frame: Bytes, pending: &mut VecDeque<Pending>, broker: &str) -> Result<()> {
     let correlation_id = codec::peek_correlation_id(&frame)?;
     let Some(front) = pending.front() else {
         return Err(Error::protocol(format!(
@@ -477,18 +484,26 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
     let p = pending.pop_front().expect("front exists");
     tracing::trace!(api = ?p.api_key, correlation_id, bytes = frame.len(), "response received");
     let bytes_in = frame.len() as u64 + 4;
-    let body = codec::strip_response_header(frame, p.api_key, p.version);
+    let checked = codec::strip_response_header(frame, p.api_key, p.version)
+        .and_then(|body| super::guard::check(p.api_key, p.version, &body).map(|()| body))
+        .map_err(|e| e.with_broker(broker));
     let latency = p.sent_at.elapsed();
-    let _ = p.reply.send(body.map(|body| RawResponse {
-        version: p.version,
-        body,
-        bytes_out: p.bytes_out,
-        bytes_in,
-        latency,
-    }));
-    Ok(())
+    match checked {
+        Ok(body) => {
+            let _ = p.reply.send(Ok(RawResponse { version: p.version, body, bytes_out: p.bytes_out, bytes_in, latency }));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = p.reply.send(Err(e.clone()));
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
 #[path = "handshake_tests.rs"]
 mod handshake_tests;
+
+#[cfg(test)]
+#[path = "response_check_tests.rs"]
+mod response_check_tests;
