@@ -37,6 +37,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     let mut retry_at: Option<Instant> = None;
     let mut positions = SideJob::new(&inner);
     let mut metadata = SideJob::new(&inner);
+    let mut needed_brokers = std::collections::BTreeSet::new();
     loop {
         if inner.is_closed() {
             return;
@@ -75,7 +76,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         let now = Instant::now();
         let snapshot = inner.cluster.snapshot();
         let heartbeat = super::group_consumer::heartbeat_for_fetch(&inner);
-        let (plans, effects, planner_wake) = {
+        let (plans, effects, planner_wake, needed) = {
             let st = inner.lock_state();
             let mut planner = inner.lock_planner();
             planner.retain(&st);
@@ -92,9 +93,14 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 }
             }
             let (plans, effects) = planner.poll_requests(now, &st, &snapshot, heartbeat);
-            (plans, effects, planner.poll_timeout())
+            let needed = planner.needed_brokers(now, &st, &snapshot);
+            (plans, effects, planner.poll_timeout(), needed)
         };
         apply(&inner, effects);
+        if needed != needed_brokers {
+            inner.cluster.net.handle_needed_brokers(needed.clone());
+            needed_brokers = needed;
+        }
         for plan in plans {
             let broker = plan.broker;
             let id = plan.id;
