@@ -134,7 +134,7 @@ fn default_reset(inner: &Inner) -> Option<ResetTo> {
         AutoOffsetReset::Earliest => Some(ResetTo::Earliest),
         AutoOffsetReset::Latest => Some(ResetTo::Latest),
         AutoOffsetReset::ByDuration(d) => {
-            Some(ResetTo::Timestamp(super::fetcher::now_ms() - d.as_millis() as i64))
+            Some(ResetTo::Timestamp(crate::time::now_ms() - d.as_millis() as i64))
         }
         AutoOffsetReset::None => None,
     }

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::codec::{self, ApiVersionsOutcome, BrokerVersions, FrameDecoder};
 use super::events::CloseReason;
+use super::framing::read_one_frame;
 use super::reauth::Reauth;
 use super::sasl::Transport;
 use super::tls::SecurityContext;
@@ -261,19 +262,6 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
     Err(fail(Error::protocol(format!(
         "the broker refused every ApiVersions version down to v{version}"
     ))))
-}
-
-pub(crate) async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder) -> Result<Bytes> {
-    let mut buf = BytesMut::with_capacity(4096);
-    loop {
-        if let Some(f) = dec.decode(&mut buf)? {
-            return Ok(f);
-        }
-        let n = stream.read_buf(&mut buf).await.map_err(|e| Error::io("read failed", e))?;
-        if n == 0 {
-            return Err(Error::new(ErrorKind::Disconnected, "the broker closed the connection during the handshake"));
-        }
-    }
 }
 
 /// The channels `serve` works with.

@@ -112,11 +112,6 @@ fn schema(api_key: i16) -> Option<&'static Schema> {
     all.binary_search_by_key(&api_key, |s| s.api_key).ok().map(|i| &all[i])
 }
 
-/// The response versions the guard can check for `api_key`, if any.
-pub(crate) fn versions(api_key: ApiKey) -> Option<(i16, i16)> {
-    schema(api_key as i16).map(|s| s.versions)
-}
-
 /// Checks that every length and array count in a response body fits in the body. An API or
 /// version the guard has no layout for is an error (fail closed).
 pub(crate) fn check(api_key: ApiKey, version: i16, body: &[u8]) -> Result<()> {
