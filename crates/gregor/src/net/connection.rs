@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::codec::{self, ApiVersionsOutcome, BrokerVersions, FrameDecoder};
 use super::events::CloseReason;
-use super::framing::read_one_frame;
+use super::framing::{read_first_frame, read_one_frame};
 use super::reauth::Reauth;
 use super::sasl::Transport;
 use super::tls::SecurityContext;
@@ -129,7 +129,7 @@ pub(crate) async fn run(
     };
     let (stream, versions, local, remote, next_correlation, session) = match outcome {
         Ok(v) => v,
-        Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => {
+        Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config | ErrorKind::NotKafka) => {
             // One clear error, not "cannot connect": the message already names the broker.
             tracing::error!(broker = %spec.label, error = %e, "connection setup rejected");
             requests.close();
@@ -243,7 +243,13 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
         )?;
         stream.write_all(&frame).await.map_err(|e| Error::io("ApiVersions write failed", e))?;
         stream.flush().await.map_err(|e| Error::io("ApiVersions write failed", e))?;
-        let body = read_one_frame(stream, &dec).await?;
+        // The first answer on a socket also tells whether the peer is a Kafka listener at all
+        // (a NotKafka error names the endpoint itself and is not wrapped).
+        let body = if correlation_id == 0 {
+            read_first_frame(stream, &dec, spec).await?
+        } else {
+            read_one_frame(stream, &dec).await?
+        };
         if codec::peek_correlation_id(&body).map_err(fail)? != correlation_id {
             return Err(fail(Error::protocol("the response has the wrong correlation id")));
         }
