@@ -715,6 +715,9 @@ impl Kip848Member {
         for tp in &rev.partitions {
             self.owned.remove(tp);
         }
+        if !rev.partitions.is_empty() {
+            self.core.emit(Event::Released(rev.partitions.clone()));
+        }
         match rev.then {
             AfterRevoke::Reconcile => {
                 self.heartbeat_now = true;
