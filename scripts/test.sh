@@ -25,6 +25,10 @@ if [ "${GREGOR_SKIP_KAFKA:-0}" != 1 ]; then
     kafka_pid=$!
 fi
 
+# kcat from Debian's packages: the CLI tests compare `gregor consume` with it byte for byte
+# (they check fixed expectations only, and say so, where it cannot be installed).
+echo "== kcat: $(scripts/setup-kcat.sh | tail -1)"
+
 echo "== cargo test (unit, virtual-time, gregor-mock integration)"
 cargo build --locked --workspace --bins --tests
 cargo test --locked --workspace
@@ -50,6 +54,7 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test idempotence_kafka -- --test-threads=1
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
+    cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_metadata_offsets_groups
     # SASL (PLAIN, SCRAM-SHA-256/512) over SASL_SSL and SASL_PLAINTEXT; the script wrote the
     # listeners, the CA file and the user to security.env.
     set -a
@@ -58,6 +63,7 @@ if [ "$kafka" = 1 ]; then
     set +a
     cargo test --locked -p gregor --test security_sasl real_kafka -- --test-threads=1
     cargo test --locked -p gregor --test security_tls real_kafka
+    cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_wrong_security_protocol
     # Issue #18 (the script's MTLS, OAUTH, OIDC and REAUTH listeners, see
     # scripts/kafka/security-extra.sh): encrypted client keys over mTLS (in security_tls above),
     # OAUTHBEARER unsecured + token callback + OIDC client credentials with refresh (~12 s), and
