@@ -43,7 +43,7 @@ const OFFSET_COMMIT_VERSIONS: (i16, i16) = (2, 9);
 /// OffsetFetch v1..v9 (v10 names topics by id only).
 const OFFSET_FETCH_VERSIONS: (i16, i16) = (1, 9);
 /// ConsumerGroupHeartbeat v0 (Kafka 3.7+) .. v1 (4.0+, client-generated member ids).
-const CONSUMER_HEARTBEAT_VERSIONS: (i16, i16) = (0, 1);
+pub(crate) const CONSUMER_HEARTBEAT_VERSIONS: (i16, i16) = (0, 1);
 
 pub(crate) fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
