@@ -85,6 +85,12 @@ pub(crate) struct Struct {
     tagged: &'static [Tagged],
 }
 
+impl Struct {
+    const fn new(fields: &'static [Field], tagged: &'static [Tagged]) -> Self {
+        Struct { fields, tagged }
+    }
+}
+
 /// The layout of one response.
 #[derive(Debug)]
 pub(crate) struct Schema {
@@ -100,6 +106,11 @@ const ALL: i16 = i16::MAX;
 
 const fn f(name: &'static str, ty: Ty, min: i16, max: i16) -> Field {
     Field { name, ty, min, max }
+}
+
+/// A body field in every version of its response (the schema's range bounds the version).
+const fn a(name: &'static str, ty: Ty) -> Field {
+    Field { name, ty, min: 0, max: i16::MAX }
 }
 
 const fn t(tag: u32, name: &'static str, ty: Ty, min: i16, max: i16) -> Tagged {
