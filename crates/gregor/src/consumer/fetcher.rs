@@ -75,7 +75,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 
         let now = Instant::now();
         let snapshot = inner.cluster.snapshot();
-        let heartbeat = super::group_consumer::heartbeat_for_fetch(&inner);
+        let heartbeat = super::group::heartbeat_for_fetch(&inner);
         let (plans, effects, planner_wake, needed) = {
             let st = inner.lock_state();
             let mut planner = inner.lock_planner();
