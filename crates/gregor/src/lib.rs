@@ -93,6 +93,7 @@ pub mod consumer;
 pub mod oauth;
 pub mod protocol_errors;
 pub(crate) mod rules;
+pub(crate) mod time;
 pub mod records;
 pub mod serialization;
 
@@ -116,6 +117,3 @@ pub use consumer::{
 #[doc(hidden)]
 #[path = "fuzz_hooks.rs"]
 pub mod __fuzz;
-#[cfg(test)]
-#[path = "fuzz_hooks_tests.rs"]
-mod fuzz_hooks_tests;
