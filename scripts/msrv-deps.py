@@ -14,7 +14,9 @@ PUBLISHED = ("gregor", "gregor-mock", "gregor-cli")
 
 
 def version_key(v):
-    return tuple(int(x) for x in (v or "0").split("."))
+    # "1.89" and "1.89.0" are the same version.
+    parts = [int(x) for x in (v or "0").split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():
