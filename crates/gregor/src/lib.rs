@@ -108,7 +108,7 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
+    CommitHandle, ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
     RevokeContext, TimestampType, TopicPartition, WakeupHandle,
 };
 
