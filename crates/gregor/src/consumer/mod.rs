@@ -5,7 +5,7 @@
 //! and, with a subscription, the group membership loop — and opens sockets as requests need
 //! them.
 
-pub(crate) mod assignor;
+pub mod assignor;
 mod commit_api;
 mod fetch_planner;
 #[cfg(test)]
