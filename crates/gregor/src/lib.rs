@@ -101,8 +101,8 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
-    RevokeContext, TimestampType, TopicPartition,
+    ConnectionEvents, Consumer, ConsumerRecord, FetchBufferStats, Header, OffsetAndMetadata, OffsetAndTimestamp,
+    RebalanceListener, RevokeContext, TimestampType, TopicPartition,
 };
 
 /// Fuzzing entry points (`fuzz/`); not a stable API.

@@ -35,8 +35,8 @@ use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
 
 pub use types::{
-    ConsumerRecord, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState, TimestampType,
-    TopicPartition,
+    ConsumerRecord, FetchBufferStats, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState,
+    TimestampType, TopicPartition,
 };
 
 /// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
@@ -742,6 +742,26 @@ impl Consumer {
                 since_last_fetch: planner.since_progress(now, tp),
             })
             .collect()
+    }
+
+    /// The prefetch budget (`queued.max.messages.kbytes`) and what uses it now, with the
+    /// highest use seen: the consumer's own accounting of fetched bytes not yet handed out.
+    pub fn fetch_buffer(&self) -> FetchBufferStats {
+        let st = self.inner.lock_state();
+        let planner = self.inner.lock_planner();
+        let m = st.memory();
+        let (reused, allocated) = m.pool.stats();
+        FetchBufferStats {
+            budget_bytes: planner.budget(),
+            fetched_bytes: m.fetched,
+            decompressed_bytes: m.decompressed,
+            pooled_bytes: m.pool.bytes(),
+            reserved_bytes: planner.reserved(),
+            peak_bytes: m.peak,
+            peak_committed_bytes: planner.peak_committed().max(m.peak),
+            buffers_reused: reused,
+            buffers_allocated: allocated,
+        }
     }
 
     /// The high watermark last seen for a partition (from fetch responses), or -1.
