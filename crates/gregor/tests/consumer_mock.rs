@@ -282,6 +282,48 @@ async fn consumption_follows_a_moved_leader() {
     cluster.shutdown().await;
 }
 
+/// After a leader change the socket to the former leader is not kept for
+/// `connections.max.idle.ms` (here -1: forever, as Java would): the consumer needs it no more
+/// and closes it, with the reason `unneeded`, back to one fetch socket per leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_to_a_former_leader_is_closed_as_unneeded() {
+    init_tracing();
+    let cluster = MockCluster::builder().brokers(3).topic("u", 1).start().await.unwrap();
+    fill(&cluster, "u", 1, 5, "a");
+    let c = Consumer::new(config(&cluster, None, &[("connections.max.idle.ms", "-1")])).unwrap();
+    let mut events = c.connection_events();
+    let p0 = TopicPartition::new("u", 0);
+    c.assign([p0.clone()]).unwrap();
+    poll_until(&c, 5).await;
+    let old = cluster.partition_leader("u", 0).unwrap();
+    let new = (old + 1) % 3;
+    cluster.move_leader("u", 0, new);
+    fill(&cluster, "u", 1, 5, "b");
+    let reader = {
+        let c = Arc::new(c);
+        let r = c.clone();
+        (c, tokio::spawn(async move { poll_until(&r, 5).await }))
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let ev = events.recv().await.expect("events end only when the consumer closes");
+            // (The bootstrap socket, adopted as a broker that leads nothing, may go first.)
+            if ev.kind == gregor::ConnectionEventKind::Closed(gregor::CloseReason::Unneeded) && ev.broker_id == Some(old)
+            {
+                return ev;
+            }
+        }
+    })
+    .await
+    .expect("the former leader's socket is closed");
+    assert_eq!(closed.role, gregor::Role::Broker, "{closed:?}");
+    let got = reader.1.await.unwrap();
+    assert!(values(&got).iter().all(|v| v.starts_with('b')));
+    assert_eq!(reader.0.open_connections(), 1, "one socket, to the new leader");
+    reader.0.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_after_being_fenced_is_a_commit_failed_error() {
     init_tracing();

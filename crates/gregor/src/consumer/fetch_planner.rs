@@ -42,7 +42,7 @@
 //!   old request (which may hang until `request.timeout.ms` on a broker shutting down); the
 //!   answer that arrives second is dropped because the fetch offset no longer matches.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -158,6 +158,8 @@ pub(crate) enum Wait {
     /// room for a Fetch; fetched again as `poll` drains the buffer (it wakes the driver).
     BufferFull,
     Paused,
+    /// Being revoked (see `ConsumerState::begin_revocation`).
+    Revoking,
     /// Waiting for its committed offset or an offset reset.
     AwaitingPosition,
     /// An error waits to be returned by `poll`.
@@ -167,7 +169,7 @@ pub(crate) enum Wait {
 impl Wait {
     /// Waits that the application or the data cause, not the client: never a stall.
     fn is_idle(self) -> bool {
-        matches!(self, Wait::Paused | Wait::BufferFull | Wait::AwaitingPosition | Wait::Failed)
+        matches!(self, Wait::Paused | Wait::Revoking | Wait::BufferFull | Wait::AwaitingPosition | Wait::Failed)
     }
 
     /// The public view; `caught_up` when the partition is at its high watermark (it still goes
@@ -183,6 +185,7 @@ impl Wait {
             Wait::LeaderUnknown => FetchState::LeaderUnknown,
             Wait::BufferFull => FetchState::BufferFull,
             Wait::Paused => FetchState::Paused,
+            Wait::Revoking => FetchState::Revoking,
             Wait::AwaitingPosition => FetchState::AwaitingPosition,
             Wait::Failed => FetchState::Failed,
         }
@@ -292,6 +295,17 @@ impl FetchPlanner {
         }
     }
 
+    /// The brokers the assigned partitions are read from now (leaders or preferred replicas;
+    /// paused partitions count, revoked ones do not): the fetch sockets the client needs. The
+    /// connection manager closes the others after a grace (`handle_needed_brokers`).
+    pub(crate) fn needed_brokers(&self, now: Instant, st: &ConsumerState, snap: &Snapshot) -> BTreeSet<i32> {
+        st.assignment
+            .iter()
+            .filter(|(_, ps)| !ps.pending_revocation)
+            .filter_map(|(tp, ps)| self.target(now, tp, ps, snap))
+            .collect()
+    }
+
     fn in_flight_to(&self, tp: &TopicPartition, ps: &PartitionState, broker: i32) -> bool {
         let Some(f) = self.brokers.get(&broker).and_then(|b| b.in_flight.as_ref()) else { return false };
         f.asked.get(tp).is_some_and(|(off, epoch)| ps.fetch_offset == Some(*off) && ps.seek_epoch == *epoch)
@@ -308,6 +322,9 @@ impl FetchPlanner {
     ) -> Wait {
         if ps.error.is_some() {
             return Wait::Failed;
+        }
+        if ps.pending_revocation {
+            return Wait::Revoking;
         }
         if ps.paused {
             return Wait::Paused;

@@ -39,6 +39,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     let mut retry_at: Option<Instant> = None;
     let mut positions = SideJob::new(&inner);
     let mut metadata = SideJob::new(&inner);
+    let mut needed_brokers = std::collections::BTreeSet::new();
     loop {
         if inner.is_closed() {
             return;
@@ -77,7 +78,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         let now = Instant::now();
         let snapshot = inner.cluster.snapshot();
         let heartbeat = super::group_consumer::heartbeat_for_fetch(&inner);
-        let (plans, effects, planner_wake) = {
+        let (plans, effects, planner_wake, needed) = {
             let mut st = inner.lock_state();
             // Data of a partition sought elsewhere (or no longer assigned) frees its room now.
             st.release_stale();
@@ -96,9 +97,14 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 }
             }
             let (plans, effects) = planner.poll_requests(now, &st, &snapshot, heartbeat);
-            (plans, effects, planner.poll_timeout())
+            let needed = planner.needed_brokers(now, &st, &snapshot);
+            (plans, effects, planner.poll_timeout(), needed)
         };
         apply(&inner, effects);
+        if needed != needed_brokers {
+            inner.cluster.net.handle_needed_brokers(needed.clone());
+            needed_brokers = needed;
+        }
         for plan in plans {
             let broker = plan.broker;
             let id = plan.id;

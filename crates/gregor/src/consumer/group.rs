@@ -484,13 +484,8 @@ async fn revoke(inner: &Arc<Inner>, round: &mut Round, parts: Vec<TopicPartition
     if parts.is_empty() {
         return;
     }
-    let positions: BTreeMap<TopicPartition, i64> = {
-        let st = inner.lock_state();
-        parts
-            .iter()
-            .filter_map(|tp| st.assignment.get(tp).and_then(|s| s.position).map(|p| (tp.clone(), p)))
-            .collect()
-    };
+    // Stop delivery and read the positions at once (see `begin_revocation`).
+    let positions: BTreeMap<TopicPartition, i64> = inner.lock_state().begin_revocation(&parts);
     let mut ctx = RevokeContext { positions: positions.clone(), commit: None };
     if let Some(l) = inner.listener() {
         l.on_partitions_revoked(&parts, &mut ctx);

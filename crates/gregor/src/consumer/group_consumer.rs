@@ -381,13 +381,8 @@ async fn reconcile(inner: &Arc<Inner>, m: &mut Member) -> Result<bool> {
 /// Revokes `parts`: the listener runs (and may ask for a commit), auto-commit commits their
 /// positions — still under the current member epoch — then they leave the assignment.
 async fn revoke(inner: &Arc<Inner>, parts: &[TopicPartition]) {
-    let positions: BTreeMap<TopicPartition, i64> = {
-        let st = inner.lock_state();
-        parts
-            .iter()
-            .filter_map(|tp| st.assignment.get(tp).and_then(|s| s.position).map(|p| (tp.clone(), p)))
-            .collect()
-    };
+    // Stop delivery and read the positions at once (see `begin_revocation`).
+    let positions: BTreeMap<TopicPartition, i64> = inner.lock_state().begin_revocation(parts);
     let mut ctx = RevokeContext { positions: positions.clone(), commit: None };
     if let Some(l) = inner.listener() {
         l.on_partitions_revoked(parts, &mut ctx);

@@ -9,6 +9,8 @@ pub(crate) mod assignor;
 mod fetch_planner;
 #[cfg(test)]
 mod fetch_planner_tests;
+#[cfg(test)]
+mod budget_tests;
 mod fetch_session;
 mod fetcher;
 mod group;

@@ -52,6 +52,8 @@ pub(crate) struct PartitionState {
     pub(crate) fetch_offset: Option<i64>,
     pub(crate) leader_epoch: Option<i32>,
     pub(crate) paused: bool,
+    /// Revoked by a rebalance whose commit is in flight: neither fetched nor handed out.
+    pub(crate) pending_revocation: bool,
     /// A seek to a logical position is pending.
     pub(crate) reset: Option<ResetTo>,
     /// Waiting for its committed offset (group) before resetting.
@@ -75,6 +77,7 @@ impl PartitionState {
             fetch_offset: None,
             leader_epoch: None,
             paused: false,
+            pending_revocation: false,
             reset: None,
             awaiting_committed: true,
             seek_epoch: 0,
@@ -85,6 +88,11 @@ impl PartitionState {
             preferred_replica: None,
             error: None,
         }
+    }
+
+    /// Whether its buffered records may be handed out now.
+    pub(crate) fn deliverable(&self) -> bool {
+        !self.paused && !self.pending_revocation
     }
 
     pub(crate) fn seek(&mut self, offset: i64) {
@@ -272,6 +280,25 @@ impl ConsumerState {
         *buffer = keep;
     }
 
+    /// Starts revoking `parts`: from now on no record of theirs is fetched or handed out, and
+    /// the positions returned (what the revocation commits) are final. Reading the positions and
+    /// stopping delivery under one lock is what keeps a record from being handed out after its
+    /// offset was committed and so read again by the partition's next owner. Java does the same:
+    /// `SubscriptionState.markPendingRevocation` (consumer 4.3.1, `ConsumerMembershipManager.
+    /// revokePartitions`) before the commit of `onPartitionsRevoked`.
+    pub(crate) fn begin_revocation(&mut self, parts: &[TopicPartition]) -> BTreeMap<TopicPartition, i64> {
+        let mut positions = BTreeMap::new();
+        for tp in parts {
+            if let Some(s) = self.assignment.get_mut(tp) {
+                s.pending_revocation = true;
+                if let Some(p) = s.position {
+                    positions.insert(tp.clone(), p);
+                }
+            }
+        }
+        positions
+    }
+
     /// The positions of all assigned partitions that have one (what to commit).
     pub(crate) fn consumed_offsets(&self) -> BTreeMap<TopicPartition, (i64, Option<i32>)> {
         self.assignment
@@ -290,7 +317,7 @@ impl ConsumerState {
         while out.len() < max {
             let Some(front) = buffer.front_mut() else { break };
             let valid = match assignment.get(&front.tp) {
-                Some(s) => s.seek_epoch == front.seek_epoch && !s.paused,
+                Some(s) => s.seek_epoch == front.seek_epoch && s.deliverable(),
                 None => false,
             };
             if !valid {
@@ -301,7 +328,7 @@ impl ConsumerState {
                     Self::release(memory, assignment.get_mut(&b.tp), b);
                 } else {
                     buffer.push_back(b);
-                    if buffer.iter().all(|b| assignment.get(&b.tp).map_or(false, |s| s.paused)) {
+                    if buffer.iter().all(|b| assignment.get(&b.tp).map_or(false, |s| !s.deliverable())) {
                         break;
                     }
                 }

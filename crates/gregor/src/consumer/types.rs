@@ -132,6 +132,9 @@ pub enum FetchState {
     CaughtUp,
     /// Paused by the application.
     Paused,
+    /// Being revoked by a rebalance: no more records are fetched or handed out while its
+    /// offsets are committed.
+    Revoking,
     /// Waiting for the committed offset or an offset reset.
     AwaitingPosition,
     /// An error waits to be returned by `poll`.
@@ -151,6 +154,7 @@ impl fmt::Display for FetchState {
             FetchState::BufferFull => f.write_str("buffer full; waiting for poll"),
             FetchState::CaughtUp => f.write_str("caught up"),
             FetchState::Paused => f.write_str("paused"),
+            FetchState::Revoking => f.write_str("being revoked"),
             FetchState::AwaitingPosition => f.write_str("waiting for a committed offset or reset"),
             FetchState::Failed => f.write_str("an error waits for poll"),
         }

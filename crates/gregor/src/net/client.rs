@@ -387,8 +387,18 @@ impl NetClient {
     /// Tells the manager which broker is the group coordinator now.
     pub(crate) fn handle_coordinator(&self, id: Option<i32>) {
         let mut st = self.lock();
-        st.mgr.handle_coordinator(id);
+        st.mgr.handle_coordinator(id, Instant::now());
         self.pump(&mut st);
+    }
+
+    /// Tells the manager which brokers the client needs connections to now (see
+    /// `ConnectionManager::handle_needed_brokers`).
+    pub(crate) fn handle_needed_brokers(&self, needed: std::collections::BTreeSet<i32>) {
+        let mut st = self.lock();
+        st.mgr.handle_needed_brokers(needed, Instant::now());
+        self.pump(&mut st);
+        drop(st);
+        self.shared.wake.notify_one(); // the driver's next timer may be earlier now
     }
 
     /// Closes every socket and waits (up to `timeout`) until they are all gone.

@@ -94,6 +94,11 @@ pub enum CloseReason {
     Error,
     /// The client was closed or dropped.
     Shutdown,
+    /// A broker connection the client no longer needs: the broker leads none of the partitions
+    /// being fetched and is not the coordinator any more (after a leader change or a
+    /// rebalance), for longer than a short grace. Java keeps such a socket until
+    /// `connections.max.idle.ms` (9 minutes, or forever with -1).
+    Unneeded,
 }
 
 impl CloseReason {
@@ -109,6 +114,7 @@ impl CloseReason {
             CloseReason::EndpointChanged => "endpoint-changed",
             CloseReason::Error => "error",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::Unneeded => "unneeded",
         }
     }
 }

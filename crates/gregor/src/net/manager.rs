@@ -18,7 +18,7 @@
 //!   `connections.max.idle.ms` says (Java leaves it to the idle reaper, or forever with -1).
 //! * Idle time counts only while nothing is in flight; the least recently used goes first.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -125,6 +125,8 @@ struct Conn {
     close_reason: Option<CloseReason>,
     /// The handshake completed at least once (a close before that is a failed connect).
     established: bool,
+    /// Since when the client has not needed this broker (see `handle_needed_brokers`).
+    unneeded_since: Option<Instant>,
 }
 
 impl Conn {
@@ -193,7 +195,17 @@ pub(crate) struct ConnectionManager {
     metrics: ConnectionMetrics,
     rng: StdRng,
     rebootstraps: u64,
+    /// The brokers the client needs sockets to, when it has said (`handle_needed_brokers`).
+    needed: Option<BTreeSet<i32>>,
+    /// The group coordinator, always needed (its requests may share the broker connection).
+    coordinator: Option<i32>,
 }
+
+/// How long a broker connection may stay unneeded before it is closed. Long enough that a
+/// leadership that moves away and back within seconds (a preferred-leader election right after
+/// a broker restart) keeps its socket; short enough that after a leader change or a rebalance
+/// the client is back to one socket per leader well within a minute.
+pub(crate) const UNNEEDED_GRACE: Duration = Duration::from_secs(15);
 
 impl ConnectionManager {
     pub(crate) fn new(cfg: ManagerConfig) -> Self {
@@ -215,6 +227,8 @@ impl ConnectionManager {
             metrics: ConnectionMetrics::default(),
             rng,
             rebootstraps: 0,
+            needed: None,
+            coordinator: None,
         }
     }
 
@@ -274,6 +288,9 @@ impl ConnectionManager {
                 State::Ready if c.in_flight == 0 => {
                     if let Some(idle) = self.cfg.idle_timeout {
                         consider(c.last_active + idle)
+                    }
+                    if let Some(t) = c.unneeded_since {
+                        consider(t + UNNEEDED_GRACE)
                     }
                 }
                 _ => {}
@@ -492,8 +509,10 @@ impl ConnectionManager {
             remote: None,
             close_reason: None,
             established: false,
+            unneeded_since: None,
         };
         self.conns.insert(id, conn);
+        self.mark_unneeded(now);
         self.metrics.connection_creation_total += 1;
         self.metrics.connection_count = self.conns.len() as u64;
         self.metrics.connection_count_max =
@@ -608,6 +627,37 @@ impl ConnectionManager {
         self.maybe_finish_drain(conn_id);
     }
 
+    /// The brokers the client needs connections to now: for a consumer, the leaders (or
+    /// preferred replicas) of the partitions it fetches, and the coordinator when group
+    /// requests share the broker connection. A broker connection (role *broker*) to any other
+    /// broker is closed once it has been unneeded for [`UNNEEDED_GRACE`] with nothing in
+    /// flight, so that after a leader change or a rebalance the client is back to L sockets
+    /// (+1 coordinator) instead of keeping the old ones for `connections.max.idle.ms`.
+    /// Bootstrap and dedicated coordinator connections follow their own rules. An empty set
+    /// (nothing assigned, e.g. in the middle of a rebalance) closes nothing: the assignment is
+    /// about to come back, and the sockets with it. The coordinator (`handle_coordinator`) is
+    /// always needed: with KIP-848 its heartbeats share the broker connection.
+    pub(crate) fn handle_needed_brokers(&mut self, needed: BTreeSet<i32>, now: Instant) {
+        self.needed = if needed.is_empty() { None } else { Some(needed) };
+        self.mark_unneeded(now);
+    }
+
+    /// Starts or stops the unneeded clock of every connection (also for connections opened or
+    /// adopted after the client last said what it needs).
+    fn mark_unneeded(&mut self, now: Instant) {
+        for c in self.conns.values_mut() {
+            let unneeded = match (&self.needed, c.role, c.broker_id) {
+                (Some(needed), Role::Broker, Some(id)) => !needed.contains(&id) && self.coordinator != Some(id),
+                _ => false,
+            };
+            if !unneeded {
+                c.unneeded_since = None;
+            } else if c.unneeded_since.is_none() {
+                c.unneeded_since = Some(now);
+            }
+        }
+    }
+
     /// A metadata request is about to be sent. The rebootstrap trigger (KIP-1102) counts from
     /// the first attempt of an update that has not succeeded yet, so a healthy client, whose
     /// updates succeed, never rebootstraps however long it runs. As in Java
@@ -670,6 +720,7 @@ impl ConnectionManager {
                 _ => {}
             }
         }
+        self.mark_unneeded(now);
     }
 
     fn has_broker_conn(&self, id: i32, except: u64) -> bool {
@@ -680,7 +731,9 @@ impl ConnectionManager {
 
     /// The group coordinator is now `id` (or unknown): a dedicated connection to any other
     /// broker is no longer needed.
-    pub(crate) fn handle_coordinator(&mut self, id: Option<i32>) {
+    pub(crate) fn handle_coordinator(&mut self, id: Option<i32>, now: Instant) {
+        self.coordinator = id;
+        self.mark_unneeded(now);
         let stale: Vec<u64> = self
             .conns
             .iter()
@@ -736,6 +789,7 @@ impl ConnectionManager {
         let mut expired_setup = Vec::new();
         let mut expired_drain = Vec::new();
         let mut idle: Vec<(Instant, u64)> = Vec::new();
+        let mut unneeded = Vec::new();
         for (cid, c) in &self.conns {
             match c.state {
                 State::Connecting { deadline } if now >= deadline => expired_setup.push(*cid),
@@ -746,7 +800,11 @@ impl ConnectionManager {
                     if let Some(t) = self.cfg.idle_timeout {
                         if now >= c.last_active + t {
                             idle.push((c.last_active, *cid));
+                            continue;
                         }
+                    }
+                    if c.unneeded_since.map_or(false, |t| now >= t + UNNEEDED_GRACE) {
+                        unneeded.push(*cid);
                     }
                 }
                 _ => {}
@@ -763,6 +821,10 @@ impl ConnectionManager {
         for (_, cid) in idle {
             tracing::debug!(node = %self.node_label(cid), "closing idle connection");
             self.close(cid, CloseReason::Idle);
+        }
+        for cid in unneeded {
+            tracing::debug!(node = %self.node_label(cid), "closing a connection to a broker no longer needed");
+            self.close(cid, CloseReason::Unneeded);
         }
 
     }

@@ -417,7 +417,7 @@ fn coordinator_move_closes_the_old_dedicated_socket() {
     let c1 = use_of(m.select(Target::Coordinator(1), OpenReason::Coordinator, t0));
     m.handle_connected(c1, None, None, t0);
     drain_actions(&mut m);
-    m.handle_coordinator(Some(2));
+    m.handle_coordinator(Some(2), t0);
     assert_eq!(
         drain_actions(&mut m),
         vec![Action::Close { conn_id: c1, reason: CloseReason::EndpointChanged }]
@@ -446,4 +446,71 @@ fn least_loaded_prefers_fewest_in_flight() {
     m.request_finished(c2, t0);
     m.request_finished(c2, t0);
     assert_eq!(m.select(Target::AnyNode, OpenReason::Metadata, t0), Selection::Use(c2));
+}
+
+#[test]
+fn a_broker_no_longer_leading_anything_is_closed_after_the_grace_even_with_idle_minus_one() {
+    let t0 = Instant::now();
+    let mut c = cfg(&[("localhost", 9092)]);
+    c.idle_timeout = None; // Java would keep the socket forever
+    c.rebootstrap_trigger = None;
+    let mut m = ConnectionManager::new(c);
+    m.handle_metadata(brokers3(), t0);
+    let c0 = use_of(m.select(Target::Broker(0), OpenReason::Fetch, t0));
+    let c1 = use_of(m.select(Target::Broker(1), OpenReason::Fetch, t0));
+    for c in [c0, c1] {
+        m.handle_connected(c, None, None, t0);
+    }
+    m.handle_needed_brokers([0, 1].into(), t0);
+    drain_actions(&mut m);
+    assert_eq!(m.poll_timeout(), None, "both needed: no timer");
+    // Leadership of broker 1's partitions moved to broker 0; a Fetch to 1 is still in flight.
+    let t1 = t0 + Duration::from_secs(5);
+    m.request_started(c1, t0);
+    m.handle_needed_brokers([0].into(), t1);
+    assert_eq!(m.poll_timeout(), None, "busy is not unneeded-idle");
+    m.request_finished(c1, t1);
+    assert_eq!(m.poll_timeout(), Some(t1 + UNNEEDED_GRACE));
+    m.handle_timeout(t1 + UNNEEDED_GRACE - Duration::from_millis(1));
+    assert!(drain_actions(&mut m).is_empty());
+    m.handle_timeout(t1 + UNNEEDED_GRACE);
+    assert_eq!(drain_actions(&mut m), vec![Action::Close { conn_id: c1, reason: CloseReason::Unneeded }]);
+}
+
+#[test]
+fn leadership_that_comes_back_within_the_grace_keeps_the_socket() {
+    let t0 = Instant::now();
+    let mut c = cfg(&[("localhost", 9092)]);
+    c.rebootstrap_trigger = None;
+    let mut m = ConnectionManager::new(c);
+    m.handle_metadata(brokers3(), t0);
+    let c1 = use_of(m.select(Target::Broker(1), OpenReason::Fetch, t0));
+    m.handle_connected(c1, None, None, t0);
+    m.handle_needed_brokers([0].into(), t0);
+    m.handle_needed_brokers([0, 1].into(), t0 + Duration::from_secs(3));
+    m.handle_timeout(t0 + UNNEEDED_GRACE * 2);
+    assert!(drain_actions(&mut m).iter().all(|a| !matches!(a, Action::Close { .. })));
+    // Nothing assigned (a rebalance in progress) closes nothing either.
+    m.handle_needed_brokers(BTreeSet::new(), t0 + UNNEEDED_GRACE * 2);
+    m.handle_timeout(t0 + UNNEEDED_GRACE * 4);
+    assert!(drain_actions(&mut m).iter().all(|a| !matches!(a, Action::Close { .. })));
+}
+
+#[test]
+fn a_connection_opened_later_to_an_unneeded_broker_is_clocked_too_but_never_the_coordinator() {
+    let t0 = Instant::now();
+    let mut c = cfg(&[("localhost", 9092)]);
+    c.rebootstrap_trigger = None;
+    let mut m = ConnectionManager::new(c);
+    m.handle_metadata(brokers3(), t0);
+    m.handle_needed_brokers([0].into(), t0);
+    // A metadata request to the least-loaded node opened a socket to broker 2.
+    let c2 = use_of(m.select(Target::Broker(2), OpenReason::Metadata, t0));
+    let coord = use_of(m.select(Target::Coordinator(2), OpenReason::Coordinator, t0));
+    for c in [c2, coord] {
+        m.handle_connected(c, None, None, t0);
+    }
+    drain_actions(&mut m);
+    m.handle_timeout(t0 + UNNEEDED_GRACE);
+    assert_eq!(drain_actions(&mut m), vec![Action::Close { conn_id: c2, reason: CloseReason::Unneeded }]);
 }

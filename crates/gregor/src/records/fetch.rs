@@ -79,6 +79,19 @@ pub struct FetchRecords {
     done: bool,
 }
 
+impl std::fmt::Debug for FetchRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the data itself: it may be megabytes.
+        f.debug_struct("FetchRecords")
+            .field("len", &self.data.len())
+            .field("pos", &self.pos)
+            .field("fetch_offset", &self.fetch_offset)
+            .field("next_offset", &self.next_offset)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FetchRecords {
     /// Starts decoding `records` (one partition's bytes from a Fetch response) for a consumer
     /// positioned at `fetch_offset`. `aborted` is the partition's `aborted_transactions` list
