@@ -20,6 +20,7 @@ mod logging;
 mod metrics_http;
 mod output;
 mod progress;
+mod shutdown;
 mod stats;
 
 const ABOUT: &str = "A Kafka client that is frugal and explicit about its TCP connections";
@@ -64,7 +65,7 @@ enum Command {
     Groups(cmd_groups::GroupsArgs),
     /// Run a consumer and show its sockets live.
     Connections(cmd_connections::ConnectionsArgs),
-    /// Run the embedded mock Kafka cluster until Ctrl-C.
+    /// Run the embedded mock Kafka cluster until Ctrl-C or SIGTERM.
     Mock(cmd_mock::MockArgs),
     /// Show the connection story on an embedded 3-broker cluster (no broker needed).
     Demo(cmd_demo::DemoArgs),
@@ -82,6 +83,16 @@ enum Command {
     },
 }
 
+/// clap's usage error on one line, as every other error: its message up to the first blank
+/// line (the usage and "For more information" that follow are what `--help` is for), without
+/// its "error: ". The message can span lines: "the following required arguments were not
+/// provided:" lists them on the next ones, and they are the point of it.
+fn usage_error_line(rendered: &str) -> String {
+    let msg: Vec<&str> = rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let msg = msg.join(" ");
+    msg.strip_prefix("error: ").unwrap_or(&msg).to_string()
+}
+
 /// The clap command, for completions and man pages.
 pub fn command() -> clap::Command {
     Cli::command()
@@ -97,11 +108,7 @@ async fn main() {
             | clap::error::ErrorKind::DisplayVersion
             | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
             _ => {
-                // One line, as every other error: clap's first line without its "error: ".
-                let text = e.render().to_string();
-                let first = text.lines().next().unwrap_or_default();
-                let first = first.strip_prefix("error: ").unwrap_or(first);
-                eprintln!("gregor: {first} (see gregor --help)");
+                eprintln!("gregor: {} (see gregor --help)", usage_error_line(&e.render().to_string()));
                 std::process::exit(2);
             }
         },

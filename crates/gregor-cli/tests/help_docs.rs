@@ -49,4 +49,9 @@ fn usage_errors_are_one_line_with_exit_2() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("gregor: "), "{err}");
     }
+    // A missing required argument is named, not cut off after clap's first line.
+    let o = gregor(&["groups", "reset-offsets", "-b", "x", "g", "-t", "t"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not provided: <--to-earliest|--to-latest"), "{err}");
+    assert!(!err.contains("Usage:"), "{err}");
 }

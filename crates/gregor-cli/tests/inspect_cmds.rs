@@ -249,7 +249,7 @@ fn real_kafka_metadata_offsets_groups() {
 }
 
 /// Real Kafka's TLS listener (GREGOR_KAFKA_SASL_BOOTSTRAP, SASL_SSL) reached in plaintext, and
-/// its plaintext listener reached with TLS: one line naming the mismatch, at once.
+/// its plaintext listener reached with TLS: one line naming the mismatch, without retrying.
 #[test]
 fn real_kafka_wrong_security_protocol_is_named() {
     let (Ok(plain), Ok(tls)) = (std::env::var("GREGOR_KAFKA_BOOTSTRAP"), std::env::var("GREGOR_KAFKA_SASL_BOOTSTRAP")) else {
@@ -258,18 +258,20 @@ fn real_kafka_wrong_security_protocol_is_named() {
     };
     let first = |list: &str| list.split(',').next().unwrap().to_string();
     let started = std::time::Instant::now();
-    let out = Command::new(gregor()).args(["metadata", "-b", &first(&tls), "-X", "default.api.timeout.ms=20000"]).output().unwrap();
+    let out = Command::new(gregor()).args(["metadata", "-b", &first(&tls), "-X", "default.api.timeout.ms=600000"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("security.protocol=SSL") || err.contains("SSL listener"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     let out = Command::new(gregor())
-        .args(["metadata", "-b", &first(&plain), "-X", "security.protocol=SSL", "-X", "default.api.timeout.ms=20000"])
+        .args(["metadata", "-b", &first(&plain), "-X", "security.protocol=SSL", "-X", "default.api.timeout.ms=600000"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("PLAINTEXT listener"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(20), "no retry loop: {:?}", started.elapsed());
+    // Not a retry loop that ends with the last error when the API timeout fires: the answer came
+    // before the (10-minute) timeout could, however loaded the machine.
+    assert!(started.elapsed() < Duration::from_secs(600), "a retry loop until the timeout: {:?}", started.elapsed());
 }

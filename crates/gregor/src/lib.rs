@@ -88,6 +88,7 @@ pub mod consumer;
 pub mod oauth;
 pub mod protocol_errors;
 pub(crate) mod rules;
+pub(crate) mod time;
 pub mod records;
 
 pub use error::{Error, ErrorKind, Result};

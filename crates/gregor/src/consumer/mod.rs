@@ -14,10 +14,7 @@ mod budget_tests;
 mod fetch_session;
 mod fetcher;
 mod group;
-mod group_consumer;
-#[allow(dead_code)] // the drivers move onto it next
 mod group_wire;
-#[allow(dead_code)] // the drivers move onto it next
 mod membership;
 mod offsets;
 mod state;
@@ -35,7 +32,8 @@ use tokio::time::Instant;
 
 use crate::cluster::metadata::Snapshot;
 use crate::cluster::{Cluster, ClusterSettings};
-use crate::config::{ConsumerConfig, GroupProtocol};
+use crate::config::ConsumerConfig;
+use membership::commits::CommitOrigin;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
@@ -126,9 +124,8 @@ pub(crate) struct Inner {
     planner: Mutex<fetch_planner::FetchPlanner>,
     pub(crate) data_ready: Notify,
     pub(crate) fetch_wake: Notify,
+    /// The group task's queue and what it publishes (membership, coordinator, heartbeat).
     pub(crate) group: group::GroupShared,
-    /// KIP-848: when the next heartbeat is due (caps Fetch waits on a shared coordinator socket).
-    pub(crate) heartbeat_due: group_consumer::HeartbeatDue,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     closed: AtomicBool,
 }
@@ -235,21 +232,22 @@ impl Inner {
         self.data_ready.notify_waiters();
     }
 
-    /// Commits every position of the assignment.
-    pub(crate) async fn commit_consumed(&self) -> Result<()> {
-        // Positions and generation are read together, under the state lock: an eager
-        // rebalance removes revoked partitions from the assignment before the new generation
-        // is known, so the pair is always consistent.
-        let (offsets, membership) = {
-            let st = self.lock_state();
-            let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = st
-                .consumed_offsets()
-                .into_iter()
-                .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
-                .collect();
-            (offsets, self.group.membership())
-        };
-        offsets::commit_as(self, &offsets, membership).await
+    /// Every position of the assignment and the membership they were read under, together
+    /// (under the state lock, where the group task publishes a new membership).
+    fn consumed_with_membership(&self) -> (BTreeMap<TopicPartition, OffsetAndMetadata>, group::Membership) {
+        let st = self.lock_state();
+        let offsets = st
+            .consumed_offsets()
+            .into_iter()
+            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
+            .collect();
+        (offsets, self.group.membership())
+    }
+
+    /// Commits every position of the assignment (`commit_sync`).
+    pub(crate) async fn commit_consumed(self: &Arc<Self>) -> Result<()> {
+        let (offsets, membership) = self.consumed_with_membership();
+        group::commit(self, offsets, Some(membership), CommitOrigin::Sync).await
     }
 }
 
@@ -316,7 +314,6 @@ impl Consumer {
                 data_ready: Notify::new(),
                 fetch_wake: Notify::new(),
                 group: group::GroupShared::default(),
-                heartbeat_due: group_consumer::HeartbeatDue::default(),
                 listener: Mutex::new(None),
                 closed: AtomicBool::new(false),
             }),
@@ -344,14 +341,9 @@ impl Consumer {
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         if tasks.is_empty() {
             tasks.push(tokio::spawn(fetcher::run(self.inner.clone())));
-            if self.inner.config.group_id.is_some() {
-                if self.inner.config.group_protocol == GroupProtocol::Consumer {
-                    tasks.push(tokio::spawn(group_consumer::run(self.inner.clone())));
-                } else {
-                    tasks.push(tokio::spawn(group::run(self.inner.clone())));
-                }
-            }
         }
+        drop(tasks);
+        self.inner.group.ensure_running(&self.inner);
     }
 
     /// Subscribes to topics; partitions are assigned by the group (needs `group.id`).
@@ -392,7 +384,7 @@ impl Consumer {
             }
             st.subscription = sub;
         }
-        self.inner.group.request_rejoin(&self.inner, "subscription changed");
+        self.inner.group.send(group::Command::Subscription(true));
         Ok(())
     }
 
@@ -417,7 +409,7 @@ impl Consumer {
         st.subscription = Subscription::None;
         st.set_assignment(std::iter::empty());
         drop(st);
-        self.inner.group.wake.notify_one();
+        self.inner.group.send(group::Command::Subscription(false));
     }
 
     /// Registers the rebalance listener.
@@ -440,14 +432,13 @@ impl Consumer {
         self.ensure_tasks();
         let deadline = Instant::now() + timeout;
         {
+            let now = Instant::now();
             let mut st = self.inner.lock_state();
-            st.last_poll = Some(Instant::now());
-            st.first_poll.get_or_insert_with(Instant::now);
-            if st.poll_timed_out {
-                st.poll_timed_out = false;
-                drop(st);
-                self.inner.group.request_rejoin(&self.inner, "poll after max.poll.interval.ms expiry");
-            }
+            st.last_poll = Some(now);
+            st.first_poll.get_or_insert(now);
+            drop(st);
+            // The poll timer of the group member (max.poll.interval.ms).
+            self.inner.group.send(group::Command::Poll(now));
         }
         loop {
             let ready = self.inner.data_ready.notified();
@@ -506,17 +497,13 @@ impl Consumer {
     /// Commits explicit offsets (the *next* offset to read, i.e. last processed + 1).
     pub async fn commit_offsets_sync(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
         self.check_open()?;
-        offsets::commit(&self.inner, &offsets).await
+        group::commit(&self.inner, offsets, None, CommitOrigin::Sync).await
     }
 
     /// Commits the current positions in the background; the result is logged.
     pub fn commit_async(&self) {
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            if let Err(e) = inner.commit_consumed().await {
-                tracing::warn!(error = %e, "asynchronous commit failed");
-            }
-        });
+        let (offsets, membership) = self.inner.consumed_with_membership();
+        group::commit_in_background(&self.inner, offsets, Some(membership));
     }
 
     /// The group's committed offsets for these partitions (absent: nothing committed).
@@ -525,7 +512,7 @@ impl Consumer {
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
         self.check_open()?;
-        let mut m = offsets::fetch_committed(&self.inner, partitions).await?;
+        let mut m = group::fetch_committed(&self.inner, partitions).await?;
         m.retain(|_, om| om.offset >= 0);
         Ok(m)
     }
@@ -808,43 +795,14 @@ impl Consumer {
         for t in &tasks {
             t.abort();
         }
-        let inner = self.inner.clone();
-        let wind_down = async move {
-            if inner.config.group_id.is_some() {
-                if inner.config.enable_auto_commit {
-                    if let Err(e) = inner.commit_consumed().await {
-                        tracing::warn!(error = %e, "commit on close failed");
-                    }
-                }
-                if inner.lock_state().subscription.is_group() {
-                    let owned: Vec<TopicPartition> = inner.lock_state().assignment.keys().cloned().collect();
-                    if let (Some(l), false) = (inner.listener(), owned.is_empty()) {
-                        let positions = inner
-                            .lock_state()
-                            .consumed_offsets()
-                            .into_iter()
-                            .map(|(tp, (o, _))| (tp, o))
-                            .collect();
-                        let mut ctx = RevokeContext { positions, commit: None };
-                        l.on_partitions_revoked(&owned, &mut ctx);
-                        if let Some(c) = ctx.commit {
-                            let _ = offsets::commit(&inner, &c).await;
-                        }
-                    }
-                    let left = if inner.config.group_protocol == GroupProtocol::Consumer {
-                        group_consumer::send_leave(&inner, "the consumer is closing").await
-                    } else {
-                        group::send_leave(&inner, "the consumer is closing").await
-                    };
-                    if let Err(e) = left {
-                        tracing::debug!(error = %e, "LeaveGroup failed");
-                    }
-                }
-            }
-        };
-        // The commit and LeaveGroup need the network, which close() then shuts down; they
-        // get the timeout minus a small share reserved for closing sockets.
-        let _ = tokio::time::timeout_at(deadline - timeout / 10, wind_down).await;
+        // The group task commits (through the revocation, or the positions of a manual
+        // assignment with enable.auto.commit) and leaves the group. Both need the network,
+        // which close() then shuts down; they get the timeout minus a share for the sockets.
+        let group_deadline = deadline - group::socket_share(timeout);
+        if let Some(done) = group::close(&self.inner, group_deadline) {
+            let _ = tokio::time::timeout_at(group_deadline, done).await;
+        }
+        self.inner.group.abort();
         self.inner.data_ready.notify_waiters();
         let rest = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
         self.inner.cluster.close(rest).await;
@@ -860,6 +818,7 @@ impl Drop for Consumer {
         for t in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
             t.abort();
         }
+        self.inner.group.abort();
     }
 }
 

@@ -197,7 +197,8 @@ pub(crate) struct ConnectionManager {
     rebootstraps: u64,
     /// The brokers the client needs sockets to, when it has said (`handle_needed_brokers`).
     needed: Option<BTreeSet<i32>>,
-    /// The group coordinator, always needed (its requests may share the broker connection).
+    /// The group coordinator: its broker is needed while group requests share the broker
+    /// connection (`ManagerConfig::shared_coordinator`).
     coordinator: Option<i32>,
 }
 

@@ -39,7 +39,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{self, BrokerVersions, FrameDecoder};
-use super::connection::{read_one_frame, ConnSpec, Envelope};
+use super::connection::{ConnSpec, Envelope};
+use super::framing::read_one_frame;
 use crate::config::{Password, SaslMechanism};
 use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::source::TokenSource;

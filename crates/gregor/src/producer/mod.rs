@@ -39,7 +39,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
@@ -48,6 +48,7 @@ use tokio::time::Instant;
 use crate::cluster::{Cluster, ClusterSettings};
 use crate::config::ProducerConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::time::now_ms;
 use accumulator::TopicPartition;
 use encode::{record_size, Compression, PendingRecord, BATCH_OVERHEAD};
 
@@ -357,10 +358,6 @@ impl Drop for Producer {
         drop(st);
         self.inner.wake.notify_one();
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
