@@ -38,9 +38,19 @@ cargo test --locked --workspace
 # in Cargo.lock (the crate's sources are in Cargo's registry after the build; under a second).
 python3 scripts/gen-guard-schemas.py --check
 
+# Packaging of the published crates (issue #17): MSRV of the locked dependencies, no C in the
+# pure-Rust feature set, `cargo publish --dry-run --no-verify` (~30 s). The full check (builds
+# with the MSRV toolchain, without default features, rustdoc with warnings denied, the packaged
+# crates built; ~10 min) is `scripts/check-crates.sh`.
+echo "== crates (packaging)"
+bash scripts/check-crates.sh --quick
+
 echo "== librdkafka against gregor mock"
 PY=$(scripts/setup-python.sh | tail -1)
 GREGOR_BIN="$PWD/target/debug/gregor" "$PY" tests-python/test_mock_librdkafka.py
+# librdkafka still places keys as the committed vectors say (gregor's `partitioner` unit test
+# checks its hashes against the same file; ~10 s).
+GREGOR_BIN="$PWD/target/debug/gregor" "$PY" tests-python/partitioner_vectors.py --check crates/gregor/src/producer/librdkafka_partitions.json
 
 if [ "$kafka" = 1 ]; then
     echo "== real Apache Kafka 4.3.1"

@@ -1,4 +1,5 @@
 //! `gregor`: consume, produce and inspect Kafka — and see every socket the client opens.
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 

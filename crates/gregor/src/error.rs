@@ -54,6 +54,9 @@ pub enum ErrorKind {
     /// none that can carry a configured feature (Java's `UnsupportedVersionException`).
     /// Retrying does not help; the message names the feature and the Kafka release it needs.
     UnsupportedVersion,
+    /// A blocking call was interrupted by [`WakeupHandle::wakeup`](crate::WakeupHandle::wakeup)
+    /// (Java's `WakeupException`). Nothing was lost; call again.
+    Wakeup,
 }
 
 /// The error type of every fallible gregor operation.
@@ -179,6 +182,11 @@ impl Error {
     /// True when the client or consumer was closed.
     pub fn is_closed(&self) -> bool {
         self.inner.kind == ErrorKind::Closed
+    }
+
+    /// True when a [`WakeupHandle`](crate::WakeupHandle) interrupted the call.
+    pub fn is_wakeup(&self) -> bool {
+        self.inner.kind == ErrorKind::Wakeup
     }
 }
 

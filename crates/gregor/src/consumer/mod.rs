@@ -19,6 +19,7 @@ mod membership;
 mod offsets;
 mod state;
 mod types;
+mod wakeup;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,7 @@ pub use types::{
     ConsumerRecord, FetchBufferStats, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState,
     TimestampType, TopicPartition,
 };
+pub use wakeup::WakeupHandle;
 
 /// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
 ///
@@ -128,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) group: group::GroupShared,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     closed: AtomicBool,
+    /// Interrupts blocking calls (Java's `wakeup`).
+    pub(crate) wakeup: WakeupHandle,
 }
 
 impl Inner {
@@ -254,7 +258,9 @@ impl Inner {
 /// Builds the connection-layer settings from a consumer's network config.
 pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
     // The one place that decides it: `ConsumerConfig::coordinator_dedicated`.
-    ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated())
+    let mut settings = ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated());
+    settings.allow_auto_create_topics = config.allow_auto_create_topics;
+    settings
 }
 
 /// A Kafka consumer.
@@ -316,6 +322,7 @@ impl Consumer {
                 group: group::GroupShared::default(),
                 listener: Mutex::new(None),
                 closed: AtomicBool::new(false),
+                wakeup: WakeupHandle::default(),
             }),
             tasks: Mutex::new(Vec::new()),
         })
@@ -427,7 +434,13 @@ impl Consumer {
     /// Errors: a partition whose offset is out of range with `auto.offset.reset=none`, corrupt
     /// records, authorization failures, or the group having fenced this member. Records
     /// fetched before an error are returned first.
+    ///
+    /// A [`WakeupHandle::wakeup`] makes it return an [`ErrorKind::Wakeup`] error at once.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.inner.wakeup.guard(self.poll_inner(timeout)).await
+    }
+
+    async fn poll_inner(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
         self.ensure_tasks();
         let deadline = Instant::now() + timeout;
@@ -491,13 +504,13 @@ impl Consumer {
     /// waits for the result.
     pub async fn commit_sync(&self) -> Result<()> {
         self.check_open()?;
-        self.inner.commit_consumed().await
+        self.inner.wakeup.guard(self.inner.commit_consumed()).await
     }
 
     /// Commits explicit offsets (the *next* offset to read, i.e. last processed + 1).
     pub async fn commit_offsets_sync(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
         self.check_open()?;
-        group::commit(&self.inner, offsets, None, CommitOrigin::Sync).await
+        self.inner.wakeup.guard(group::commit(&self.inner, offsets, None, CommitOrigin::Sync)).await
     }
 
     /// Commits the current positions in the background; the result is logged.
@@ -512,7 +525,7 @@ impl Consumer {
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
         self.check_open()?;
-        let mut m = group::fetch_committed(&self.inner, partitions).await?;
+        let mut m = self.inner.wakeup.guard(group::fetch_committed(&self.inner, partitions)).await?;
         m.retain(|_, om| om.offset >= 0);
         Ok(m)
     }
@@ -558,6 +571,10 @@ impl Consumer {
     /// offset or reset) if needed.
     pub async fn position(&self, tp: &TopicPartition) -> Result<i64> {
         self.check_open()?;
+        self.inner.wakeup.guard(self.position_inner(tp)).await
+    }
+
+    async fn position_inner(&self, tp: &TopicPartition) -> Result<i64> {
         let deadline = Instant::now() + self.inner.config.default_api_timeout;
         loop {
             {
@@ -606,7 +623,7 @@ impl Consumer {
         times: &BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
         self.check_open()?;
-        let found = offsets::list_offsets(&self.inner, times).await?;
+        let found = self.inner.wakeup.guard(offsets::list_offsets(&self.inner, times)).await?;
         Ok(times
             .keys()
             .map(|tp| {
@@ -636,7 +653,7 @@ impl Consumer {
             partitions.iter().map(|tp| tp.topic.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
         self.topic_metadata(&topics, "list offsets").await?;
         let q: BTreeMap<TopicPartition, i64> = partitions.iter().map(|tp| (tp.clone(), ts)).collect();
-        let found = offsets::list_offsets(&self.inner, &q).await?;
+        let found = self.inner.wakeup.guard(offsets::list_offsets(&self.inner, &q)).await?;
         Ok(found.into_iter().map(|(tp, (o, _))| (tp, o)).collect())
     }
 
@@ -677,6 +694,18 @@ impl Consumer {
             self.inner.cluster.request_update(format!("{} for topic {t}", code.name()));
             tokio::time::sleep_until(self.inner.cluster.next_refresh().max(Instant::now())).await;
         }
+    }
+
+    /// A handle that interrupts this consumer's blocking calls from another task or thread
+    /// (Java's `wakeup`); clone it freely. See [`WakeupHandle`].
+    pub fn wakeup_handle(&self) -> WakeupHandle {
+        self.inner.wakeup.clone()
+    }
+
+    /// Interrupts the blocking call in progress (or the next one): shorthand for
+    /// `wakeup_handle().wakeup()`.
+    pub fn wakeup(&self) {
+        self.inner.wakeup.wakeup()
     }
 
     /// Every topic the cluster lists with its partitions, from fresh metadata (Java's

@@ -22,3 +22,5 @@ pub(crate) mod reauth;
 pub(crate) mod sasl;
 pub(crate) mod sniff;
 pub(crate) mod tls;
+#[cfg(feature = "tls")]
+mod tls_rustls;

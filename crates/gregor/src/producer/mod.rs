@@ -51,6 +51,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::time::now_ms;
 use accumulator::TopicPartition;
 use encode::{record_size, Compression, PendingRecord, BATCH_OVERHEAD};
+pub use partitioner::Partitioner;
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -144,6 +145,8 @@ pub(crate) type Completion = oneshot::Sender<Result<RecordMetadata>>;
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
     pub(crate) acks: i16,
+    /// `partitioner` and `partitioner.ignore.keys`.
+    pub(crate) partitioner: (Partitioner, bool),
     pub(crate) compression: Compression,
     pub(crate) batch_size: usize,
     pub(crate) request_timeout: Duration,
@@ -196,6 +199,7 @@ impl Producer {
         let net = &config.net;
         let cfg = Resolved {
             acks: config.acks.wire_value(),
+            partitioner: (config.partitioner, config.partitioner_ignore_keys),
             compression: Compression::from(config.compression_type),
             batch_size: (config.batch_size as usize).max(1),
             request_timeout: net.request_timeout,
@@ -272,8 +276,20 @@ impl Producer {
             }
             let partition = match (record.partition, &pending.key) {
                 (Some(p), _) => p,
-                (None, Some(k)) => partitioner::partition_for_key(k, partitions.count),
-                (None, None) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
+                (None, key) => {
+                    let (choice, ignore_keys) = self.inner.cfg.partitioner;
+                    let key = key.as_deref().filter(|_| !ignore_keys);
+                    match (choice.partition_for_key(key, partitions.count), choice) {
+                        (Some(p), _) => p,
+                        (None, Partitioner::Random) => {
+                            partitioner::random_partition(partitions.count, &partitions.available, rand::random())
+                        }
+                        (None, Partitioner::RoundRobin) => {
+                            st.round_robin.partition(&record.topic, partitions.count, &partitions.available)
+                        }
+                        (None, _) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
+                    }
+                }
             };
             let tp = TopicPartition { topic: partitions.topic.clone(), partition };
             let appended = st.acc.append(tp, pending, tx, Instant::now());
