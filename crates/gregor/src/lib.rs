@@ -113,8 +113,8 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    CommitHandle, ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
-    RevokeContext, TimestampType, TopicPartition, WakeupHandle,
+    CommitHandle, ConnectionEvents, Consumer, ConsumerRecord, FetchBufferStats, Header, OffsetAndMetadata,
+    OffsetAndTimestamp, RebalanceListener, RevokeContext, TimestampType, TopicPartition, WakeupHandle,
 };
 
 /// Fuzzing entry points (`fuzz/`, the `fuzz` feature); not a stable API.

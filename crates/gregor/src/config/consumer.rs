@@ -10,7 +10,7 @@ use super::keys;
 use super::net::{Explicit, NetConfig};
 use super::parse::{
     ms, parse_bool, parse_list, parse_ms, parse_ms_min, parse_opt_string, parse_properties,
-    parse_u32,
+    parse_range, parse_u32,
 };
 use super::security::SecurityProtocol;
 use crate::consumer::assignor::PartitionAssignor;
@@ -238,6 +238,11 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: Duration,
     /// `max.partition.fetch.bytes` (1 MiB).
     pub max_partition_fetch_bytes: u32,
+    /// `queued.max.messages.kbytes` (32768 = 32 MiB; librdkafka's name, whose default is
+    /// 64 MiB): the client-wide prefetch budget. Every byte fetched and not yet handed out by
+    /// `poll` (Fetch responses, decompressed batches) plus the room reserved for the Fetches in
+    /// flight stays under it, whatever the number of partitions, topics or brokers.
+    pub queued_max_messages_kbytes: u32,
     /// `check.crcs` (true).
     pub check_crcs: bool,
     /// `isolation.level` (read_uncommitted).
@@ -276,6 +281,7 @@ impl Default for ConsumerConfig {
             fetch_max_bytes: 52_428_800,
             fetch_max_wait: Duration::from_millis(500),
             max_partition_fetch_bytes: 1_048_576,
+            queued_max_messages_kbytes: 32_768,
             check_crcs: true,
             isolation_level: IsolationLevel::ReadUncommitted,
             exclude_internal_topics: true,
@@ -450,6 +456,11 @@ impl ConsumerConfig {
             "max.partition.fetch.bytes" => {
                 self.max_partition_fetch_bytes = parse_u32(key, value, 0)?;
                 "max.partition.fetch.bytes"
+            }
+            "queued.max.messages.kbytes" => {
+                // librdkafka's range: 1 KiB .. 2 GiB.
+                self.queued_max_messages_kbytes = parse_range(key, value, 1, 2_097_151)? as u32;
+                "queued.max.messages.kbytes"
             }
             "check.crcs" => {
                 self.check_crcs = parse_bool(key, value)?;
