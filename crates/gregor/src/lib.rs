@@ -78,7 +78,7 @@
 //! opened ([`OpenReason`]) and why it was closed ([`CloseReason`]). The same events are logged
 //! with `tracing` at debug level (target `gregor::net::manager`), and counted in
 //! [`ConnectionMetrics`] under Java's `consumer-metrics` names.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 // The only unsafe code is the GSSAPI binding (the optional `gssapi` feature), which allows it
 // locally; every other build forbids it outright.
 #![cfg_attr(not(feature = "gssapi"), forbid(unsafe_code))]
