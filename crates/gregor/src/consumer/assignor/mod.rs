@@ -27,9 +27,9 @@
 //!    already cooperative-aware, pass the result through [`make_cooperative`] (Java validates
 //!    custom assignors instead; [`validate_cooperative_assignment`] is that check). Encode each
 //!    member's [`Assignment`] with [`protocol::encode_assignment`].
-//! 4. After SyncGroup: [`diff_assignment`] between the partitions owned before and the ones just
-//!    assigned. Under COOPERATIVE, revoke `revoked`, start fetching `added`, and if
-//!    [`AssignmentDiff::needs_rejoin`] rejoin at once so the partitions released this round are
+//! 4. After SyncGroup: the difference between the partitions owned before and the ones just
+//!    assigned. Under COOPERATIVE, revoke what went, start fetching what came, and if anything
+//!    was revoked rejoin at once so the partitions released this round are
 //!    handed out in the follow-up round (KIP-429).
 
 pub mod protocol;

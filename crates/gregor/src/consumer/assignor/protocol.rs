@@ -8,7 +8,7 @@
 //! `checkAssignmentVersion`). A negative version is an error.
 //!
 //! These bytes come from other group members via the broker, so they are hostile: before the
-//! kafka-protocol decoder runs, [`validate_subscription`] / [`validate_assignment`] walk the bytes
+//! kafka-protocol decoder runs, `validate_subscription` / `validate_assignment` walk the bytes
 //! and check that every length fits in what is left. That bounds every allocation the decoder
 //! makes (it pre-allocates arrays by their declared length) by the input size.
 
