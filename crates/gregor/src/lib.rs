@@ -101,7 +101,7 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    ConnectionEvents, Consumer, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
+    ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
     RevokeContext, TimestampType, TopicPartition,
 };
 

@@ -117,6 +117,13 @@ impl Cluster {
         })
     }
 
+    /// The wait before retry number `attempt` + 1 of a request: `retry.backoff.ms` doubling up
+    /// to `retry.backoff.max.ms`, with jitter (KIP-580).
+    pub(crate) fn retry_backoff(&self, attempt: u32) -> Duration {
+        let (base, max) = self.settings.retry_backoff;
+        ExponentialBackoff::new(base, max).jittered(attempt, rand::random())
+    }
+
     /// The latest metadata.
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -34,6 +34,8 @@ pub(crate) mod idempotence;
 pub(crate) mod partitioner;
 pub(crate) mod request;
 mod sender;
+mod transactions;
+pub(crate) mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -157,6 +159,8 @@ pub(crate) struct Resolved {
     pub(crate) idempotent: bool,
     /// A `transactional.id` is set.
     pub(crate) transactional: bool,
+    /// `transaction.timeout.ms`.
+    pub(crate) transaction_timeout: Duration,
 }
 
 /// State shared by `Producer` and its sender task.
@@ -207,9 +211,14 @@ impl Producer {
             max_block: config.max_block,
             idempotent: config.idempotent(),
             transactional: config.transactional_id.is_some(),
+            transaction_timeout: config.transaction_timeout,
         };
         let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false));
-        Ok(Producer::with_cluster(cluster, cfg, config.linger))
+        let producer = Producer::with_cluster(cluster, cfg, config.linger);
+        if let Some(id) = config.transactional_id {
+            producer.inner.lock().txn = Some(txn::TxnState::new(id));
+        }
+        Ok(producer)
     }
 
     /// Creates a producer from Java-style `(key, value)` properties, e.g.
@@ -275,6 +284,10 @@ impl Producer {
                 (None, None) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
             };
             let tp = TopicPartition { topic: partitions.topic.clone(), partition };
+            if let Some(t) = st.txn.as_mut() {
+                // Java `maybeAddPartition`: only inside a transaction; the partition joins it.
+                t.add_partition(&tp)?;
+            }
             let appended = st.acc.append(tp, pending, tx, Instant::now());
             if record.partition.is_none() {
                 st.sticky.on_append(
@@ -320,6 +333,17 @@ impl Producer {
     /// acknowledged at the timeout fail with a `Closed` error. Later `send`s fail.
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        // Java's Sender aborts a transaction still open at close.
+        let open_txn = self.inner.lock().txn.as_ref().is_some_and(|t| {
+            matches!(t.phase, txn::Phase::InTransaction | txn::Phase::AbortableError | txn::Phase::Committing | txn::Phase::Aborting)
+        });
+        if open_txn {
+            if let Err(e) = tokio::time::timeout_at(deadline, self.abort_transaction()).await.unwrap_or_else(|_| {
+                Err(Error::new(ErrorKind::Timeout, "aborting the open transaction at close timed out"))
+            }) {
+                tracing::warn!(error = %e, "could not abort the open transaction at close");
+            }
+        }
         {
             let mut st = self.inner.lock();
             st.closed = true;

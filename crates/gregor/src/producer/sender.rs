@@ -16,6 +16,7 @@ use super::idempotence::{ProducerIdAndEpoch, Sequencer, Verdict};
 use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
 use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
+use super::txn::Phase as TxnPhase;
 use super::{Completion, Inner, RecordMetadata, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
@@ -47,6 +48,8 @@ pub(crate) struct State {
     /// A fatal error (e.g. InitProducerId refused for good): every waiting batch and every
     /// later `send` fails with it.
     pub(crate) fatal: Option<Error>,
+    /// The transactional producer's state (`None` without `transactional.id`).
+    pub(crate) txn: Option<super::txn::TxnState>,
     /// Per-broker dispatchers (see [`dispatch`]), fed in drain order.
     pub(crate) dispatchers: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>>,
 }
@@ -77,6 +80,7 @@ impl State {
             idem: cfg.idempotent.then(|| Sequencer::new(cfg.transactional)),
             init: InitProgress::default(),
             fatal: None,
+            txn: None,
             dispatchers: HashMap::new(),
         }
     }
@@ -144,6 +148,15 @@ impl State {
         // Java `failBatch(batch, response, adjustSequenceNumbers = attempts < retries)`.
         if let Some(s) = self.idem.as_mut() {
             s.on_failed(&b.tp, b.id, code, b.attempts < cfg.retries);
+        }
+        // Java `maybeTransitionToErrorState`: fenced is fatal, anything else makes the
+        // transaction abortable.
+        if let Some(t) = self.txn.as_mut() {
+            if code.map(produce_action) == Some(ProduceAction::Fenced) {
+                t.fatal(err.clone());
+            } else {
+                t.abortable(err.clone());
+            }
         }
         let err = if retriable && expired {
             Error::new(
@@ -299,7 +312,7 @@ async fn run(inner: Arc<Inner>) {
         let now = Instant::now();
         let snap = inner.cluster.snapshot();
         let leader = |tp: &TopicPartition| snap.leader(&tp.topic, tp.partition);
-        let (sends, next_check, unknown, done, waiting, start_init) = {
+        let (sends, next_check, unknown, done, waiting, start_init, add_partitions) = {
             let mut guard = inner.lock();
             let st = &mut *guard;
             if !st.last_snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &snap)) {
@@ -327,6 +340,22 @@ async fn run(inner: Arc<Inner>) {
             if had_expired {
                 inner.progress.notify_waiters();
             }
+            // Java `Sender.maybeSendAndPollTransactionalRequest`: in an abortable or fatal
+            // error, or while aborting, the batches not sent yet fail at once.
+            let mut add_partitions = None;
+            if let Some(t) = st.txn.as_mut() {
+                if matches!(t.phase, TxnPhase::AbortableError | TxnPhase::Aborting | TxnPhase::FatalError) && !st.acc.is_empty() {
+                    let err = t.error().cloned().unwrap_or_else(|| Error::new(ErrorKind::TransactionAborted, "the transaction was aborted before the record was sent"));
+                    for b in st.acc.abort_all() {
+                        if let (Some(s), Some(_)) = (st.idem.as_mut(), b.sequence) {
+                            s.on_failed(&b.tp, b.id, None, false);
+                        }
+                        st.fail(b, &err);
+                    }
+                    inner.progress.notify_waiters();
+                }
+                add_partitions = st.txn.as_mut().and_then(|t| t.take_to_add());
+            }
             let mut next_check_init = None;
             let mut start_init = false;
             if let Some(s) = st.idem.as_mut() {
@@ -334,7 +363,8 @@ async fn run(inner: Arc<Inner>) {
                 if let Some(renumbered) = s.maybe_bump() {
                     st.acc.renumber(&renumbered);
                 }
-                if s.needs_producer_id() && !st.init.in_flight && !st.acc.is_empty() && st.fatal.is_none() {
+                // A transactional producer gets its id from `init_transactions`.
+                if s.needs_producer_id() && !inner.cfg.transactional && !st.init.in_flight && !st.acc.is_empty() && st.fatal.is_none() {
                     match st.init.due {
                         Some(due) if due > now => next_check_init = Some(due),
                         _ => {
@@ -348,7 +378,7 @@ async fn run(inner: Arc<Inner>) {
             let mut sends = Vec::new();
             for node in ready.nodes {
                 while st.in_flight.get(&node).copied().unwrap_or(0) < inner.cfg.max_in_flight {
-                    let batches = st.acc.drain(node, now, leader, inner.cfg.max_request_size, st.idem.as_mut());
+                    let batches = st.acc.drain(node, now, leader, inner.cfg.max_request_size, st.idem.as_mut(), st.txn.as_ref());
                     if batches.is_empty() {
                         break;
                     }
@@ -374,7 +404,7 @@ async fn run(inner: Arc<Inner>) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            (sends, next_check, ready.unknown_leaders, done, waiting, start_init)
+            (sends, next_check, ready.unknown_leaders, done, waiting, start_init, add_partitions)
         };
         if done {
             inner.lock().dispatchers.clear();
@@ -382,6 +412,9 @@ async fn run(inner: Arc<Inner>) {
         }
         if start_init {
             tokio::spawn(init_producer_id(inner.clone()));
+        }
+        if let Some(parts) = add_partitions {
+            tokio::spawn(super::transactions::add_partitions(inner.clone(), parts));
         }
         for (node, batches) in sends {
             settle_request(&inner, node, batches, Vec::new(), Err(Error::closed()));

@@ -16,6 +16,7 @@ pub(crate) mod fetch;
 pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod produce;
+pub(crate) mod txn;
 
 #[cfg(test)]
 mod tests;
