@@ -7,6 +7,7 @@
 #     `gregor mock`.
 #  3. Real Apache Kafka 4.3.1 (3 brokers from Maven Central jars, started here and stopped on
 #     exit): the integration suite with GREGOR_KAFKA_BOOTSTRAP set. GREGOR_SKIP_KAFKA=1 skips it.
+#     Then the chaos scenarios on the same cluster (issues #19, #12; GREGOR_SKIP_CHAOS=1 skips).
 #  4. Broker compatibility (issue #13): every check of compat_real.rs against the oldest (2.1.1)
 #     and the newest (4.4.0) Apache Kafka release (scripts/compat.sh; GREGOR_SKIP_COMPAT=1 skips).
 #  5. cargo-fuzz on response and record-batch decoding, GREGOR_FUZZ_SECONDS (30) per target.
@@ -23,6 +24,10 @@ if [ "${GREGOR_SKIP_KAFKA:-0}" != 1 ]; then
     KAFKA_SECURITY=1 scripts/kafka-cluster.sh start > target/kafka-start.log 2>&1 &
     kafka_pid=$!
 fi
+
+# kcat from Debian's packages: the CLI tests compare `gregor consume` with it byte for byte
+# (they check fixed expectations only, and say so, where it cannot be installed).
+echo "== kcat: $(scripts/setup-kcat.sh | tail -1)"
 
 echo "== cargo test (unit, virtual-time, gregor-mock integration)"
 cargo build --locked --workspace --bins --tests
@@ -49,6 +54,7 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test idempotence_kafka -- --test-threads=1
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
+    cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_metadata_offsets_groups
     # SASL (PLAIN, SCRAM-SHA-256/512) over SASL_SSL and SASL_PLAINTEXT; the script wrote the
     # listeners, the CA file and the user to security.env.
     set -a
@@ -57,12 +63,28 @@ if [ "$kafka" = 1 ]; then
     set +a
     cargo test --locked -p gregor --test security_sasl real_kafka -- --test-threads=1
     cargo test --locked -p gregor --test security_tls real_kafka
+    cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_wrong_security_protocol
     # Issue #18 (the script's MTLS, OAUTH, OIDC and REAUTH listeners, see
     # scripts/kafka/security-extra.sh): encrypted client keys over mTLS (in security_tls above),
     # OAUTHBEARER unsecured + token callback + OIDC client credentials with refresh (~12 s), and
     # KIP-368 re-authentication for every mechanism over several 4 s sessions (~8 s).
     cargo test --locked -p gregor --test security_oauth real_kafka -- --test-threads=1
     cargo test --locked -p gregor --test security_reauth real_kafka
+    if [ "${GREGOR_SKIP_CHAOS:-0}" != 1 ]; then
+        # Fault injection on this cluster (crates/gregor-chaos, docs/reliability.md), one group
+        # per protocol (classic and KIP-848) on the same topic, gregor members as processes:
+        #  - issue #19's rolling restart: 215 000 records, every one read, both members alive;
+        #  - issue #12's suite: a producer writing throughout, 3 members per group, rolling
+        #    restart, kill -9 of a broker, leader election, reassignment, added partitions, the
+        #    coordinator's broker killed, a member killed with -9; every record read, no error
+        #    reaching the application, committed offsets never back, sockets back to L+1.
+        # scripts/chaos.sh runs the same with Java's consumer beside gregor's.
+        # GREGOR_SKIP_CHAOS=1 skips it.
+        echo "== chaos on real Kafka: rolling restart (#19) and the fault suite (#12)"
+        mkdir -p target/chaos
+        target/debug/gregor-chaos rolling-restart --gregor target/debug/gregor > target/chaos/rolling-restart-gregor.json
+        target/debug/gregor-chaos suite --gregor target/debug/gregor > target/chaos/suite-gregor.json
+    fi
     scripts/kafka-cluster.sh stop >/dev/null
 fi
 

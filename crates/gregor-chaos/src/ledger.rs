@@ -72,8 +72,6 @@ pub struct Ledger {
     last_by_member: BTreeMap<String, Instant>,
     /// partition → the lowest offset not delivered yet.
     contiguous: BTreeMap<i32, i64>,
-    /// member → partition → when it last delivered a new record of it.
-    partitions_by_member: BTreeMap<String, BTreeMap<i32, Instant>>,
 }
 
 /// Milliseconds since the epoch, now.
@@ -94,7 +92,6 @@ impl Ledger {
                 *w += 1;
             }
             self.last_by_member.insert(member.to_string(), at);
-            self.partitions_by_member.entry(member.to_string()).or_default().insert(partition, at);
             if timestamp_ms >= 0 {
                 self.delays.push((timestamp_ms, wall_ms()));
             }
@@ -105,14 +102,6 @@ impl Ledger {
     /// between `from_ms` and `to_ms` (wall clock): how long the fault kept records waiting.
     pub fn max_delay_of_records_produced(&self, from_ms: i64, to_ms: i64) -> Option<i64> {
         self.delays.iter().filter(|(ts, _)| *ts >= from_ms && *ts <= to_ms).map(|(ts, at)| at - ts).max()
-    }
-
-    /// Partitions `member` delivered a first-time record of since `since`.
-    pub fn partitions_of(&self, member: &str, since: Instant) -> Vec<i32> {
-        self.partitions_by_member
-            .get(member)
-            .map(|m| m.iter().filter(|(_, t)| **t >= since).map(|(p, _)| *p).collect())
-            .unwrap_or_default()
     }
 
     /// Whether every offset below `ends` was delivered.

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -67,6 +67,8 @@ impl Member {
                 for (k, v) in &spec.props {
                     c.arg("-X").arg(format!("{k}={v}"));
                 }
+                // The group tools name members by client.id: the socket check maps them back.
+                c.arg("-X").arg(format!("client.id={name}"));
                 c.env("GREGOR_LOG", std::env::var("CHAOS_GREGOR_LOG").unwrap_or_else(|_| "gregor=info".into()));
                 c
             }
@@ -79,6 +81,7 @@ impl Member {
                 for (k, v) in &spec.props {
                     c.arg("--consumer-property").arg(format!("{k}={v}"));
                 }
+                c.arg("--consumer-property").arg(format!("client.id={name}"));
                 c
             }
         };
@@ -119,12 +122,32 @@ impl Member {
 
     /// SIGINT (Ctrl-C): the member commits, leaves and exits. Returns its exit status.
     pub fn interrupt(mut self) -> anyhow::Result<std::process::ExitStatus> {
-        signal(self.pid(), "INT")?;
-        let status = self.child.wait()?;
+        // SIGINT is what a user sends (Ctrl-C). A process started from a non-interactive
+        // shell's background job inherits SIGINT ignored, and the JVM then keeps it ignored:
+        // after a minute SIGTERM (a shutdown hook in Java), then SIGKILL, reported as an error.
+        let mut outcome = Err(anyhow::anyhow!("did not exit on SIGINT or SIGTERM; killed"));
+        for (sig, wait) in [("INT", Duration::from_secs(60)), ("TERM", Duration::from_secs(30))] {
+            signal(self.pid(), sig)?;
+            let deadline = std::time::Instant::now() + wait;
+            while std::time::Instant::now() < deadline {
+                if let Some(status) = self.child.try_wait()? {
+                    outcome = Ok(status);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200)); // no portable wait-with-timeout
+            }
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        if outcome.is_err() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        Ok(status)
+        outcome
     }
 
     /// Established TCP connections from this process (and its children: the Java tool runs

@@ -4,7 +4,7 @@
 //! the faults exercises all of them at once (and costs one cluster's time, not one per
 //! protocol).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -204,6 +204,9 @@ impl Run {
         c.args(["--topic", &self.topic, "--num-records", "1000000000", "--record-size", "100"]);
         c.args(["--throughput", &rate.to_string(), "--bootstrap-server", &self.cluster.bootstrap]);
         c.args(["--reporting-interval", "600000", "--command-property", "acks=all", "linger.ms=5"]);
+        // Added partitions get records within seconds (the default, 5 minutes, would leave them
+        // empty for the rest of the suite and test nothing).
+        c.args(["metadata.max.age.ms=5000"]);
         c.stdin(Stdio::null()).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
         self.producer = Some(c.spawn().context("starting ProducerPerformance")?);
         Ok(())
@@ -305,31 +308,79 @@ impl Run {
     }
 
     /// Per gregor member: its sockets must come back to L+1 (L = leader brokers of the
-    /// partitions it reads; +1 for the coordinator) after a fault. Counted from /proc, waiting
-    /// up to `limit` for reconnects and closes to settle.
+    /// partitions assigned to it, as the group coordinator reports them; +1 for the
+    /// coordinator) after a fault. Sockets are counted from /proc; the assignment comes from
+    /// Kafka's ConsumerGroupCommand (members are told apart by `client.id`). Both are looked at
+    /// again until they agree or `limit` passes: reconnects, closes and rebalances settle.
     fn check_sockets(&mut self, fault: &str, limit: Duration) -> anyhow::Result<()> {
         let leaders = self.leaders()?;
         let ports: HashSet<u16> =
             self.cluster.bootstrap.split(',').filter_map(|hp| hp.rsplit(':').next()?.parse().ok()).collect();
-        let recent = Instant::now() - Duration::from_secs(10);
-        for g in self.groups.iter_mut() {
-            for m in g.members.iter() {
-                let parts = g.ledger.lock().partitions_of(&m.name, recent);
-                let l: HashSet<i32> = parts.iter().filter_map(|p| leaders.get(p).copied()).collect();
-                let bound = l.len() + 1;
-                let deadline = Instant::now() + limit;
-                let mut n = m.sockets_to(&ports);
-                while n > bound && Instant::now() < deadline && g.spec.client == Client::Gregor {
-                    std::thread::sleep(Duration::from_millis(250)); // polling /proc: no event exists
-                    n = m.sockets_to(&ports);
+        for gi in 0..self.groups.len() {
+            let gregor = self.groups[gi].spec.client == Client::Gregor;
+            let deadline = Instant::now() + limit;
+            let mut looks: Vec<(String, usize, usize)>;
+            loop {
+                let assigned = self.assignment(&self.groups[gi].spec.group)?;
+                looks = self.groups[gi]
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let l: HashSet<i32> = assigned
+                            .get(&m.name)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|p| leaders.get(p).copied())
+                            .collect();
+                        (m.name.clone(), m.sockets_to(&ports), l.len())
+                    })
+                    .collect();
+                let settled = looks.iter().all(|(_, n, l)| *n <= l + 1);
+                if settled || !gregor || Instant::now() >= deadline {
+                    break;
                 }
-                g.sockets.push(json!({"fault": fault, "member": m.name, "sockets": n, "leaders": l.len()}));
-                if g.spec.client == Client::Gregor && n > bound {
-                    g.socket_violations.push(format!("{fault}: {} holds {n} sockets, L+1 = {bound}", m.name));
+                std::thread::sleep(Duration::from_secs(1)); // polling /proc: no event exists
+            }
+            let g = &mut self.groups[gi];
+            for (name, n, l) in looks {
+                g.sockets.push(json!({"fault": fault, "member": name, "sockets": n, "leaders": l}));
+                if gregor && n > l + 1 {
+                    g.socket_violations.push(format!("{fault}: {name} holds {n} sockets, L+1 = {}", l + 1));
                 }
             }
         }
         Ok(())
+    }
+
+    /// client.id → partitions of the topic assigned to it, from ConsumerGroupCommand --describe.
+    fn assignment(&self, group: &str) -> anyhow::Result<HashMap<String, Vec<i32>>> {
+        let out = self.cluster.tool(
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            &["--describe", "--group", group],
+        )?;
+        let mut header: Option<Vec<&str>> = None;
+        let mut by_client: HashMap<String, Vec<i32>> = HashMap::new();
+        for line in out.lines() {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.contains(&"CLIENT-ID") && cols.contains(&"PARTITION") {
+                header = Some(cols);
+                continue;
+            }
+            let Some(h) = &header else { continue };
+            if cols.len() != h.len() {
+                continue;
+            }
+            let col = |name: &str| h.iter().position(|c| *c == name).map(|i| cols[i]);
+            if col("TOPIC") != Some(self.topic.as_str()) {
+                continue;
+            }
+            if let (Some(Ok(p)), Some(client)) = (col("PARTITION").map(str::parse::<i32>), col("CLIENT-ID")) {
+                if client != "-" {
+                    by_client.entry(client.to_string()).or_default().push(p);
+                }
+            }
+        }
+        Ok(by_client)
     }
 
     /// partition → leader broker, from TopicCommand --describe.
@@ -422,7 +473,7 @@ impl Run {
         }
         Ok(json!({
             "scenario": scenario,
-            "client": format!("{:?}", self.groups.first().map(|g| g.spec.client)),
+            "client": self.groups.first().map(|g| format!("{:?}", g.spec.client).to_lowercase()),
             "topic": self.topic,
             "expected": expected,
             "ends": ends,

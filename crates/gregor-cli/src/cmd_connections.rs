@@ -9,13 +9,25 @@ use std::time::{Duration, Instant};
 
 use gregor::{ConnectionEvent, ConnectionEventKind};
 
-use crate::cmd_consume::{build_consumer, explain, start, ConnectArgs};
+use crate::connect::{explain, last, ClientArgs};
+
+pub const EXAMPLES: &str = "\
+Examples:
+  gregor connections -b localhost -t orders -g my-app     # live table of the group member's sockets
+  gregor connections -b localhost -t orders --duration 10 | tee sockets.log";
 
 /// Arguments of `gregor connections`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct ConnectionsArgs {
     #[command(flatten)]
-    pub conn: ConnectArgs,
+    pub client: ClientArgs,
+    /// Topic to read (repeatable).
+    #[arg(short = 't', long = "topic", required = true)]
+    pub topics: Vec<String>,
+    /// Consumer group (the same as -X group.id=GROUP); without one every partition is assigned.
+    #[arg(short = 'g', long = "group", short_alias = 'G')]
+    pub group: Option<String>,
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
@@ -90,7 +102,11 @@ fn draw(rows: &BTreeMap<u64, Row>, open: usize) {
 
 /// Runs `gregor connections`.
 pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
-    let consumer = build_consumer(&args.conn, &[])?;
+    let extra: Vec<(&str, &str)> = args.group.iter().map(|g| ("group.id", g.as_str())).collect();
+    let props = args.client.properties(&extra)?;
+    let grouped = last(&props, "group.id").is_some_and(|g| !g.is_empty());
+    let bootstrap = ClientArgs::bootstrap(&props);
+    let consumer = gregor::Consumer::from_properties(props).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut events = consumer.connection_events();
     let tty = std::io::stdout().is_terminal();
     let t0 = Instant::now();
@@ -98,7 +114,15 @@ pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let mut rows: BTreeMap<u64, Row> = BTreeMap::new();
-    if let Err(e) = start(&consumer, &args.conn, false).await {
+    let started = async {
+        if grouped {
+            consumer.subscribe(args.topics.clone()).map_err(|e| explain(e, &bootstrap))
+        } else {
+            let parts = crate::consume_start::resolve(&consumer, &args.topics, None, &[], &bootstrap).await?;
+            consumer.assign(parts).map_err(|e| explain(e, &bootstrap))
+        }
+    };
+    if let Err(e) = started.await {
         consumer.close(Duration::from_secs(5)).await;
         return Err(e);
     }
@@ -116,7 +140,7 @@ pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
         // Keep records flowing so fetch and coordinator sockets behave as in a real app.
         tokio::select! {
             r = consumer.poll(Duration::from_millis(200)) => {
-                if let Err(e) = r { break Err(explain(e, &args.conn.brokers)); }
+                if let Err(e) = r { break Err(explain(e, &bootstrap)); }
             }
             _ = tick.tick(), if tty => draw(&rows, consumer.open_connections()),
             _ = &mut ctrl_c => break Ok(()),

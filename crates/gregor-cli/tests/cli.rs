@@ -244,7 +244,7 @@ fn readme_has_the_current_config_tables() {
 async fn produce_creates_the_topic_and_writes_stdin_and_synthetic_records() {
     let c = MockCluster::builder().brokers(3).start().await.unwrap();
     let b = c.bootstrap_servers();
-    let a = args(&["produce", "-b", &b, "-t", "new", "--partitions", "3", "-k", ":"]);
+    let a = args(&["produce", "-b", &b, "-t", "new", "--partitions", "3", "-K", ":"]);
     tokio::task::spawn_blocking(move || {
         Command::cargo_bin("gregor")
             .unwrap()

@@ -101,7 +101,7 @@ async fn a_partition_count_that_was_not_applied_is_reported() {
 async fn lines_without_the_key_separator_are_sent_whole_and_reported() {
     let c = MockCluster::builder().brokers(1).topic("t", 1).start().await.unwrap();
     let b = c.bootstrap_servers();
-    run(args(&["produce", "-b", &b, "-t", "t", "-k", ":"]), "a:1\nno separator\nb:2\nnone here either\n")
+    run(args(&["produce", "-b", &b, "-t", "t", "-K", ":"]), "a:1\nno separator\nb:2\nnone here either\n")
         .await
         .success()
         .stderr(

@@ -206,18 +206,29 @@ impl PartitionLog {
         out
     }
 
-    /// Offset of the first batch whose max timestamp is >= `ts` (ListOffsets by time).
-    /// Batch granularity: compressed batches are never decoded here.
+    /// (offset, timestamp) of the first record whose timestamp is >= `ts` (ListOffsets by
+    /// time): Kafka's `LogSegment.findOffsetByTimestamp` scans into the batch for the exact
+    /// record. Uncompressed batches are scanned the same way; compressed ones (never decoded
+    /// here) answer with the batch's first offset.
     pub(crate) fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
-        self.batches
-            .iter()
-            .find(|b| b.max_timestamp >= ts)
-            .map(|b| {
-                (
-                    b.base_offset.max(self.log_start_offset),
-                    b.first_timestamp.max(b.max_timestamp.min(ts)),
-                )
-            })
+        let b = self.batches.iter().find(|b| b.max_timestamp >= ts)?;
+        let uncompressed = b.bytes.len() > 22 && b.bytes[22] & 0x07 == 0;
+        if uncompressed {
+            let mut buf = b.bytes.clone();
+            if let Ok(set) = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf) {
+                if let Some(r) = set
+                    .records
+                    .iter()
+                    .find(|r| r.timestamp >= ts && r.offset >= self.log_start_offset)
+                {
+                    return Some((r.offset, r.timestamp));
+                }
+            }
+        }
+        Some((
+            b.base_offset.max(self.log_start_offset),
+            b.first_timestamp.max(b.max_timestamp.min(ts)),
+        ))
     }
 
     /// (offset, timestamp) of the batch with the largest timestamp (ListOffsets -3, KIP-734).

@@ -25,6 +25,13 @@ use crate::net::events::OpenReason;
 use crate::net::manager::Target;
 use crate::protocol_errors::KafkaCode;
 
+#[path = "admin_metadata.rs"]
+mod metadata;
+pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
+#[path = "admin_groups.rs"]
+mod groups;
+pub use groups::{GroupDescription, GroupListing, GroupType, MemberDescription};
+
 const NONE: i16 = KafkaCode::NONE.0;
 const TOPIC_ALREADY_EXISTS: i16 = KafkaCode::TOPIC_ALREADY_EXISTS.0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = KafkaCode::UNKNOWN_TOPIC_OR_PARTITION.0;

@@ -34,6 +34,9 @@ pub enum ErrorKind {
     /// A commit cannot complete because the group rebalanced and the partitions were assigned
     /// to another member (Java's `CommitFailedException`).
     CommitFailed,
+    /// A commit cannot complete now because the group is in the middle of a rebalance (Java's
+    /// `RebalanceInProgressException`): poll to complete the rebalance, then commit again.
+    RebalanceInProgress,
     /// The topic does not exist (or the client is not authorized to see it).
     UnknownTopic,
     /// Authentication or authorization failed.
@@ -43,6 +46,10 @@ pub enum ErrorKind {
     State,
     /// The consumer's position is out of range and `auto.offset.reset=none`.
     OffsetOutOfRange,
+    /// The endpoint is not a Kafka listener of the configured kind: it answered HTTP or
+    /// something else that is no Kafka frame, it speaks TLS where `security.protocol` says
+    /// plaintext, or it does not speak TLS where TLS was asked for. Retrying will not help.
+    NotKafka,
     /// The broker is too old for what was asked: it supports no version of a needed API, or
     /// none that can carry a configured feature (Java's `UnsupportedVersionException`).
     /// Retrying does not help; the message names the feature and the Kafka release it needs.

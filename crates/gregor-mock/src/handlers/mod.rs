@@ -9,6 +9,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::state::Shared;
 
+mod admin_groups;
 mod api_versions;
 mod consumer_group;
 mod coordinator;
@@ -51,6 +52,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::EndTxn, 0, 4),
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
@@ -147,7 +150,18 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
         ApiKey::DescribeGroups => {
             Some(enc(&group::describe(ctx, dec(&mut buf, v)?, v, forced), v)?)
         }
-        ApiKey::ListGroups => Some(enc(&group::list(ctx, dec(&mut buf, v)?, v, forced), v)?),
+        ApiKey::ListGroups => Some(enc(
+            &admin_groups::list(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::DeleteGroups => Some(enc(
+            &admin_groups::delete(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
+        ApiKey::ConsumerGroupDescribe => Some(enc(
+            &admin_groups::consumer_describe(ctx, dec(&mut buf, v)?, v, forced),
+            v,
+        )?),
         ApiKey::OffsetCommit => Some(enc(&offsets::commit(ctx, dec(&mut buf, v)?, v, forced), v)?),
         ApiKey::InitProducerId => Some(enc(
             &producer_id::handle(ctx, dec(&mut buf, v)?, v, forced),

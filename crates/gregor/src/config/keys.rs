@@ -117,7 +117,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("ssl.key.location", "", Both, "librdkafka-style: PEM file of the client private key."),
     secret(k("ssl.key.password", "", Both, "Password of an encrypted PKCS#8 private key (PBES2: PBKDF2 or scrypt with AES-CBC, as openssl pkcs8 -topk8 writes).")),
     k("ssl.endpoint.identification.algorithm", "https", Both, "https: check the broker certificate matches its host name; empty: do not check."),
-    k("sasl.mechanism", "PLAIN", Both, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (Java defaults to GSSAPI, which gregor lacks)."),
+    k("sasl.mechanism", "PLAIN", Both, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, or GSSAPI with the `gssapi` cargo feature (Java defaults to GSSAPI; gregor to PLAIN, as GSSAPI needs a system library)."),
     secret(k("sasl.jaas.config", "", Both, "PlainLoginModule or ScramLoginModule entry with username and password; OAuthBearerLoginModule with unsecuredLogin* options (tests) or clientId/clientSecret/scope.")),
     k("sasl.username", "", Both, "librdkafka-style SASL user name (instead of sasl.jaas.config)."),
     secret(k("sasl.password", "", Both, "librdkafka-style SASL password.")),

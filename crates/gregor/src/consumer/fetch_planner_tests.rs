@@ -471,3 +471,23 @@ fn no_partition_is_ever_forgotten_under_random_faults() {
         }
     }
 }
+
+#[test]
+fn a_partition_being_revoked_is_neither_fetched_nor_a_reason_to_keep_its_broker() {
+    let t0 = Instant::now();
+    let snap = cluster(3); // p0 on broker 0, p1 on 1, p2 on 2
+    let mut st = assigned(3, 0, 100);
+    let positions = st.begin_revocation(&[tp(2)]);
+    assert_eq!(positions.get(&tp(2)), Some(&0), "the position to commit");
+    let mut pl = FetchPlanner::new(config(AutoOffsetReset::Latest));
+    let (plans, _) = pl.poll_requests(t0, &st, &snap, None);
+    let brokers: Vec<i32> = plans.iter().map(|p| p.broker).collect();
+    assert_eq!(brokers, vec![0, 1]);
+    assert_eq!(pl.wait_reason(t0, &st, &tp(2), &st.assignment[&tp(2)], &snap), Wait::Revoking);
+    assert_eq!(pl.needed_brokers(t0, &st, &snap), [0, 1].into());
+    // Leadership of p1 moves to broker 0: broker 1 is needed no more.
+    let mut snap = snap;
+    move_leader(&mut snap, 1, 0);
+    assert_eq!(pl.needed_brokers(t0, &st, &snap), [0].into());
+    pl.check_invariant(t0, &st, &snap).unwrap();
+}

@@ -37,7 +37,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     let mut retry_at: Option<Instant> = None;
     let mut positions = SideJob::new(&inner);
     let mut metadata = SideJob::new(&inner);
-    let mut needed_brokers = std::collections::BTreeSet::new();
+    let mut needed_brokers: Option<std::collections::BTreeSet<i32>> = None;
     loop {
         if inner.is_closed() {
             return;
@@ -97,9 +97,9 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             (plans, effects, planner.poll_timeout(), needed)
         };
         apply(&inner, effects);
-        if needed != needed_brokers {
+        if needed_brokers.as_ref() != Some(&needed) {
             inner.cluster.net.handle_needed_brokers(needed.clone());
-            needed_brokers = needed;
+            needed_brokers = Some(needed);
         }
         for plan in plans {
             let broker = plan.broker;

@@ -32,7 +32,7 @@ use super::group::Membership;
 use super::state::Subscription;
 use super::types::{OffsetAndMetadata, TopicPartition};
 use super::{Inner, RevokeContext};
-use crate::config::{CoordinatorConnection, GroupProtocol};
+use crate::config::GroupProtocol;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::OpenReason;
 use crate::net::manager::Target;
@@ -62,21 +62,12 @@ impl HeartbeatDue {
     }
 }
 
-/// True when group requests ride on the broker (fetch) connection.
-pub(crate) fn shares_coordinator_socket(inner: &Inner) -> bool {
-    match inner.config.coordinator_connection {
-        CoordinatorConnection::Shared => true,
-        CoordinatorConnection::Dedicated => false,
-        CoordinatorConnection::Auto => inner.config.group_protocol == GroupProtocol::Consumer,
-    }
-}
-
 /// The coordinator and its next heartbeat's due time, when KIP-848 group requests share the
 /// broker's (fetch) connection. A heartbeat written behind a parked Fetch is only read by the
 /// broker once the Fetch is answered (one request per connection at a time), so the fetch
 /// planner caps the wait of a Fetch to that broker at the heartbeat.
 pub(crate) fn heartbeat_for_fetch(inner: &Inner) -> Option<(i32, Instant)> {
-    if inner.config.group_protocol != GroupProtocol::Consumer || !shares_coordinator_socket(inner) {
+    if inner.config.group_protocol != GroupProtocol::Consumer || inner.config.coordinator_dedicated() {
         return None;
     }
     Some((inner.group.known_coordinator()?, inner.heartbeat_due.get()?))

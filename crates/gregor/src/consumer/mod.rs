@@ -14,6 +14,10 @@ mod fetcher;
 mod group;
 mod group_consumer;
 mod group_metadata;
+#[allow(dead_code)] // the drivers move onto it next
+mod group_wire;
+#[allow(dead_code)] // the drivers move onto it next
+mod membership;
 mod offsets;
 mod state;
 mod types;
@@ -30,7 +34,7 @@ use tokio::time::Instant;
 
 use crate::cluster::metadata::Snapshot;
 use crate::cluster::{Cluster, ClusterSettings};
-use crate::config::{ConsumerConfig, CoordinatorConnection, GroupProtocol};
+use crate::config::{ConsumerConfig, GroupProtocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
@@ -251,12 +255,8 @@ impl Inner {
 
 /// Builds the connection-layer settings from a consumer's network config.
 pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
-    let shared = match config.coordinator_connection {
-        CoordinatorConnection::Shared => true,
-        CoordinatorConnection::Dedicated => false,
-        CoordinatorConnection::Auto => config.group_protocol == GroupProtocol::Consumer,
-    };
-    ClusterSettings::from_net(&config.net, config.default_api_timeout, shared)
+    // The one place that decides it: `ConsumerConfig::coordinator_dedicated`.
+    ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated())
 }
 
 /// A Kafka consumer.
@@ -692,6 +692,20 @@ impl Consumer {
         }
     }
 
+    /// Every topic the cluster lists with its partitions, from fresh metadata (Java's
+    /// `listTopics`); internal topics such as `__consumer_offsets` only with
+    /// `exclude.internal.topics=false`.
+    pub async fn list_topics(&self) -> Result<BTreeMap<String, Vec<TopicPartition>>> {
+        self.check_open()?;
+        let snap = self.inner.cluster.refresh(None, "list_topics").await?;
+        Ok(snap
+            .topics
+            .values()
+            .filter(|t| crate::protocol_errors::KafkaCode(t.error).is_ok() && !(t.internal && self.inner.config.exclude_internal_topics))
+            .map(|t| (t.name.clone(), t.partitions.iter().map(|p| TopicPartition::new(&t.name, p.partition)).collect()))
+            .collect())
+    }
+
     /// Connection events from now on: every socket opened, adopted or closed, with reasons.
     pub fn connection_events(&self) -> ConnectionEvents {
         ConnectionEvents { rx: self.inner.cluster.net.subscribe_events() }
@@ -763,6 +777,18 @@ impl Consumer {
     /// The high watermark last seen for a partition (from fetch responses), or -1.
     pub fn high_watermark(&self, tp: &TopicPartition) -> i64 {
         self.inner.lock_state().assignment.get(tp).map_or(-1, |s| s.high_watermark)
+    }
+
+    /// The broker this partition's records are fetched from now: its preferred read replica
+    /// (KIP-392) while that is valid, else its leader; `None` when metadata names neither.
+    /// (What kcat prints as `"broker"` in its `-J` envelope.)
+    pub fn fetch_broker(&self, tp: &TopicPartition) -> Option<i32> {
+        let snapshot = self.inner.cluster.snapshot();
+        let preferred = self.inner.lock_state().assignment.get(tp).and_then(|s| s.preferred_replica);
+        match preferred {
+            Some((r, until)) if until > Instant::now() && snapshot.brokers.contains_key(&r) => Some(r),
+            _ => snapshot.leader(&tp.topic, tp.partition),
+        }
     }
 
     /// Closes the consumer: commits (with `enable.auto.commit`), leaves the group, fails

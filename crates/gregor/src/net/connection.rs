@@ -128,7 +128,7 @@ pub(crate) async fn run(
     };
     let (stream, versions, local, remote, next_correlation, session) = match outcome {
         Ok(v) => v,
-        Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config) => {
+        Err(e) if matches!(e.kind(), ErrorKind::Auth | ErrorKind::Config | ErrorKind::NotKafka) => {
             // One clear error, not "cannot connect": the message already names the broker.
             tracing::error!(broker = %spec.label, error = %e, "connection setup rejected");
             requests.close();
@@ -242,7 +242,13 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
         )?;
         stream.write_all(&frame).await.map_err(|e| Error::io("ApiVersions write failed", e))?;
         stream.flush().await.map_err(|e| Error::io("ApiVersions write failed", e))?;
-        let body = read_one_frame(stream, &dec).await?;
+        // The first answer on a socket also tells whether the peer is a Kafka listener at all
+        // (a NotKafka error names the endpoint itself and is not wrapped).
+        let body = if correlation_id == 0 {
+            read_first_frame(stream, &dec, spec).await?
+        } else {
+            read_one_frame(stream, &dec).await?
+        };
         if codec::peek_correlation_id(&body).map_err(fail)? != correlation_id {
             return Err(fail(Error::protocol("the response has the wrong correlation id")));
         }
@@ -272,6 +278,34 @@ pub(crate) async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &F
         let n = stream.read_buf(&mut buf).await.map_err(|e| Error::io("read failed", e))?;
         if n == 0 {
             return Err(Error::new(ErrorKind::Disconnected, "the broker closed the connection during the handshake"));
+        }
+    }
+}
+
+/// The first response of a connection, checked by [`super::sniff`] before it is taken as a
+/// Kafka frame: an HTTP server, a TLS listener reached without TLS or any other non-Kafka
+/// peer becomes one `ErrorKind::NotKafka` error instead of a frame-length error.
+async fn read_first_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder, spec: &ConnSpec) -> Result<Bytes> {
+    let tls = spec.security.protocol.uses_tls();
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        if buf.len() >= 5 {
+            if let Some(e) = super::sniff::first_bytes(&buf, spec.max_frame, &spec.label, tls) {
+                return Err(e);
+            }
+            if let Some(f) = dec.decode(&mut buf)? {
+                return Ok(f);
+            }
+        }
+        let n = stream.read_buf(&mut buf).await.map_err(|e| Error::io("read failed", e))?;
+        if n == 0 {
+            if let Some(e) = super::sniff::first_bytes(&buf, spec.max_frame, &spec.label, tls) {
+                return Err(e);
+            }
+            return Err(Error::new(
+                ErrorKind::Disconnected,
+                "the broker closed the connection during the handshake (if it is a TLS listener, set security.protocol=SSL)",
+            ));
         }
     }
 }

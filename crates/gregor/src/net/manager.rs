@@ -197,7 +197,8 @@ pub(crate) struct ConnectionManager {
     rebootstraps: u64,
     /// The brokers the client needs sockets to, when it has said (`handle_needed_brokers`).
     needed: Option<BTreeSet<i32>>,
-    /// The group coordinator, always needed (its requests may share the broker connection).
+    /// The group coordinator: its broker is needed while group requests share the broker
+    /// connection (`ManagerConfig::shared_coordinator`).
     coordinator: Option<i32>,
 }
 
@@ -633,12 +634,13 @@ impl ConnectionManager {
     /// broker is closed once it has been unneeded for [`UNNEEDED_GRACE`] with nothing in
     /// flight, so that after a leader change or a rebalance the client is back to L sockets
     /// (+1 coordinator) instead of keeping the old ones for `connections.max.idle.ms`.
-    /// Bootstrap and dedicated coordinator connections follow their own rules. An empty set
-    /// (nothing assigned, e.g. in the middle of a rebalance) closes nothing: the assignment is
-    /// about to come back, and the sockets with it. The coordinator (`handle_coordinator`) is
-    /// always needed: with KIP-848 its heartbeats share the broker connection.
+    /// Bootstrap and dedicated coordinator connections follow their own rules. When group
+    /// requests share the broker connection (KIP-848's default), the coordinator's broker
+    /// (`handle_coordinator`) is always needed. An empty set (nothing assigned) is a set like
+    /// any other: a rebalance shorter than the grace keeps the sockets; a member left with no
+    /// partitions keeps only its coordinator connection.
     pub(crate) fn handle_needed_brokers(&mut self, needed: BTreeSet<i32>, now: Instant) {
-        self.needed = if needed.is_empty() { None } else { Some(needed) };
+        self.needed = Some(needed);
         self.mark_unneeded(now);
     }
 
@@ -647,7 +649,12 @@ impl ConnectionManager {
     fn mark_unneeded(&mut self, now: Instant) {
         for c in self.conns.values_mut() {
             let unneeded = match (&self.needed, c.role, c.broker_id) {
-                (Some(needed), Role::Broker, Some(id)) => !needed.contains(&id) && self.coordinator != Some(id),
+                (Some(needed), Role::Broker, Some(id)) => {
+                    // The coordinator rides on this connection only when group requests share
+                    // it (KIP-848's default); otherwise it has its own (role coordinator).
+                    let coordinator_here = self.cfg.shared_coordinator && self.coordinator == Some(id);
+                    !needed.contains(&id) && !coordinator_here
+                }
                 _ => false,
             };
             if !unneeded {

@@ -490,10 +490,42 @@ fn leadership_that_comes_back_within_the_grace_keeps_the_socket() {
     m.handle_needed_brokers([0, 1].into(), t0 + Duration::from_secs(3));
     m.handle_timeout(t0 + UNNEEDED_GRACE * 2);
     assert!(drain_actions(&mut m).iter().all(|a| !matches!(a, Action::Close { .. })));
-    // Nothing assigned (a rebalance in progress) closes nothing either.
-    m.handle_needed_brokers(BTreeSet::new(), t0 + UNNEEDED_GRACE * 2);
-    m.handle_timeout(t0 + UNNEEDED_GRACE * 4);
+    // Nothing assigned (a rebalance in progress): the grace covers a short one ...
+    let t1 = t0 + UNNEEDED_GRACE * 2;
+    m.handle_needed_brokers(BTreeSet::new(), t1);
+    m.handle_needed_brokers([1].into(), t1 + UNNEEDED_GRACE - Duration::from_millis(1));
+    m.handle_timeout(t1 + UNNEEDED_GRACE * 2);
     assert!(drain_actions(&mut m).iter().all(|a| !matches!(a, Action::Close { .. })));
+    // ... and a member left with no partitions keeps no broker socket.
+    let t2 = t1 + UNNEEDED_GRACE * 3;
+    m.handle_needed_brokers(BTreeSet::new(), t2);
+    m.handle_timeout(t2 + UNNEEDED_GRACE);
+    assert_eq!(drain_actions(&mut m), vec![Action::Close { conn_id: c1, reason: CloseReason::Unneeded }]);
+}
+
+#[test]
+fn the_coordinators_broker_is_needed_only_when_group_requests_share_its_connection() {
+    let t0 = Instant::now();
+    for shared in [false, true] {
+        let mut c = cfg(&[("localhost", 9092)]);
+        c.rebootstrap_trigger = None;
+        c.shared_coordinator = shared;
+        let mut m = ConnectionManager::new(c);
+        m.handle_metadata(brokers3(), t0);
+        let c2 = use_of(m.select(Target::Broker(2), OpenReason::Fetch, t0));
+        m.handle_connected(c2, None, None, t0);
+        m.handle_coordinator(Some(2), t0);
+        m.handle_needed_brokers([0].into(), t0);
+        drain_actions(&mut m);
+        m.handle_timeout(t0 + UNNEEDED_GRACE);
+        let closes: Vec<Action> = drain_actions(&mut m);
+        if shared {
+            assert!(closes.is_empty(), "KIP-848 heartbeats ride on broker 2's socket: {closes:?}");
+        } else {
+            // The classic coordinator has a connection of its own; broker 2's is not needed.
+            assert_eq!(closes, vec![Action::Close { conn_id: c2, reason: CloseReason::Unneeded }]);
+        }
+    }
 }
 
 #[test]

@@ -18,4 +18,5 @@ pub(crate) mod gssapi;
 pub(crate) mod manager;
 pub(crate) mod reauth;
 pub(crate) mod sasl;
+pub(crate) mod sniff;
 pub(crate) mod tls;

@@ -177,7 +177,14 @@ fn classify_handshake_error(e: io::Error, label: &str) -> Error {
                  if it requires a client certificate, check ssl.certificate.location / ssl.key.location"
             ),
         ),
+        // Bytes that are no TLS record (an HTTP or Kafka answer in plain text).
+        Some(rustls::Error::InvalidMessage(m)) => super::sniff::tls_to_plaintext(label, &format!("{m:?}")),
         Some(other) => Error::new(ErrorKind::Io, format!("TLS handshake with {label} failed: {other}")),
+        // A plaintext Kafka listener reads the ClientHello's first bytes as a huge request size
+        // and drops the connection without answering.
+        None if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset) => {
+            super::sniff::tls_to_plaintext(label, &e.to_string())
+        }
         None => Error::io(format!("TLS handshake with {label} failed"), e),
     }
 }

@@ -13,6 +13,7 @@
 //! appears outside `protocol_errors.rs` and this module.
 
 pub(crate) mod fetch;
+pub(crate) mod group;
 pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod produce;
@@ -36,6 +37,50 @@ pub(crate) enum Api {
     Metadata,
     /// Topic-level error of a Metadata response, for a topic the client needs.
     MetadataTopic,
+    /// FindCoordinator for the consumer group.
+    FindCoordinator,
+    /// JoinGroup (classic protocol).
+    JoinGroup,
+    /// SyncGroup (classic protocol).
+    SyncGroup,
+    /// Heartbeat (classic protocol).
+    Heartbeat,
+    /// LeaveGroup (classic protocol).
+    LeaveGroup,
+    /// ConsumerGroupHeartbeat (KIP-848 consumer protocol).
+    ConsumerGroupHeartbeat,
+    /// Partition-level error of an OffsetCommit response, classic protocol
+    /// (`ConsumerCoordinator`).
+    OffsetCommit,
+    /// Partition-level error of an OffsetCommit response, KIP-848 consumer protocol
+    /// (`CommitRequestManager`).
+    OffsetCommitKip848,
+    /// Group-level error of an OffsetFetch response.
+    OffsetFetch,
+    /// Partition-level error of an OffsetFetch response.
+    OffsetFetchPartition,
+}
+
+impl Api {
+    /// Every API, for tests that walk the whole table.
+    #[cfg(test)]
+    pub(crate) const ALL: &'static [Api] = &[
+        Api::FetchSession,
+        Api::FetchPartition,
+        Api::ListOffsets,
+        Api::Metadata,
+        Api::MetadataTopic,
+        Api::FindCoordinator,
+        Api::JoinGroup,
+        Api::SyncGroup,
+        Api::Heartbeat,
+        Api::LeaveGroup,
+        Api::ConsumerGroupHeartbeat,
+        Api::OffsetCommit,
+        Api::OffsetCommitKip848,
+        Api::OffsetFetch,
+        Api::OffsetFetchPartition,
+    ];
 }
 
 /// What the client does about an error code.
@@ -59,6 +104,29 @@ pub(crate) enum Action {
     Skip,
     /// The cluster asks the client to go back to `bootstrap.servers` (KIP-1102).
     Rebootstrap,
+    /// The group coordinator moved or is unavailable: mark it unknown, find it again
+    /// (FindCoordinator), then retry (Java `AbstractCoordinator.markCoordinatorUnknown`).
+    RediscoverCoordinator,
+    /// The group is rebalancing (or hands out a member id first): join again, keeping the
+    /// member id and generation.
+    Rejoin,
+    /// The member's generation is over (classic ILLEGAL_GENERATION): its partitions are lost;
+    /// join again with the same member id.
+    ResetGeneration,
+    /// The coordinator does not know the member (or fenced its KIP-848 epoch): its partitions
+    /// are lost; join again as a new member (epoch 0).
+    ResetMember,
+    /// Another consumer holds this `group.instance.id` (KIP-345): this member cannot go on.
+    Fenced,
+    /// A commit that cannot succeed for this member as it is (Java `CommitFailedException`);
+    /// the membership itself is left to the heartbeat.
+    CommitFailed,
+    /// KIP-848: the member epoch the request carried is no longer current.
+    StaleEpoch,
+    /// Tell the application once, change nothing (the member carries on).
+    Report,
+    /// Nothing to do beyond logging it: the response changes nothing.
+    Ignore,
     /// Retrying cannot help (authorization, configuration, a broken record): surface it.
     Fatal,
 }
@@ -74,6 +142,16 @@ pub(crate) fn action(api: Api, code: KafkaCode) -> Action {
         Api::ListOffsets => offsets::list_offsets_action(code),
         Api::Metadata => metadata::response_action(code),
         Api::MetadataTopic => metadata::topic_action(code),
+        Api::FindCoordinator => group::find_coordinator_action(code),
+        Api::JoinGroup => group::join_group_action(code),
+        Api::SyncGroup => group::sync_group_action(code),
+        Api::Heartbeat => group::heartbeat_action(code),
+        Api::LeaveGroup => group::leave_group_action(code),
+        Api::ConsumerGroupHeartbeat => group::consumer_heartbeat_action(code),
+        Api::OffsetCommit => offsets::offset_commit_action(code),
+        Api::OffsetCommitKip848 => offsets::offset_commit_kip848_action(code),
+        Api::OffsetFetch => offsets::offset_fetch_action(code),
+        Api::OffsetFetchPartition => offsets::offset_fetch_partition_action(code),
     }
 }
 
