@@ -58,7 +58,7 @@ fn producer(mock: &MockCluster, txn_id: &str) -> Producer {
 async fn send_values(p: &Producer, topic: &str, values: &[&str]) {
     for (i, v) in values.iter().enumerate() {
         let r = ProducerRecord::new(topic).partition((i % 2) as i32).value(v.to_string());
-        p.send(r).await.expect("send");
+        let _delivery = p.send(r).await.expect("send");
     }
 }
 
@@ -208,7 +208,7 @@ async fn offsets_sent_to_the_transaction_are_committed_with_it_only() {
     assert_eq!(mock.committed_offset("g", "in", 0), None, "aborted: nothing committed");
 
     p.begin_transaction().unwrap();
-    p.send(ProducerRecord::new("out").value("o")).await.unwrap();
+    let _delivery = p.send(ProducerRecord::new("out").value("o")).await.unwrap();
     p.send_offsets_to_transaction([(tp.clone(), OffsetAndMetadata::new(10))], &group).await.unwrap();
     assert_eq!(mock.committed_offset("g", "in", 0), None, "not before the commit");
     p.commit_transaction().await.unwrap();
@@ -219,7 +219,7 @@ async fn offsets_sent_to_the_transaction_are_committed_with_it_only() {
     // becomes abortable (not fatal): abort, then carry on.
     let stale = ConsumerGroupMetadata { generation_id: group.generation_id + 5, ..group.clone() };
     p.begin_transaction().unwrap();
-    p.send(ProducerRecord::new("out").value("lost")).await.unwrap();
+    let _delivery = p.send(ProducerRecord::new("out").value("lost")).await.unwrap();
     let e = p.send_offsets_to_transaction([(tp.clone(), OffsetAndMetadata::new(3))], &stale).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Broker, "{e}");
     let e = p.commit_transaction().await.unwrap_err();
@@ -227,7 +227,7 @@ async fn offsets_sent_to_the_transaction_are_committed_with_it_only() {
     p.abort_transaction().await.unwrap();
     assert_eq!(mock.committed_offset("g", "in", 0), Some(10), "the zombie commit changed nothing");
     p.begin_transaction().unwrap();
-    p.send(ProducerRecord::new("out").value("after")).await.unwrap();
+    let _delivery = p.send(ProducerRecord::new("out").value("after")).await.unwrap();
     p.commit_transaction().await.unwrap();
     assert_eq!(read_all(&mock, "out", 1, "read_committed").await, ["after", "o"]);
     p.close(WAIT).await.unwrap();
@@ -264,6 +264,18 @@ async fn coordinator_errors_are_retried_or_rediscovered_and_an_abortable_one_onl
     p.close(WAIT).await.unwrap();
 }
 
+/// The next non-empty poll (there is input left).
+async fn poll_some(c: &Consumer) -> Vec<gregor::ConsumerRecord> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "records in time");
+        let r = c.poll(Duration::from_millis(100)).await.unwrap();
+        if !r.is_empty() {
+            return r;
+        }
+    }
+}
+
 /// The `eos` example's loop: a first instance processes part of the input and "crashes" in the
 /// middle of a transaction (records written, offsets added, never committed: what `kill -9`
 /// leaves behind); a second instance with the same `transactional.id` fences it, and the
@@ -289,19 +301,14 @@ async fn the_eos_example_delivers_every_input_exactly_once_across_a_crash() {
     // and offsets added, and the process gone without closing anything.
     {
         let (c, p) = pipeline::start(&o).await.unwrap();
-        let mut done = 0;
-        let _ = pipeline::run(&o, &c, &p, |t| done = t, |t| t > 0).await.unwrap();
-        assert!(done > 0);
-        let records = loop {
-            let r = c.poll(Duration::from_millis(100)).await.unwrap();
-            if !r.is_empty() {
-                break r;
-            }
-        };
+        let first = poll_some(&c).await;
+        assert!(first.len() < N, "max.poll.records leaves input for the crashed transaction");
+        pipeline::process(&o, &c, &p, &first).await.unwrap();
+        let records = poll_some(&c).await;
         p.begin_transaction().unwrap();
         let mut next = BTreeMap::new();
         for r in &records {
-            p.send(pipeline::transform(r, "out")).await.unwrap();
+            let _delivery = p.send(pipeline::transform(r, "out")).await.unwrap();
             next.insert(r.topic_partition(), OffsetAndMetadata::new(r.offset + 1));
         }
         p.flush().await;
@@ -314,7 +321,13 @@ async fn the_eos_example_delivers_every_input_exactly_once_across_a_crash() {
     // Done when the group's committed offsets reached the end of the input.
     let input_done =
         || (0..3).all(|p| mock.committed_offset("eos", "in", p).is_some() && mock.committed_offset("eos", "in", p) == mock.high_watermark("in", p));
-    let total = pipeline::run(&o, &c, &p, |_| {}, |_| input_done()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let total = pipeline::run(&o, &c, &p, |_| {}, |_| {
+        assert!(started.elapsed() < WAIT * 2, "the input processed in time");
+        input_done()
+    })
+    .await
+    .unwrap();
     assert!(total > 0);
     p.close(WAIT).await.unwrap();
     c.close(WAIT).await;

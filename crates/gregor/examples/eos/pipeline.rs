@@ -93,7 +93,7 @@ async fn rewind(consumer: &Consumer) -> gregor::Result<()> {
 }
 
 /// One transaction: the records of one poll, transformed, and the offsets after them.
-async fn process(o: &Options, consumer: &Consumer, producer: &Producer, records: &[ConsumerRecord]) -> gregor::Result<()> {
+pub async fn process(o: &Options, consumer: &Consumer, producer: &Producer, records: &[ConsumerRecord]) -> gregor::Result<()> {
     producer.begin_transaction()?;
     let mut next: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
     let mut deliveries = Vec::with_capacity(records.len());
