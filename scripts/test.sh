@@ -2,7 +2,8 @@
 # The project's test command (README: "Run the tests"). CI (.ci/run) calls exactly this.
 #
 #  1. cargo test: unit tests, virtual-time connection-manager tests, and integration tests
-#     against the embedded mock cluster (gregor-mock).
+#     against the embedded mock cluster (gregor-mock); then that the response guard's generated
+#     layouts are current (scripts/gen-guard-schemas.py --check).
 #  2. Third-party proof: librdkafka (confluent-kafka from PyPI) produces to and consumes from
 #     `gregor mock`.
 #  3. Real Apache Kafka 4.3.1 (3 brokers from Maven Central jars, started here and stopped on
@@ -10,7 +11,8 @@
 #     Then the chaos scenarios on the same cluster (issues #19, #12; GREGOR_SKIP_CHAOS=1 skips).
 #  4. Broker compatibility (issue #13): every check of compat_real.rs against the oldest (2.1.1)
 #     and the newest (4.4.0) Apache Kafka release (scripts/compat.sh; GREGOR_SKIP_COMPAT=1 skips).
-#  5. cargo-fuzz on response and record-batch decoding, GREGOR_FUZZ_SECONDS (30) per target.
+#  5. cargo-fuzz on response and record-batch decoding, GREGOR_FUZZ_SECONDS (30) per target,
+#     twice that for decode_response (every response gregor decodes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
@@ -32,10 +34,23 @@ echo "== kcat: $(scripts/setup-kcat.sh | tail -1)"
 echo "== cargo test (unit, virtual-time, gregor-mock integration)"
 cargo build --locked --workspace --bins --tests
 cargo test --locked --workspace
+# The guard's response layouts are what the script generates from the kafka-protocol decoders
+# in Cargo.lock (the crate's sources are in Cargo's registry after the build; under a second).
+python3 scripts/gen-guard-schemas.py --check
+
+# Packaging of the published crates (issue #17): MSRV of the locked dependencies, no C in the
+# pure-Rust feature set, `cargo publish --dry-run --no-verify` (~30 s). The full check (builds
+# with the MSRV toolchain, without default features, rustdoc with warnings denied, the packaged
+# crates built; ~10 min) is `scripts/check-crates.sh`.
+echo "== crates (packaging)"
+bash scripts/check-crates.sh --quick
 
 echo "== librdkafka against gregor mock"
 PY=$(scripts/setup-python.sh | tail -1)
 GREGOR_BIN="$PWD/target/debug/gregor" "$PY" tests-python/test_mock_librdkafka.py
+# librdkafka still places keys as the committed vectors say (gregor's `partitioner` unit test
+# checks its hashes against the same file; ~10 s).
+GREGOR_BIN="$PWD/target/debug/gregor" "$PY" tests-python/partitioner_vectors.py --check crates/gregor/src/producer/librdkafka_partitions.json
 
 if [ "$kafka" = 1 ]; then
     echo "== real Apache Kafka 4.3.1"

@@ -19,6 +19,7 @@
 //! side-by-side comparison; sockets are reported, not asserted).
 //!
 //! Prints a JSON report on stdout; exits non-zero when a check fails.
+#![forbid(unsafe_code)]
 
 mod cluster;
 mod ledger;

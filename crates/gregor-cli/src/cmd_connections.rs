@@ -28,7 +28,7 @@ pub struct ConnectionsArgs {
     /// Consumer group (the same as -X group.id=GROUP); without one every partition is assigned.
     #[arg(short = 'g', long = "group", short_alias = 'G')]
     pub group: Option<String>,
-    /// Stop after this many seconds (default: until Ctrl-C).
+    /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 }
@@ -126,8 +126,8 @@ pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
         consumer.close(Duration::from_secs(5)).await;
         return Err(e);
     }
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let stop = crate::shutdown::requested();
+    tokio::pin!(stop);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let sleep_until = async move {
         match deadline {
@@ -143,7 +143,7 @@ pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
                 if let Err(e) = r { break Err(explain(e, &bootstrap)); }
             }
             _ = tick.tick(), if tty => draw(&rows, consumer.open_connections()),
-            _ = &mut ctrl_c => break Ok(()),
+            _ = &mut stop => break Ok(()),
             _ = &mut sleep_until => break Ok(()),
         }
         while let Some(ev) = events.try_recv() {

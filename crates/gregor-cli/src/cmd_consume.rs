@@ -221,8 +221,8 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
     let progress = (verbosity > 0 && (output.prints_nothing() || !std::io::stdout().is_terminal()))
         .then(crate::progress::Progress::new)
         .flatten();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let stop = crate::shutdown::requested();
+    tokio::pin!(stop);
     let mut eof = Eof::default();
     let mut brokers: HashMap<TopicPartition, i32> = HashMap::new();
     let mut printed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
@@ -241,7 +241,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
             }
             let recs = tokio::select! {
                 r = consumer.poll(Duration::from_millis(100)) => r.map_err(|e| explain(e, &bootstrap))?,
-                _ = &mut ctrl_c => return Ok(()),
+                _ = &mut stop => return Ok(()),
             };
             let take = match args.max_messages {
                 Some(max) => recs.len().min((max - stats.records) as usize),

@@ -1,4 +1,4 @@
-//! `gregor mock`: run the embedded mock cluster until Ctrl-C.
+//! `gregor mock`: run the embedded mock cluster until Ctrl-C or SIGTERM.
 //!
 //! The first stdout line is `bootstrap.servers=HOST:PORT,...` (flushed) so scripts can start
 //! the mock as a subprocess and read where to connect.
@@ -26,7 +26,7 @@ pub struct MockArgs {
     pub rebalance_delay_ms: u64,
 }
 
-/// Starts the cluster, prints `bootstrap.servers=...` first, then runs until Ctrl-C.
+/// Starts the cluster, prints `bootstrap.servers=...` first, then runs until Ctrl-C or SIGTERM.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     let mut b = MockCluster::builder()
         .brokers(args.brokers)
@@ -43,7 +43,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     writeln!(out, "bootstrap.servers={}", cluster.bootstrap_servers())?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    crate::shutdown::requested().await;
     cluster.shutdown().await;
     Ok(())
 }

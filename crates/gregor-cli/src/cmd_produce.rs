@@ -108,7 +108,10 @@ pub fn producer_config(args: &ProduceArgs) -> anyhow::Result<ProducerConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read producer config {}: {e}", path.display()))?;
         let file = gregor::config::parse_properties(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        props.extend(file);
+        // kafka-console-producer overrides the serializer classes of its producer.config with
+        // ByteArraySerializer (ConsoleProducer's producerProps): the tool writes bytes as
+        // read, so a file written for Java applications (StringSerializer) works unchanged.
+        props.extend(file.into_iter().filter(|(k, _)| k != "key.serializer" && k != "value.serializer"));
     }
     if let Some(b) = &args.brokers {
         props.push(("bootstrap.servers".into(), b.clone()));

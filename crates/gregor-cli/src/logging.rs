@@ -17,8 +17,8 @@ pub const DEBUG_CONTEXTS: &[(&str, &str)] = &[
     ("metadata", "gregor::cluster=debug"),
     ("topic", "gregor::cluster=debug"),
     ("consumer", "gregor::consumer=debug"),
-    ("cgrp", "gregor::consumer::group=debug,gregor::consumer::group_consumer=debug"),
-    ("fetch", "gregor::consumer::fetcher=debug"),
+    ("cgrp", "gregor::consumer::group=debug,gregor::consumer::group_wire=debug,gregor::consumer::membership=debug"),
+    ("fetch", "gregor::consumer::fetcher=debug,gregor::consumer::fetch_planner=debug,gregor::consumer::fetch_session=debug"),
     ("msg", "gregor::records=debug"),
     ("producer", "gregor::producer=debug"),
     ("admin", "gregor::admin=debug"),
@@ -114,9 +114,29 @@ mod tests {
         let a = LogArgs { debug: Some("broker,cgrp".into()), ..Default::default() };
         assert_eq!(
             a.filter(None).unwrap(),
-            "off,gregor::net=debug,gregor::consumer::group=debug,gregor::consumer::group_consumer=debug"
+            "off,gregor::net=debug,gregor::consumer::group=debug,gregor::consumer::group_wire=debug,\
+             gregor::consumer::membership=debug"
         );
         let bad = LogArgs { debug: Some("brokr".into()), ..Default::default() };
         assert!(bad.filter(None).unwrap_err().contains("unknown -d context 'brokr'"));
+    }
+
+    /// Every module a `-d` context names exists in the library (a renamed module would
+    /// otherwise leave its context silently logging nothing).
+    #[test]
+    fn debug_contexts_name_modules_that_exist() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gregor/src");
+        for (context, directives) in DEBUG_CONTEXTS {
+            for directive in directives.split(',') {
+                let target = directive.split('=').next().unwrap();
+                let path: Vec<&str> = target.split("::").skip(1).collect();
+                if path.is_empty() {
+                    continue;
+                }
+                let base = src.join(path.join("/"));
+                let exists = base.with_extension("rs").is_file() || base.is_dir();
+                assert!(exists, "-d {context}: {target} names no module ({} not found)", base.display());
+            }
+        }
     }
 }

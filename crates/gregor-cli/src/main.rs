@@ -1,4 +1,5 @@
 //! `gregor`: consume, produce and inspect Kafka — and see every socket the client opens.
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ mod logging;
 mod metrics_http;
 mod output;
 mod progress;
+mod shutdown;
 mod stats;
 
 const ABOUT: &str = "A Kafka client that is frugal and explicit about its TCP connections";
@@ -64,7 +66,7 @@ enum Command {
     Groups(cmd_groups::GroupsArgs),
     /// Run a consumer and show its sockets live.
     Connections(cmd_connections::ConnectionsArgs),
-    /// Run the embedded mock Kafka cluster until Ctrl-C.
+    /// Run the embedded mock Kafka cluster until Ctrl-C or SIGTERM.
     Mock(cmd_mock::MockArgs),
     /// Show the connection story on an embedded 3-broker cluster (no broker needed).
     Demo(cmd_demo::DemoArgs),

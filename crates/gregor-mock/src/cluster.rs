@@ -29,6 +29,7 @@ pub struct MockClusterBuilder {
     consumer_session_timeout: Duration,
     racks: Vec<String>,
     replication_factor: Option<usize>,
+    auto_create_partitions: Option<i32>,
 }
 
 impl Default for MockClusterBuilder {
@@ -42,6 +43,7 @@ impl Default for MockClusterBuilder {
             consumer_session_timeout: Duration::from_secs(45),
             racks: Vec::new(),
             replication_factor: None,
+            auto_create_partitions: None,
         }
     }
 }
@@ -106,11 +108,20 @@ impl MockClusterBuilder {
         self
     }
 
+    /// Lets Metadata requests create unknown topics with `partitions` partitions, like a broker
+    /// with `auto.create.topics.enable=true` and `num.partitions` (off by default). Only
+    /// requests that allow it (`allow_auto_topic_creation`, Metadata v4+; always before v4) do.
+    pub fn auto_create_topics(mut self, partitions: i32) -> Self {
+        self.auto_create_partitions = Some(partitions.max(1));
+        self
+    }
+
     /// Binds every listener on 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<MockCluster> {
         let shared = Shared::new(self.rebalance_delay);
         {
             let mut st = shared.state();
+            st.auto_create_partitions = self.auto_create_partitions;
             st.cgroups.heartbeat_interval = self.consumer_heartbeat_interval;
             st.cgroups.session_timeout = self.consumer_session_timeout;
             st.replication_factor = self.replication_factor.unwrap_or(if self.racks.is_empty() {

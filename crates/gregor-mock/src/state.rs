@@ -76,6 +76,9 @@ pub(crate) struct SessionPartition {
 }
 
 pub(crate) struct State {
+    /// Broker `auto.create.topics.enable` with `num.partitions`: a Metadata request that allows
+    /// it creates an unknown topic with this many partitions.
+    pub auto_create_partitions: Option<i32>,
     pub brokers: BTreeMap<i32, BrokerInfo>,
     pub topics: IndexMap<String, Topic>,
     pub groups: Groups,
@@ -98,6 +101,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(rebalance_delay: Duration) -> Self {
         State {
+            auto_create_partitions: None,
             brokers: BTreeMap::new(),
             topics: IndexMap::new(),
             groups: Groups::new(rebalance_delay),

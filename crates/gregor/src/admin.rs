@@ -94,8 +94,15 @@ impl Admin {
         let mut net = NetConfig::producer_defaults();
         for (k, v) in entries {
             let (k, v) = (k.as_ref().trim(), v.as_ref());
-            if !net.set(k, v)? && !crate::config::keys::IGNORED_KEYS.contains(&k) {
-                return Err(crate::config::keys::unknown_admin_key(k).into());
+            if net.set(k, v)? {
+                continue;
+            }
+            // Java-only keys that apply to both clients (the admin client takes the shared ones).
+            match crate::config::keys::check_java_only(k, v, false)
+                .filter(|_| crate::config::keys::check_java_only(k, v, true).is_some())
+            {
+                Some(checked) => checked?,
+                None => return Err(crate::config::keys::unknown_admin_key(k).into()),
             }
         }
         Admin::new(&net)

@@ -60,6 +60,9 @@ pub enum ErrorKind {
     /// The record was not sent because its transaction was aborted (Java's
     /// `TransactionAbortedException`).
     TransactionAborted,
+    /// A blocking call was interrupted by [`WakeupHandle::wakeup`](crate::WakeupHandle::wakeup)
+    /// (Java's `WakeupException`). Nothing was lost; call again.
+    Wakeup,
 }
 
 /// The error type of every fallible gregor operation.
@@ -186,6 +189,11 @@ impl Error {
     /// True when the client or consumer was closed.
     pub fn is_closed(&self) -> bool {
         self.inner.kind == ErrorKind::Closed
+    }
+
+    /// True when a [`WakeupHandle`](crate::WakeupHandle) interrupted the call.
+    pub fn is_wakeup(&self) -> bool {
+        self.inner.kind == ErrorKind::Wakeup
     }
 }
 

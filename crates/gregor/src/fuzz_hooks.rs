@@ -7,31 +7,74 @@
 //! input, whatever the input.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, FetchResponse, FindCoordinatorResponse, MetadataResponse,
-};
+use kafka_protocol::messages::{ApiKey, FetchResponse, JoinGroupResponse, ResponseKind, SyncGroupResponse};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use crate::consumer::assignor;
 use crate::net::codec::{self, FrameDecoder};
 use crate::net::guard;
 use crate::records::{AbortedTransaction, DecodeOptions, FetchRecords, IsolationLevel};
 
-/// The responses the fuzz target decodes, with the versions gregor requests.
-pub const RESPONSE_APIS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Fetch, 4, 17),
-    (ApiKey::Metadata, 0, 12),
-    (ApiKey::ApiVersions, 0, 4),
-    (ApiKey::FindCoordinator, 0, 6),
+/// The responses the `decode_response` target decodes: every API gregor sends a request for
+/// (consumer, producer with transactions, admin and CLI, SASL), each at every version
+/// kafka-protocol speaks (`ApiKey::valid_versions`). `tests/fuzz_decode.rs` scans gregor's
+/// sources and fails when a request type appears that is missing here.
+///
+/// Append new APIs at the end: the first byte of a fuzz input indexes this list, so the order
+/// keeps the committed corpus and regression inputs meaning what they meant.
+pub const RESPONSE_APIS: &[ApiKey] = &[
+    ApiKey::Fetch,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::FindCoordinator,
+    // The consumer.
+    ApiKey::ListOffsets,
+    ApiKey::OffsetFetch,
+    ApiKey::OffsetCommit,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
+    // The producer, transactions included.
+    ApiKey::Produce,
+    ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::EndTxn,
+    // Admin and CLI.
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeConfigs,
+    ApiKey::ListGroups,
+    ApiKey::DescribeGroups,
+    ApiKey::ConsumerGroupDescribe,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
+    ApiKey::DescribeCluster,
 ];
+
+/// The versions of `api` the fuzz targets try: every version kafka-protocol speaks.
+pub fn response_versions(api: ApiKey) -> (i16, i16) {
+    let r = api.valid_versions();
+    (r.min, r.max)
+}
 
 /// Largest frame the fuzz target accepts (the real cap is `response.max.bytes`).
 const MAX_FRAME: usize = 1 << 20;
 
 /// Input layout: `[api selector, version selector, frame bytes...]`; the frame bytes are a
-/// stream of length-prefixed frames, as read off a socket.
+/// stream of length-prefixed frames, as read off a socket. Each frame goes through the header,
+/// the guard and the decoder, and then through what gregor decodes inside the body: the records
+/// of a Fetch, the consumer-protocol assignment of a SyncGroup and subscriptions of a JoinGroup.
 pub fn decode_response(data: &[u8]) {
     let [a, v, rest @ ..] = data else { return };
-    let (api, lo, hi) = RESPONSE_APIS[*a as usize % RESPONSE_APIS.len()];
+    let api = RESPONSE_APIS[*a as usize % RESPONSE_APIS.len()];
+    let (lo, hi) = response_versions(api);
     let version = lo + (i16::from(*v) % (hi - lo + 1));
     let dec = FrameDecoder::new(MAX_FRAME);
     let mut buf = BytesMut::from(rest);
@@ -53,16 +96,24 @@ pub fn decode_response(data: &[u8]) {
                     }
                 }
             }
-            ApiKey::Metadata => {
-                let _ = MetadataResponse::decode(&mut body.clone(), version);
-            }
             ApiKey::ApiVersions => {
                 let _ = codec::interpret_api_versions(body, version);
             }
-            ApiKey::FindCoordinator => {
-                let _ = FindCoordinatorResponse::decode(&mut body.clone(), version);
+            ApiKey::SyncGroup => {
+                if let Ok(resp) = SyncGroupResponse::decode(&mut body.clone(), version) {
+                    let _ = assignor::decode_assignment(&resp.assignment);
+                }
             }
-            _ => {}
+            ApiKey::JoinGroup => {
+                if let Ok(resp) = JoinGroupResponse::decode(&mut body.clone(), version) {
+                    for m in &resp.members {
+                        let _ = assignor::decode_subscription(&m.metadata);
+                    }
+                }
+            }
+            _ => {
+                let _ = ResponseKind::decode(api, &mut body.clone(), version);
+            }
         }
     }
 }
@@ -115,65 +166,48 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         }
     }
     let records = batches.first().cloned().unwrap_or_default();
-    for (i, &(api, lo, hi)) in RESPONSE_APIS.iter().enumerate() {
-        for version in [lo, hi, (lo + hi) / 2] {
-            let body = sample_response(api, version, &records);
-            let Some(body) = body else { continue };
-            let mut frame = Vec::new();
-            let hv = codec::response_header_version(api, version);
-            let mut header = BytesMut::new();
-            let _ = kafka_protocol::messages::ResponseHeader::default().with_correlation_id(7).encode(&mut header, hv);
-            frame.extend_from_slice(&((header.len() + body.len()) as i32).to_be_bytes());
-            frame.extend_from_slice(&header);
-            frame.extend_from_slice(&body);
-            let mut input = vec![i as u8, (version - lo) as u8];
-            input.extend_from_slice(&frame);
-            out.push(("decode_response", format!("{api:?}-v{version}").to_lowercase(), input));
+    for (i, &api) in RESPONSE_APIS.iter().enumerate() {
+        let (lo, hi) = response_versions(api);
+        for version in [lo, (lo + hi) / 2, hi] {
+            let bodies = match api {
+                // A Fetch seed carries real record batches; the sampled one random bytes.
+                ApiKey::Fetch => vec![fetch_with_records(version, &records), guard::sample_body(api, version, 1)],
+                _ => vec![guard::sample_body(api, version, 1), guard::sample_body(api, version, 2)],
+            };
+            for (n, body) in bodies.into_iter().enumerate() {
+                let Some(body) = body else { continue };
+                let mut input = vec![i as u8, (version - lo) as u8];
+                input.extend_from_slice(&frame(api, version, &body));
+                out.push(("decode_response", format!("{api:?}-v{version}-{n}").to_lowercase(), input));
+            }
         }
     }
     out
 }
 
-fn sample_response(api: ApiKey, version: i16, records: &Bytes) -> Option<Vec<u8>> {
-    use kafka_protocol::messages::api_versions_response::ApiVersion;
+/// A response frame: length prefix, header with correlation id 7, body.
+fn frame(api: ApiKey, version: i16, body: &[u8]) -> Vec<u8> {
+    let hv = codec::response_header_version(api, version);
+    let mut header = BytesMut::new();
+    let _ = kafka_protocol::messages::ResponseHeader::default().with_correlation_id(7).encode(&mut header, hv);
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&((header.len() + body.len()) as i32).to_be_bytes());
+    frame.extend_from_slice(&header);
+    frame.extend_from_slice(body);
+    frame
+}
+
+fn fetch_with_records(version: i16, records: &Bytes) -> Option<Vec<u8>> {
     use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-    use kafka_protocol::messages::find_coordinator_response::Coordinator;
-    use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
-    use kafka_protocol::messages::{BrokerId, TopicName};
+    use kafka_protocol::messages::TopicName;
     use kafka_protocol::protocol::StrBytes;
-    let s = StrBytes::from_static_str;
+    let mut t = FetchableTopicResponse::default()
+        .with_partitions(vec![PartitionData::default().with_high_watermark(3).with_records(Some(records.clone()))]);
+    if version >= 13 {
+        t.topic_id = uuid::Uuid::from_u128(42);
+    } else {
+        t.topic = TopicName(StrBytes::from_static_str("t"));
+    }
     let mut b = BytesMut::new();
-    let r = match api {
-        ApiKey::Fetch => {
-            let mut t = FetchableTopicResponse::default()
-                .with_partitions(vec![PartitionData::default().with_high_watermark(3).with_records(Some(records.clone()))]);
-            if version >= 13 {
-                t.topic_id = uuid::Uuid::from_u128(42);
-            } else {
-                t.topic = TopicName(s("t"));
-            }
-            FetchResponse::default().with_responses(vec![t]).encode(&mut b, version)
-        }
-        ApiKey::Metadata => MetadataResponse::default()
-            .with_brokers(vec![MetadataResponseBroker::default().with_node_id(BrokerId(0)).with_host(s("127.0.0.1")).with_port(9092)])
-            .with_topics(vec![MetadataResponseTopic::default().with_name(Some(TopicName(s("t")))).with_partitions(vec![
-                MetadataResponsePartition::default().with_replica_nodes(vec![BrokerId(0)]).with_isr_nodes(vec![BrokerId(0)]),
-            ])])
-            .encode(&mut b, version),
-        ApiKey::ApiVersions => ApiVersionsResponse::default()
-            .with_api_keys(vec![ApiVersion::default().with_api_key(1).with_min_version(4).with_max_version(17)])
-            .encode(&mut b, version),
-        ApiKey::FindCoordinator => {
-            let mut r = FindCoordinatorResponse::default();
-            if version >= 4 {
-                r.coordinators = vec![Coordinator::default().with_key(s("g")).with_host(s("127.0.0.1")).with_port(9092)];
-            } else {
-                r.host = s("127.0.0.1");
-                r.port = 9092;
-            }
-            r.encode(&mut b, version)
-        }
-        _ => return None,
-    };
-    r.ok().map(|_| b.to_vec())
+    FetchResponse::default().with_responses(vec![t]).encode(&mut b, version).ok().map(|_| b.to_vec())
 }

@@ -79,6 +79,11 @@
 //! with `tracing` at debug level (target `gregor::net::manager`), and counted in
 //! [`ConnectionMetrics`] under Java's `consumer-metrics` names.
 #![warn(missing_docs)]
+// The only unsafe code is the GSSAPI binding (the optional `gssapi` feature), which allows it
+// locally; every other build forbids it outright.
+#![cfg_attr(not(feature = "gssapi"), forbid(unsafe_code))]
+#![cfg_attr(feature = "gssapi", deny(unsafe_code))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub(crate) mod cluster;
 mod error;
@@ -88,7 +93,9 @@ pub mod consumer;
 pub mod oauth;
 pub mod protocol_errors;
 pub(crate) mod rules;
+pub(crate) mod time;
 pub mod records;
+pub mod serialization;
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -101,11 +108,12 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp, RebalanceListener,
-    RevokeContext, TimestampType, TopicPartition,
+    ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp,
+    RebalanceListener, RevokeContext, TimestampType, TopicPartition, WakeupHandle,
 };
 
-/// Fuzzing entry points (`fuzz/`); not a stable API.
+/// Fuzzing entry points (`fuzz/`, the `fuzz` feature); not a stable API.
+#[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 #[path = "fuzz_hooks.rs"]
 pub mod __fuzz;

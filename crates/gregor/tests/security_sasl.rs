@@ -487,7 +487,11 @@ async fn reauthenticates_before_each_session_ends() {
         let opened = front.accepted.load(Ordering::SeqCst);
         let mut reauthenticated = 0;
         let deadline = tokio::time::Instant::now() + WAIT;
-        while front.reauths.load(Ordering::SeqCst) < 3 * opened {
+        // The front counts a re-authentication when it answers it, the client when it has read
+        // the answer: wait for both (asserting only the front's count raced the client's).
+        while front.reauths.load(Ordering::SeqCst) < 3 * opened
+            || consumer.connection_metrics().successful_reauthentication_total < 3 * opened as u64
+        {
             assert!(tokio::time::Instant::now() < deadline, "{}: no re-authentications", mech.name());
             consumer.poll(Duration::from_millis(100)).await.expect("poll across sessions");
             while let Some(ev) = events.try_recv() {

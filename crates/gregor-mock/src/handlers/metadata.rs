@@ -1,7 +1,11 @@
 //! Metadata (key 3) and CreateTopics (key 19).
 //!
-//! Auto-creation is always off: an unknown topic gets UNKNOWN_TOPIC_OR_PARTITION (or
-//! UNKNOWN_TOPIC_ID when asked by id, Metadata v10+). Only live brokers are listed, like a
+//! Auto-creation is off unless the cluster was built with
+//! [`auto_create_topics`](crate::MockClusterBuilder::auto_create_topics): then a request that
+//! allows it (v4+ `allow_auto_topic_creation`, always before v4) creates an unknown topic asked
+//! by name and answers LEADER_NOT_AVAILABLE for it this once, as a broker does while it creates
+//! the topic. Otherwise an unknown topic gets UNKNOWN_TOPIC_OR_PARTITION (or UNKNOWN_TOPIC_ID
+//! when asked by id, Metadata v10+). Only live brokers are listed, like a
 //! real cluster; a partition whose leader is down reports LEADER_NOT_AVAILABLE, leader -1.
 
 use kafka_protocol::messages::create_topics_request::CreateTopicsRequest;
@@ -26,7 +30,20 @@ pub(crate) fn handle(
     v: i16,
     forced: Option<i16>,
 ) -> MetadataResponse {
-    let st = ctx.shared.state();
+    let mut st = ctx.shared.state();
+    // Topics created by this request (answered LEADER_NOT_AVAILABLE this time).
+    let mut created: Vec<String> = Vec::new();
+    if let (Some(n), Some(asked)) = (st.auto_create_partitions, req.topics.as_ref()) {
+        if v < 4 || req.allow_auto_topic_creation {
+            for t in asked {
+                if let Some(name) = t.name.as_ref().filter(|n| !n.is_empty()) {
+                    if st.create_topic(name.as_str(), n) {
+                        created.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
     let brokers = st
         .brokers
         .iter()
@@ -61,6 +78,9 @@ pub(crate) fn handle(
             .iter()
             .map(|t| match &t.name {
                 // v10+: a topic asked by id has a null (or empty) name.
+                Some(n) if created.iter().any(|c| c.as_str() == n.as_str()) => MetadataResponseTopic::default()
+                    .with_error_code(LEADER_NOT_AVAILABLE)
+                    .with_name(Some(TopicName(sb(n.as_str())))),
                 Some(n) if !n.is_empty() || t.topic_id.is_nil() => {
                     topic_entry(&st, Some(n.as_str()), Uuid::nil(), forced)
                 }

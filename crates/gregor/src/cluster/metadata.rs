@@ -144,10 +144,6 @@ impl Snapshot {
         self.topics.get(topic)?.partitions.iter().find(|p| p.partition == partition)
     }
 
-    pub(crate) fn partition_count(&self, topic: &str) -> Option<usize> {
-        self.topics.get(topic).filter(|t| crate::protocol_errors::KafkaCode(t.error).is_ok()).map(|t| t.partitions.len())
-    }
-
     pub(crate) fn topic_name_by_id(&self, id: Uuid) -> Option<&str> {
         self.topics.values().find(|t| t.id == id).map(|t| t.name.as_str())
     }
@@ -254,7 +250,7 @@ mod tests {
         assert_eq!(s.leader("t", 1), Some(1));
         assert_eq!(s.leader("t", 2), None, "no leader");
         assert_eq!(s.topics["t"].partitions[0].partition, 0);
-        assert_eq!(s.partition_count("t"), Some(3));
+        assert_eq!(s.topics["t"].partitions.len(), 3);
     }
 
     /// Issue #19: a broker that just restarted answers Metadata from a lagging cache; an older

@@ -43,6 +43,11 @@ pub(crate) struct ClusterSettings {
     pub(crate) shared_coordinator: bool,
     /// `security.protocol`, `ssl.*`, `sasl.*`.
     pub(crate) security: crate::config::SecurityConfig,
+    /// `client.dns.lookup=resolve_canonical_bootstrap_servers_only`.
+    pub(crate) canonical_bootstrap: bool,
+    /// `allow.auto.create.topics` (consumer): Metadata requests for explicit topics may let the
+    /// broker create missing ones (when its `auto.create.topics.enable` allows it).
+    pub(crate) allow_auto_create_topics: bool,
 }
 
 impl ClusterSettings {
@@ -69,6 +74,8 @@ impl ClusterSettings {
             receive_buffer: net.receive_buffer_bytes,
             shared_coordinator,
             security: net.security.clone(),
+            canonical_bootstrap: net.client_dns_lookup == crate::config::ClientDnsLookup::ResolveCanonicalBootstrapServersOnly,
+            allow_auto_create_topics: false,
         }
     }
 }
@@ -82,6 +89,9 @@ pub(crate) struct Cluster {
     policy: Mutex<RefreshPolicy>,
     /// One metadata request at a time: concurrent callers wait for the one in flight.
     refreshing: tokio::sync::Mutex<()>,
+    /// Set once the bootstrap hosts were expanded to canonical names (only with
+    /// `client.dns.lookup=resolve_canonical_bootstrap_servers_only`).
+    bootstrap_resolved: tokio::sync::OnceCell<()>,
 }
 
 impl Cluster {
@@ -114,6 +124,7 @@ impl Cluster {
             settings,
             snapshot: Mutex::new(Arc::new(Snapshot::default())),
             refreshing: tokio::sync::Mutex::new(()),
+            bootstrap_resolved: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -122,6 +133,57 @@ impl Cluster {
     pub(crate) fn retry_backoff(&self, attempt: u32) -> Duration {
         let (base, max) = self.settings.retry_backoff;
         ExponentialBackoff::new(base, max).jittered(attempt, rand::random())
+    }
+
+    /// `client.dns.lookup=resolve_canonical_bootstrap_servers_only`, before the first connection:
+    /// every address of every bootstrap host is replaced by its canonical host name (a reverse
+    /// lookup), as Java's `ClientUtils.parseAndValidateAddresses` does in the client's
+    /// constructor — gregor does it at the first request, so construction stays free of I/O. Its
+    /// use (KIP-235): a DNS alias in front of brokers whose certificates or Kerberos principals
+    /// name their real hosts; the canonical names also let the bootstrap socket be adopted.
+    async fn resolve_bootstrap(&self) -> Result<()> {
+        if !self.settings.canonical_bootstrap {
+            return Ok(());
+        }
+        self.bootstrap_resolved
+            .get_or_try_init(|| async {
+                let mut out: Vec<Endpoint> = Vec::new();
+                for (host, port) in &self.settings.bootstrap {
+                    let addrs = match tokio::net::lookup_host((host.as_str(), *port)).await {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Java logs "Couldn't resolve server" and drops the entry.
+                            tracing::warn!(server = %format!("{host}:{port}"), error = %e, "cannot resolve bootstrap server");
+                            continue;
+                        }
+                    };
+                    for addr in addrs {
+                        let ip = addr.ip();
+                        // getnameinfo blocks (it may ask DNS); Java's getCanonicalHostName
+                        // falls back to the address text when there is no name.
+                        let name = tokio::task::spawn_blocking(move || dns_lookup::lookup_addr(&ip))
+                            .await
+                            .ok()
+                            .and_then(|r| r.ok())
+                            .unwrap_or_else(|| ip.to_string());
+                        let ep = Endpoint::new(name, *port);
+                        if !out.iter().any(|o| o.port == ep.port && o.host.eq_ignore_ascii_case(&ep.host)) {
+                            out.push(ep);
+                        }
+                    }
+                }
+                if out.is_empty() {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("no resolvable bootstrap urls given in bootstrap.servers={}", self.bootstrap_list()),
+                    ));
+                }
+                tracing::info!(bootstrap = ?out.iter().map(|e| e.to_string()).collect::<Vec<_>>(), "bootstrap servers resolved to canonical names");
+                self.net.handle_bootstrap_resolved(out);
+                Ok(())
+            })
+            .await
+            .map(|_| ())
     }
 
     /// The latest metadata.
@@ -186,20 +248,24 @@ impl Cluster {
     /// One metadata request to the least-loaded node.
     pub(crate) async fn refresh_once(&self, topics: Option<&[String]>, why: &str) -> Result<Arc<Snapshot>> {
         let _single = self.refreshing.lock().await;
+        self.resolve_bootstrap().await?;
         let now = Instant::now();
         self.policy.lock().unwrap_or_else(|p| p.into_inner()).attempted(now);
         tracing::debug!(reason = why, topics = ?topics, "refreshing metadata");
         let names: Option<Vec<String>> = topics.map(|t| t.to_vec());
+        let auto_create = self.settings.allow_auto_create_topics && names.is_some();
         let build = move |v: i16| {
             let req = MetadataRequest::default().with_topics(names.map(|ts| {
                 ts.into_iter()
                     .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t)))))
                     .collect()
             }));
-            // v4+ lets the client say "do not auto-create": gregor never creates topics by
-            // reading them (a typo must not make a topic).
+            // v4+ lets the client say whether the broker may auto-create missing topics:
+            // only with allow.auto.create.topics=true (a typo must not make a topic), and only
+            // for an explicit topic list, as Java's `ConsumerMetadata`. Before v4 the broker
+            // decides alone.
             if v >= 4 {
-                req.with_allow_auto_topic_creation(false)
+                req.with_allow_auto_topic_creation(auto_create)
             } else {
                 req
             }

@@ -292,8 +292,9 @@ impl ConsumerConfig {
             .max(self.max_poll_interval + Duration::from_secs(5))
     }
 
-    /// Sets one key. The key must be a consumer key or one of the Java keys gregor ignores
-    /// ([`keys::ignored_keys`]); the value is checked at once. Cross-key rules are checked by
+    /// Sets one key. The key must be a consumer key, or a Java key with a JVM-only meaning
+    /// given a value that matches what gregor does ([`keys::JAVA_ONLY_KEYS`]); the value is
+    /// checked at once. Cross-key rules are checked by
     /// [`validate`](Self::validate).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let key = key.trim();
@@ -430,9 +431,8 @@ impl ConsumerConfig {
                 if self.net.set(key, value)? {
                     return Ok(());
                 }
-                if keys::IGNORED_KEYS.contains(&key) {
-                    ignored_note(key);
-                    return Ok(());
+                if let Some(checked) = keys::check_java_only(key, value, false) {
+                    return checked;
                 }
                 return Err(keys::unknown_key(key, false));
             }
@@ -601,10 +601,6 @@ fn parse_iso_duration(s: &str) -> Option<Duration> {
         }
     }
     any.then_some(total)
-}
-
-pub(crate) fn ignored_note(key: &str) {
-    tracing::debug!(key, "ignoring Java client config that has no meaning in gregor");
 }
 
 /// Typed builder for [`ConsumerConfig`]. Each setter goes through [`ConsumerConfig::set`], so a

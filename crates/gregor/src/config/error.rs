@@ -30,6 +30,16 @@ pub enum ConfigError {
         /// What would have been accepted.
         expected: String,
     },
+    /// A Java client key whose value asks for something gregor does not do (a Java class to
+    /// load, JMX, a Kerberos relogin thread, ...); see [`keys::JAVA_ONLY_KEYS`](super::keys::JAVA_ONLY_KEYS).
+    Unsupported {
+        /// The key.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// Why it is refused and what to do instead.
+        reason: &'static str,
+    },
     /// A required key has no value.
     Missing {
         /// The key.
@@ -64,9 +74,9 @@ impl ConfigError {
     /// The key this error is about, when there is a single one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::UnknownKey { key, .. } | ConfigError::InvalidValue { key, .. } => {
-                Some(key)
-            }
+            ConfigError::UnknownKey { key, .. }
+            | ConfigError::InvalidValue { key, .. }
+            | ConfigError::Unsupported { key, .. } => Some(key),
             ConfigError::Missing { key, .. } => Some(key),
             ConfigError::Conflict { keys, .. } if keys.len() == 1 => Some(keys[0]),
             _ => None,
@@ -123,6 +133,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "invalid value '{value}' for config '{key}': expected {expected}"
             ),
+            ConfigError::Unsupported { key, value, reason } => {
+                write!(f, "unsupported value '{value}' for config '{key}': {reason}")
+            }
             ConfigError::Missing { key, reason } => {
                 write!(f, "missing required config '{key}': {reason}")
             }

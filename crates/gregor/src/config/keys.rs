@@ -100,6 +100,9 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("max.in.flight.requests.per.connection", "100", C, "Requests that may await a response on one connection (Java's consumer fixes 100)."),
     k("max.in.flight.requests.per.connection", "5", P, "Requests that may await a response on one connection."),
     gregor(k("connection.attempts.max.per.sec", "20", Both, "Client-wide cap on new connection attempts per second, so a flapping cluster is not hammered.")),
+    k("metrics.num.samples", "2", Both, "Windowed metrics (*-avg, *-max, *-rate) cover this many sample windows."),
+    k("metrics.sample.window.ms", "30000", Both, "Length of one metrics sample window."),
+    k("metrics.recording.level", "INFO", Both, "INFO: client, topic and partition metrics; DEBUG or TRACE: also per-broker request metrics."),
     gregor(k("response.max.bytes", "104857600", Both, "Largest response frame accepted; a bigger length prefix closes the connection.")),
     // --- security ---
     k("security.protocol", "PLAINTEXT", Both, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
@@ -107,7 +110,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     alias(k("ssl.ca.location", "", Both, "librdkafka name for ssl.truststore.location."), "ssl.truststore.location"),
     k("ssl.truststore.type", "PEM", Both, "Must be PEM."),
     k("ssl.truststore.certificates", "", Both, "Inline PEM CA certificates."),
-    secret(k("ssl.truststore.password", "", Both, "Accepted and ignored: PEM trust stores are not encrypted.")),
+    secret(k("ssl.truststore.password", "", Both, "Must be empty: PEM trust stores have no password (Java refuses one for PEM too).")),
     k("ssl.keystore.location", "", Both, "PEM file with the client certificate chain and private key (mutual TLS)."),
     k("ssl.keystore.type", "PEM", Both, "Must be PEM."),
     secret(k("ssl.keystore.key", "", Both, "Inline PEM client private key.")),
@@ -116,6 +119,9 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("ssl.certificate.location", "", Both, "librdkafka-style: PEM file of the client certificate chain."),
     k("ssl.key.location", "", Both, "librdkafka-style: PEM file of the client private key."),
     secret(k("ssl.key.password", "", Both, "Password of an encrypted PKCS#8 private key (PBES2: PBKDF2 or scrypt with AES-CBC, as openssl pkcs8 -topk8 writes).")),
+    k("ssl.protocol", "TLSv1.3", Both, "Highest TLS version offered: TLSv1.3, or TLSv1.2 to never use 1.3 (as Java)."),
+    k("ssl.enabled.protocols", "TLSv1.2,TLSv1.3", Both, "TLS versions allowed (rustls implements TLSv1.2 and TLSv1.3 only)."),
+    k("ssl.cipher.suites", "", Both, "IANA names of the cipher suites allowed (e.g. TLS_AES_256_GCM_SHA384); unset = rustls' defaults."),
     k("ssl.endpoint.identification.algorithm", "https", Both, "https: check the broker certificate matches its host name; empty: do not check."),
     k("sasl.mechanism", "PLAIN", Both, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, or GSSAPI with the `gssapi` cargo feature (Java defaults to GSSAPI; gregor to PLAIN, as GSSAPI needs a system library)."),
     secret(k("sasl.jaas.config", "", Both, "PlainLoginModule or ScramLoginModule entry with username and password; OAuthBearerLoginModule with unsecuredLogin* options (tests) or clientId/clientSecret/scope.")),
@@ -175,44 +181,121 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("enable.idempotence", "true", P, "Producer id and sequence numbers: no duplicates from retries, order kept (off by default only if acks or retries contradict it)."),
     k("transactional.id", "", P, "Enables transactions and fences older producers with the same id; needs idempotence."),
     k("transaction.timeout.ms", "60000", P, "The coordinator aborts a transaction left open this long."),
-    k("partitioner.ignore.keys", "false", P, "true: spread keyed records like unkeyed ones (sticky) instead of by murmur2 of the key."),
+    k("partitioner.class", "", P, "Only org.apache.kafka.clients.producer.RoundRobinPartitioner (= partitioner=round_robin); Java classes cannot run here."),
+    k("partitioner.ignore.keys", "false", P, "true: spread keyed records like unkeyed ones (sticky) instead of by the key's hash."),
+    gregor(k("partitioner", "murmur2_random", P, "Key placement, librdkafka's names: murmur2_random (Java's), consistent_random (librdkafka's default, CRC-32), consistent, murmur2, fnv1a_random, fnv1a, random, round_robin.")),
 ];
 
-/// Keys of the Java clients that gregor accepts and ignores (with a debug-level note), so that
-/// properties files written for the Java tools work unchanged. Class-valued hooks, metrics and
-/// JVM-specific TLS/SASL tuning have no meaning in gregor.
-pub static IGNORED_KEYS: &[&str] = &[
-    "key.deserializer",
-    "value.deserializer",
-    "key.serializer",
-    "value.serializer",
-    "interceptor.classes",
-    "metric.reporters",
-    "metrics.num.samples",
-    "metrics.sample.window.ms",
-    "metrics.recording.level",
-    "auto.include.jmx.reporter",
-    "enable.metrics.push",
-    "security.providers",
-    "ssl.protocol",
-    "ssl.enabled.protocols",
-    "ssl.provider",
-    "ssl.cipher.suites",
-    "ssl.keymanager.algorithm",
-    "ssl.trustmanager.algorithm",
-    "ssl.secure.random.implementation",
-    "ssl.engine.factory.class",
-    "sasl.client.callback.handler.class",
-    "sasl.login.class",
-    "sasl.kerberos.kinit.cmd",
-    "sasl.kerberos.min.time.before.relogin",
-    "sasl.kerberos.ticket.renew.jitter",
-    "sasl.kerberos.ticket.renew.window.factor",
-    "partitioner.class",
-    "partitioner.adaptive.partitioning.enable",
-    "partitioner.availability.timeout.ms",
-    "internal.leave.group.on.close",
+/// A Java client key whose meaning is tied to the JVM (classes to load, JMX, JSSE tuning, the
+/// Kerberos relogin thread, ...). gregor accepts exactly the values that describe what it does
+/// anyway — so a `consumer.properties` written for the Java tools works unchanged — and refuses
+/// any other value with [`ConfigError::Unsupported`](super::ConfigError::Unsupported) and the
+/// reason: no key is accepted and then silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JavaOnlyKey {
+    /// The key, e.g. `interceptor.classes`.
+    pub name: &'static str,
+    /// Consumer, producer or both.
+    pub applies_to: AppliesTo,
+    /// The values accepted, compared ignoring ASCII case; an empty string stands for an empty
+    /// value. A Java class is accepted by its full or its simple name.
+    pub accepted: &'static [&'static str],
+    /// Why any other value is refused, and what to do instead.
+    pub reason: &'static str,
+}
+
+const fn j(
+    name: &'static str,
+    applies_to: AppliesTo,
+    accepted: &'static [&'static str],
+    reason: &'static str,
+) -> JavaOnlyKey {
+    JavaOnlyKey { name, applies_to, accepted, reason }
+}
+
+const RAW_DESERIALIZERS: &[&str] = &[
+    "org.apache.kafka.common.serialization.ByteArrayDeserializer",
+    "org.apache.kafka.common.serialization.BytesDeserializer",
+    "org.apache.kafka.common.serialization.ByteBufferDeserializer",
 ];
+const RAW_SERIALIZERS: &[&str] = &[
+    "org.apache.kafka.common.serialization.ByteArraySerializer",
+    "org.apache.kafka.common.serialization.BytesSerializer",
+    "org.apache.kafka.common.serialization.ByteBufferSerializer",
+];
+const DESERIALIZER_REASON: &str = "gregor's consumer hands out keys and values as raw bytes (what Java's \
+     ByteArrayDeserializer does); a Java class cannot run here: decode in Rust with \
+     gregor::serialization (ConsumerRecord::deserialize with StringDeserializer, Json, ...)";
+const SERIALIZER_REASON: &str = "gregor's producer takes keys and values as bytes (what Java's \
+     ByteArraySerializer does); a Java class cannot run here: encode in Rust before ProducerRecord::new";
+const NO_CLASSES: &str = "gregor cannot load Java classes";
+const NO_JMX: &str = "gregor has no JMX: its metrics go through the `metrics` crate facade (install a recorder, \
+     e.g. metrics-exporter-prometheus) and Consumer::statistics()";
+const JSSE: &str = "TLS is rustls with the ring provider (TLS 1.2 and 1.3); JSSE providers, engines and \
+     random sources do not apply";
+const KRB_RELOGIN: &str = "gregor has no Kerberos relogin thread: credentials come from the keytab \
+     (sasl.jaas.config useKeyTab=true) or the ticket cache at every connection; renew the cache with kinit";
+
+/// The Java keys gregor knows but that have no counterpart in a Rust client, with the values it
+/// accepts (those that match its behaviour) and why others are refused.
+pub static JAVA_ONLY_KEYS: &[JavaOnlyKey] = &[
+    j("key.deserializer", C, RAW_DESERIALIZERS, DESERIALIZER_REASON),
+    j("value.deserializer", C, RAW_DESERIALIZERS, DESERIALIZER_REASON),
+    j("key.serializer", P, RAW_SERIALIZERS, SERIALIZER_REASON),
+    j("value.serializer", P, RAW_SERIALIZERS, SERIALIZER_REASON),
+    j("interceptor.classes", Both, &[""], "gregor cannot load Java classes and has no interceptor hook: \
+        wrap Consumer::poll / Producer::send, or use a RebalanceListener, the metrics and the tracing spans"),
+    j("metric.reporters", Both, &[""], NO_JMX),
+    j("auto.include.jmx.reporter", Both, &["false"], NO_JMX),
+    j("enable.metrics.push", Both, &["false"], "gregor does not push client metrics to the broker (KIP-714); \
+        its metrics go through the `metrics` crate facade"),
+    j("security.providers", Both, &[""], JSSE),
+    j("ssl.provider", Both, &[""], JSSE),
+    j("ssl.engine.factory.class", Both, &[""], JSSE),
+    j("ssl.secure.random.implementation", Both, &[""], JSSE),
+    // JSSE's key and trust manager factories: the defaults (and their standard alternatives)
+    // do what rustls does — present the configured client certificate, validate the broker's
+    // chain by PKIX path building.
+    j("ssl.keymanager.algorithm", Both, &["SunX509", "PKIX", "NewSunX509"], JSSE),
+    j("ssl.trustmanager.algorithm", Both, &["PKIX", "SunX509"], JSSE),
+    j("sasl.client.callback.handler.class", Both, &[""], "gregor cannot load Java classes: for OAUTHBEARER \
+        tokens from code use ConsumerConfigBuilder::oauthbearer_token_provider"),
+    j("sasl.login.class", Both, &[""], NO_CLASSES),
+    j("sasl.kerberos.kinit.cmd", Both, &["", "/usr/bin/kinit"], KRB_RELOGIN),
+    j("sasl.kerberos.min.time.before.relogin", Both, &["60000"], KRB_RELOGIN),
+    j("sasl.kerberos.ticket.renew.jitter", Both, &["0.05"], KRB_RELOGIN),
+    j("sasl.kerberos.ticket.renew.window.factor", Both, &["0.8"], KRB_RELOGIN),
+    j("partitioner.adaptive.partitioning.enable", P, &["false"], "gregor's sticky partitioner moves on after \
+        batch.size bytes but does not weight partitions by queue size (KIP-794's adaptive partitioning): set false"),
+    j("partitioner.availability.timeout.ms", P, &["0"], "gregor does not skip partitions whose leader is slow \
+        (KIP-794): only 0 (off) is supported"),
+    j("internal.leave.group.on.close", C, &["true"], "gregor always sends LeaveGroup on close (static members, \
+        with group.instance.id, do not: the broker keeps their partitions for session.timeout.ms)"),
+];
+
+/// Checks a Java-only key ([`JAVA_ONLY_KEYS`]) for the given client: `None` when `key` is not
+/// one, `Some(Ok(()))` for an accepted value, `Some(Err(..))` with the reason otherwise.
+pub fn check_java_only(key: &str, value: &str, producer: bool) -> Option<Result<(), super::ConfigError>> {
+    let info = JAVA_ONLY_KEYS
+        .iter()
+        .find(|k| k.name == key && if producer { k.applies_to.producer() } else { k.applies_to.consumer() })?;
+    let v = value.trim();
+    let simple = |s: &str| s.rsplit('.').next().unwrap_or(s).to_string();
+    let ok = info.accepted.iter().any(|a| {
+        a.eq_ignore_ascii_case(v) || (a.starts_with("org.apache.") && !v.is_empty() && simple(a).eq_ignore_ascii_case(v))
+    });
+    Some(if ok {
+        tracing::debug!(key, value = v, "Java client config accepted: it describes what gregor does");
+        Ok(())
+    } else {
+        Err(super::ConfigError::Unsupported { key: key.to_string(), value: v.to_string(), reason: info.reason })
+    })
+}
+
+/// Java keys with a JVM-only meaning, for both clients ([`JAVA_ONLY_KEYS`]).
+pub fn java_only_keys() -> &'static [JavaOnlyKey] {
+    JAVA_ONLY_KEYS
+}
 
 /// Keys a consumer accepts (in table order).
 pub fn consumer_keys() -> &'static [KeyInfo] {
@@ -224,11 +307,6 @@ pub fn consumer_keys() -> &'static [KeyInfo] {
 pub fn producer_keys() -> &'static [KeyInfo] {
     static KEYS: std::sync::OnceLock<Vec<KeyInfo>> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| ALL_KEYS.iter().filter(|k| k.applies_to.producer()).copied().collect())
-}
-
-/// Java keys accepted and ignored.
-pub fn ignored_keys() -> &'static [&'static str] {
-    IGNORED_KEYS
 }
 
 /// Looks a key up for the given client.
@@ -269,7 +347,7 @@ pub(crate) fn unknown_key(key: &str, producer: bool) -> super::ConfigError {
     let suggestion = if other_client.is_some() {
         None
     } else {
-        super::parse::suggest(key, mine.iter().map(|k| k.name).chain(IGNORED_KEYS.iter().copied()))
+        super::parse::suggest(key, mine.iter().map(|k| k.name).chain(JAVA_ONLY_KEYS.iter().map(|k| k.name)))
     };
     super::ConfigError::UnknownKey {
         client,
@@ -294,7 +372,7 @@ pub(crate) fn unknown_admin_key(key: &str) -> super::ConfigError {
     let suggestion = if other_client.is_some() {
         None
     } else {
-        super::parse::suggest(key, net.into_iter().chain(IGNORED_KEYS.iter().copied()))
+        super::parse::suggest(key, net.into_iter().chain(JAVA_ONLY_KEYS.iter().map(|k| k.name)))
     };
     super::ConfigError::UnknownKey { client: "admin", key: key.to_string(), suggestion, other_client }
 }

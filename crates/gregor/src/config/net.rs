@@ -181,6 +181,8 @@ pub struct NetConfig {
     pub response_max_bytes: u32,
     /// `security.protocol`, `ssl.*`, `sasl.*`.
     pub security: SecurityConfig,
+    /// `metrics.num.samples`, `metrics.sample.window.ms`, `metrics.recording.level`.
+    pub metrics: super::MetricsConfig,
     pub(crate) explicit: Explicit,
 }
 
@@ -218,6 +220,7 @@ impl NetConfig {
             connection_attempts_per_sec: DEFAULT_CONNECTION_ATTEMPTS_PER_SEC,
             response_max_bytes: DEFAULT_RESPONSE_MAX_BYTES,
             security: SecurityConfig::default(),
+            metrics: super::MetricsConfig::default(),
             explicit: Explicit::default(),
         }
     }
@@ -324,6 +327,18 @@ impl NetConfig {
             "connection.attempts.max.per.sec" => {
                 self.connection_attempts_per_sec = parse_u32(key, value, 1)?;
                 "connection.attempts.max.per.sec"
+            }
+            "metrics.num.samples" => {
+                self.metrics.num_samples = parse_u32(key, value, 1)?;
+                "metrics.num.samples"
+            }
+            "metrics.sample.window.ms" => {
+                self.metrics.sample_window = parse_ms_min(key, value, 1)?;
+                "metrics.sample.window.ms"
+            }
+            "metrics.recording.level" => {
+                self.metrics.recording_level = super::RecordingLevel::parse(key, value)?;
+                "metrics.recording.level"
             }
             "response.max.bytes" => {
                 // Below 1 KiB not even a Metadata response of a one-broker cluster fits.

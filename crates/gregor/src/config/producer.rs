@@ -9,7 +9,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::consumer::ignored_note;
 use super::error::ConfigError;
 use super::keys;
 use super::net::{Explicit, NetConfig};
@@ -109,6 +108,10 @@ pub struct ProducerConfig {
     /// `partitioner.ignore.keys` (false): when true, keyed records are spread like unkeyed
     /// ones (sticky) instead of by murmur2 of the key.
     pub partitioner_ignore_keys: bool,
+    /// `partitioner` (librdkafka's key; `murmur2_random`, Java's placement): how keys map to
+    /// partitions. `partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner`
+    /// sets `round_robin`.
+    pub partitioner: crate::producer::Partitioner,
     explicit: Explicit,
 }
 
@@ -129,6 +132,7 @@ impl Default for ProducerConfig {
             transactional_id: None,
             transaction_timeout: Duration::from_millis(60_000),
             partitioner_ignore_keys: false,
+            partitioner: crate::producer::Partitioner::Murmur2Random,
             explicit: Explicit::default(),
         }
     }
@@ -206,7 +210,10 @@ impl ProducerConfig {
                     "gzip" => CompressionType::Gzip,
                     "snappy" => CompressionType::Snappy,
                     "lz4" => CompressionType::Lz4,
+                    #[cfg(feature = "zstd")]
                     "zstd" => CompressionType::Zstd,
+                    #[cfg(not(feature = "zstd"))]
+                    "zstd" => return Err(ConfigError::invalid(key, value, crate::records::compression::NO_ZSTD)),
                     _ => {
                         return Err(ConfigError::invalid(
                             key,
@@ -257,13 +264,34 @@ impl ProducerConfig {
                 self.partitioner_ignore_keys = parse_bool(key, value)?;
                 "partitioner.ignore.keys"
             }
+            "partitioner" => {
+                self.partitioner = crate::producer::Partitioner::parse(key, value)?;
+                "partitioner"
+            }
+            "partitioner.class" => {
+                // Java 4.x ships one partitioner class; custom classes cannot run here.
+                match value.trim() {
+                    "" => {}
+                    v if v == "org.apache.kafka.clients.producer.RoundRobinPartitioner" || v == "RoundRobinPartitioner" => {
+                        self.partitioner = crate::producer::Partitioner::RoundRobin
+                    }
+                    v => {
+                        return Err(ConfigError::Unsupported {
+                            key: key.to_string(),
+                            value: v.to_string(),
+                            reason: "gregor cannot load Java classes: choose a built-in placement with `partitioner` \
+                                     (murmur2_random, consistent_random, fnv1a_random, random, round_robin, ...)",
+                        })
+                    }
+                }
+                "partitioner"
+            }
             _ => {
                 if self.net.set(key, value)? {
                     return Ok(());
                 }
-                if keys::IGNORED_KEYS.contains(&key) {
-                    ignored_note(key);
-                    return Ok(());
+                if let Some(checked) = keys::check_java_only(key, value, true) {
+                    return checked;
                 }
                 return Err(keys::unknown_key(key, true));
             }
@@ -385,6 +413,10 @@ impl ProducerConfigBuilder {
     /// `batch.size`.
     pub fn batch_size(self, n: u32) -> Self {
         self.set("batch.size", n.to_string())
+    }
+    /// `partitioner` (librdkafka's placement names, e.g. `consistent_random`).
+    pub fn partitioner(self, p: crate::producer::Partitioner) -> Self {
+        self.set("partitioner", p.as_str())
     }
     /// `compression.type`.
     pub fn compression_type(self, c: CompressionType) -> Self {

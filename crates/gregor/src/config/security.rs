@@ -152,6 +152,54 @@ pub struct TlsConfig {
     /// `ssl.endpoint.identification.algorithm`: `https` (default) verifies that the broker's
     /// certificate matches the host name; an empty value turns the check off.
     pub verify_hostname: bool,
+    /// `ssl.protocol`: the highest TLS version offered (Java: `TLSv1.2` there means 1.3 is never
+    /// used, whatever `ssl.enabled.protocols` says).
+    pub protocol: TlsVersion,
+    /// `ssl.enabled.protocols` (TLSv1.2,TLSv1.3).
+    pub enabled_protocols: Vec<TlsVersion>,
+    /// `ssl.cipher.suites`: IANA names of the cipher suites allowed; empty = rustls' defaults.
+    pub cipher_suites: Vec<String>,
+}
+
+/// A TLS protocol version (`ssl.protocol`, `ssl.enabled.protocols`). rustls implements TLS 1.2
+/// and 1.3 only; older versions are refused with that reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// `TLSv1.2`.
+    Tls12,
+    /// `TLSv1.3`.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Java's name, `TLSv1.2` or `TLSv1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLSv1.2",
+            TlsVersion::Tls13 => "TLSv1.3",
+        }
+    }
+
+    fn parse(key: &str, value: &str) -> Result<TlsVersion, ConfigError> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "TLSV1.2" => Ok(TlsVersion::Tls12),
+            // Java's SSLContext protocol `TLS` means "the newest the JVM has".
+            "TLSV1.3" | "TLS" => Ok(TlsVersion::Tls13),
+            "TLSV1" | "TLSV1.1" | "SSL" | "SSLV3" | "SSLV2HELLO" => Err(ConfigError::Unsupported {
+                key: key.to_string(),
+                value: value.trim().to_string(),
+                reason: "rustls implements TLSv1.2 and TLSv1.3 only (older versions are insecure)",
+            }),
+            _ => Err(ConfigError::invalid(key, value, "TLSv1.2 or TLSv1.3")),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The versions a handshake may use: `ssl.enabled.protocols` up to `ssl.protocol`.
+    pub fn effective_versions(&self) -> Vec<TlsVersion> {
+        self.enabled_protocols.iter().copied().filter(|v| *v <= self.protocol).collect()
+    }
 }
 
 impl Default for TlsConfig {
@@ -165,6 +213,9 @@ impl Default for TlsConfig {
             key_pem: None,
             key_password: None,
             verify_hostname: true,
+            protocol: TlsVersion::Tls13,
+            enabled_protocols: vec![TlsVersion::Tls12, TlsVersion::Tls13],
+            cipher_suites: Vec::new(),
         }
     }
 }
@@ -458,7 +509,47 @@ impl SecurityConfig {
                 // keystore password plays the same role, so both land in one place.
                 self.tls.key_password = parse_opt_string(value).map(Password::new)
             }
-            "ssl.truststore.password" => {} // PEM trust stores are not encrypted.
+            "ssl.truststore.password" => {
+                // PEM trust stores are not encrypted; Java refuses a password for them too
+                // (`DefaultSslEngineFactory`: "SSL trust store password cannot be specified for
+                // PEM format"). Empty is accepted, as a properties template may carry the key.
+                if parse_opt_string(value).is_some() {
+                    return Err(ConfigError::Unsupported {
+                        key: key.to_string(),
+                        value: super::Password::HIDDEN.to_string(),
+                        reason: "gregor reads PEM trust stores only, which have no password (Java refuses one for PEM too)",
+                    });
+                }
+            }
+            "ssl.protocol" => self.tls.protocol = TlsVersion::parse(key, value)?,
+            "ssl.enabled.protocols" => {
+                let mut list = Vec::new();
+                for v in super::parse::parse_list(value) {
+                    let v = TlsVersion::parse(key, &v)?;
+                    if !list.contains(&v) {
+                        list.push(v);
+                    }
+                }
+                if list.is_empty() {
+                    return Err(ConfigError::invalid(key, value, "a list of TLSv1.2 and TLSv1.3"));
+                }
+                list.sort();
+                self.tls.enabled_protocols = list;
+            }
+            "ssl.cipher.suites" => {
+                let list = super::parse::parse_list(value);
+                #[cfg(feature = "tls")]
+                for name in &list {
+                    if !crate::net::tls::cipher_suite_names().iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                        return Err(ConfigError::invalid(
+                            key,
+                            name.as_str(),
+                            format!("IANA cipher suite names among {}", crate::net::tls::cipher_suite_names().join(", ")),
+                        ));
+                    }
+                }
+                self.tls.cipher_suites = list;
+            }
             "ssl.truststore.type" | "ssl.keystore.type" => {
                 if !value.trim().eq_ignore_ascii_case("PEM") {
                     return Err(ConfigError::invalid(
@@ -502,6 +593,16 @@ impl SecurityConfig {
     /// Cross-key rules.
     /// `mechanism_explicit`: whether `sasl.mechanism` was given (only changes the hint).
     pub(crate) fn validate(&self, mechanism_explicit: bool) -> Result<(), ConfigError> {
+        #[cfg(not(feature = "tls"))]
+        if self.protocol.uses_tls() {
+            return Err(ConfigError::invalid("security.protocol", self.protocol.as_str(), crate::net::tls::NO_TLS));
+        }
+        if self.protocol.uses_tls() && self.tls.effective_versions().is_empty() {
+            return Err(ConfigError::conflict(
+                &["ssl.enabled.protocols", "ssl.protocol"],
+                "ssl.enabled.protocols has no version at or below ssl.protocol",
+            ));
+        }
         let sasl = &self.sasl;
         if let Some(j) = &sasl.jaas {
             if sasl.username.is_some() || sasl.password.is_some() {

@@ -70,13 +70,33 @@ fn every_table_key_is_accepted_and_every_ignored_key_too() {
         c.set(k.name, k.default).unwrap();
         assert!(keys::key_info(k.name, false).is_some());
     }
-    for k in keys::ignored_keys() {
-        ConsumerConfig::default().set(k, "whatever").unwrap();
-        ProducerConfig::default().set(k, "whatever").unwrap();
-        assert!(
-            !keys::ALL_KEYS.iter().any(|i| i.name == *k),
-            "{k} is both supported and ignored"
-        );
+    for k in keys::java_only_keys() {
+        assert!(!keys::ALL_KEYS.iter().any(|i| i.name == k.name), "{} is both a gregor key and Java-only", k.name);
+        for producer in [false, true] {
+            let applies = if producer { k.applies_to.producer() } else { k.applies_to.consumer() };
+            let set = |v: &str| {
+                if producer {
+                    ProducerConfig::default().set(k.name, v)
+                } else {
+                    ConsumerConfig::default().set(k.name, v)
+                }
+            };
+            if !applies {
+                assert!(matches!(set(k.accepted[0]), Err(ConfigError::UnknownKey { .. })), "{}", k.name);
+                continue;
+            }
+            // Every value that describes what gregor does is accepted (a class by its simple
+            // name too); anything else is refused with the reason, never ignored.
+            for v in k.accepted {
+                set(v).unwrap_or_else(|e| panic!("{}={v}: {e}", k.name));
+                if let Some(simple) = v.strip_prefix("org.apache.kafka.common.serialization.") {
+                    set(simple).unwrap();
+                }
+            }
+            let err = set("com.example.Whatever").unwrap_err();
+            assert!(matches!(err, ConfigError::Unsupported { .. }), "{}: {err}", k.name);
+            assert!(err.to_string().contains(k.reason), "{err}");
+        }
     }
     // No key is listed twice for the same client.
     for list in [consumer_keys(), producer_keys()] {
@@ -206,8 +226,8 @@ fn properties_file_like_console_consumer() {
 bootstrap.servers = localhost:9092,\
                     [::1]:9093
 group.id: my-group
-key.deserializer=org.apache.kafka.common.serialization.StringDeserializer
-value.deserializer=org.apache.kafka.common.serialization.StringDeserializer
+key.deserializer=org.apache.kafka.common.serialization.ByteArrayDeserializer
+value.deserializer=ByteArrayDeserializer
 security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
@@ -233,6 +253,14 @@ connections.max.idle.ms=-1
     let dbg = format!("{c:?}");
     assert!(!dbg.contains("wonderland"), "{dbg}");
     assert!(dbg.contains("[hidden]"));
+
+    // A deserializer class that would change what records carry is refused, not ignored.
+    let err = ConsumerConfig::from_properties_str(
+        &text.replace("value.deserializer=ByteArrayDeserializer", "value.deserializer=StringDeserializer"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("gregor::serialization"), "{err}");
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 
         let now = Instant::now();
         let snapshot = inner.cluster.snapshot();
-        let heartbeat = super::group_consumer::heartbeat_for_fetch(&inner);
+        let heartbeat = super::group::heartbeat_for_fetch(&inner);
         let (plans, effects, planner_wake, needed) = {
             let st = inner.lock_state();
             let mut planner = inner.lock_planner();
@@ -267,7 +267,7 @@ fn handle_result(inner: &Inner, broker: i32, id: FetchId, result: Result<FetchRe
     let effects = {
         let mut st = inner.lock_state();
         let mut planner = inner.lock_planner();
-        planner.handle_response(now, now_ms(), broker, id, top, resp.session_id, decoded, &mut st)
+        planner.handle_response(now, crate::time::now_ms(), broker, id, top, resp.session_id, decoded, &mut st)
     };
     apply(inner, effects);
 }
@@ -347,13 +347,6 @@ fn decode_partition(
         preferred_replica: preferred,
         error,
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn needs_positions(inner: &Inner) -> bool {

@@ -1,785 +1,569 @@
-//! Group membership with the classic protocol: FindCoordinator → JoinGroup → SyncGroup →
-//! Heartbeat, in a background task so heartbeats go out however often the application polls.
+//! The group driver: the I/O around the membership machines (`membership/`).
 //!
-//! Java's `AbstractCoordinator` + `ConsumerCoordinator`, reshaped for async: one task owns the
-//! membership loop; the rest of the consumer reads the membership (generation, member id) for
-//! commits and asks for a rejoin with a reason. Group requests use the *dedicated coordinator
-//! connection* (`Target::Coordinator`): a JoinGroup parks on the broker for up to the rebalance
-//! timeout, and the broker answers one request per connection at a time, so sharing the socket
-//! with fetches would delay heartbeats and commits.
+//! One task per consumer with a `group.id` owns the member — a [`ClassicMember`] or, with
+//! `group.protocol=consumer`, a [`Kip848Member`] — and does what it asks: sends its requests
+//! (`group_wire.rs` builds and decodes them), carries out its events on the consumer's state
+//! (assign, revoke, lose partitions; run the rebalance listener; report errors to `poll`),
+//! feeds it the application's calls (poll, subscribe, commit, committed, close) and the clock.
+//! Every decision — when to heartbeat, what an error code means, when to rejoin, whether a
+//! commit may go out — is the machine's; this file decides nothing about Kafka.
+//!
+//! The rest of the consumer talks to the task through [`GroupShared`]: a command queue in, and
+//! what the task publishes out (the membership commits carry, the coordinator, the next
+//! KIP-848 heartbeat for the fetch planner). Nothing is sent before the application's first
+//! `poll` (or an explicit commit or offset lookup): construction and `subscribe` open no socket.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
-use kafka_protocol::messages::leave_group_request::MemberIdentity;
-use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
-use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
-};
-use kafka_protocol::protocol::{Request, StrBytes};
-use tokio::sync::Notify;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::assignor::{
-    self, BuiltinAssignor, ClusterTopics, GroupMember, PartitionAssignor, RebalanceProtocol,
-};
+use super::group_wire as wire;
+use super::membership::classic::{ClassicConfig, ClassicMember};
+use super::membership::commits::{CommitOrigin, Committed, OpId};
+use super::membership::kip848::{Kip848Config, Kip848Member};
+use super::membership::{CoreConfig, Event, GroupMember, MetadataView, Outgoing, Request, RequestId, Response, Target};
+use super::state::Subscription;
 use super::types::{OffsetAndMetadata, TopicPartition};
 use super::{Inner, RevokeContext};
+use crate::cluster::metadata::Snapshot;
+use crate::config::GroupProtocol;
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::events::OpenReason;
-use crate::net::manager::Target;
+use crate::net::backoff::ExponentialBackoff;
+use crate::protocol_errors::KafkaCode;
 
-/// The member's place in the group, as commits need it.
-#[derive(Debug, Clone)]
-pub(crate) struct Membership {
-    pub(crate) generation: i32,
-    pub(crate) member_id: String,
+pub(crate) use super::membership::Membership;
+
+/// What the consumer asks of the group task.
+pub(crate) enum Command {
+    /// `subscribe` (true) or `unsubscribe` / `assign` (false).
+    Subscription(bool),
+    /// The application called `poll` at this instant.
+    Poll(Instant),
+    Commit {
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+        /// The membership the positions were read under (`None`: whatever holds when it goes).
+        read_under: Option<Membership>,
+        origin: CommitOrigin,
+        reply: Option<oneshot::Sender<Result<()>>>,
+    },
+    FetchCommitted { partitions: Vec<TopicPartition>, reply: oneshot::Sender<Result<Committed>> },
+    /// `close()`: commit, leave, then answer, by `deadline`.
+    Close { deadline: Instant, reply: oneshot::Sender<()> },
 }
 
-impl Default for Membership {
-    fn default() -> Self {
-        // Java's `Generation.NO_GENERATION`: what a group-less (assign) commit uses.
-        Membership { generation: -1, member_id: String::new() }
-    }
-}
-
-/// Group state shared between the membership task and the rest of the consumer.
 #[derive(Debug, Default)]
+struct Published {
+    membership: Membership,
+    coordinator: Option<i32>,
+    next_heartbeat: Option<Instant>,
+}
+
+/// The consumer's side of the group task.
+#[derive(Debug)]
 pub(crate) struct GroupShared {
-    coordinator: Mutex<Option<i32>>,
-    membership: Mutex<Membership>,
-    find_lock: tokio::sync::Mutex<()>,
-    rejoin: AtomicBool,
-    rejoin_reason: Mutex<Option<String>>,
-    pub(crate) wake: Notify,
+    published: Mutex<Published>,
+    tx: mpsc::UnboundedSender<Command>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
-fn sb(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_string())
-}
-
-fn is_coordinator_error(code: i16) -> bool {
-    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
-    matches!(code, 14 | 15 | 16)
+impl Default for GroupShared {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        GroupShared {
+            published: Mutex::default(),
+            tx,
+            rx: Mutex::new(Some(rx)),
+            task: Mutex::new(None),
+        }
+    }
 }
 
 impl GroupShared {
+    fn published(&self) -> std::sync::MutexGuard<'_, Published> {
+        self.published.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The generation (or KIP-848 member epoch) and member id commits of positions read now
+    /// carry. Written by the task under the consumer's state lock, so that positions and
+    /// membership read together under that lock belong together.
     pub(crate) fn membership(&self) -> Membership {
-        self.membership.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.published().membership.clone()
     }
 
-    pub(crate) fn set_membership(&self, m: Membership) {
-        *self.membership.lock().unwrap_or_else(|p| p.into_inner()) = m;
+    /// The coordinator and when the next KIP-848 heartbeat is due, when known.
+    pub(crate) fn published_heartbeat(&self) -> Option<(i32, Instant)> {
+        let p = self.published();
+        Some((p.coordinator?, p.next_heartbeat?))
     }
 
-    pub(crate) fn request_rejoin(&self, _inner: &Inner, why: &str) {
-        let mut r = self.rejoin_reason.lock().unwrap_or_else(|p| p.into_inner());
-        if r.is_none() {
-            *r = Some(why.to_string());
-        }
-        self.rejoin.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
+    /// Queues a command; it waits in the queue until the task runs.
+    pub(crate) fn send(&self, c: Command) {
+        // The receiver lives as long as the consumer (in `rx` or the task).
+        let _ = self.tx.send(c);
     }
 
-    pub(crate) fn take_rejoin(&self) -> Option<String> {
-        if self.rejoin.swap(false, Ordering::SeqCst) {
-            Some(self.rejoin_reason.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default())
-        } else {
-            None
-        }
-    }
-
-    /// The coordinator's broker id if known (no lookup).
-    pub(crate) fn known_coordinator(&self) -> Option<i32> {
-        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn coordinator_dead(&self, inner: &Inner, why: &str) {
-        let mut c = self.coordinator.lock().unwrap_or_else(|p| p.into_inner());
-        if c.take().is_some() {
-            tracing::info!(reason = why, "group coordinator marked unknown; will rediscover");
-            inner.cluster.net.handle_coordinator(None);
-        }
-    }
-
-    /// The coordinator's broker id, finding it (FindCoordinator to the least-loaded node) when
-    /// unknown.
-    pub(crate) async fn coordinator(&self, inner: &Inner) -> Result<i32> {
-        if let Some(c) = *self.coordinator.lock().unwrap_or_else(|p| p.into_inner()) {
-            return Ok(c);
-        }
-        let _one = self.find_lock.lock().await;
-        if let Some(c) = *self.coordinator.lock().unwrap_or_else(|p| p.into_inner()) {
-            return Ok(c);
-        }
-        let group = inner.config.group_id.clone().ok_or_else(|| Error::new(ErrorKind::State, "no group.id"))?;
-        let deadline = Instant::now() + inner.config.default_api_timeout;
-        let mut last: Option<Error>;
-        loop {
-            if inner.is_closed() {
-                return Err(Error::closed());
-            }
-            if inner.cluster.snapshot().brokers.is_empty() {
-                inner.refresh_metadata_now("find the group coordinator").await?;
-            }
-            let g = group.clone();
-            // v4 (KIP-699) batches keys in `coordinator_keys`; older versions take one `key`.
-            let build = move |v: i16| {
-                let req = FindCoordinatorRequest::default();
-                if v >= 4 {
-                    req.with_coordinator_keys(vec![sb(&g)])
-                } else {
-                    req.with_key(sb(&g))
-                }
-            };
-            match inner.cluster.net.send_built(Target::AnyNode, OpenReason::Coordinator, (0, 6), None, build).await {
-                Ok(resp) => {
-                    let (code, node) = match resp.coordinators.first() {
-                        Some(c) => (c.error_code, c.node_id.0),
-                        None => (resp.error_code, resp.node_id.0),
-                    };
-                    if code == 0 && node >= 0 {
-                        if !inner.cluster.snapshot().brokers.contains_key(&node) {
-                            inner.refresh_metadata_now("coordinator not in metadata").await?;
-                        }
-                        tracing::debug!(group = %group, coordinator = node, "found group coordinator");
-                        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner()) = Some(node);
-                        inner.cluster.net.handle_coordinator(Some(node));
-                        return Ok(node);
-                    }
-                    let e = Error::broker_code(code, format!("FindCoordinator for group {group} failed"));
-                    if !is_coordinator_error(code) && !e.is_retriable() {
-                        return Err(e);
-                    }
-                    last = Some(e);
-                }
-                Err(e) if e.is_retriable() => last = Some(e),
-                Err(e) => return Err(e),
-            }
-            if Instant::now() + inner.retry_backoff() >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("could not find the coordinator of group {group} within default.api.timeout.ms"),
-                )
-                .with_source(last.unwrap_or_else(|| Error::new(ErrorKind::Timeout, "timed out"))));
-            }
-            tokio::time::sleep(inner.retry_backoff()).await;
-        }
-    }
-
-    /// Sends a request to the coordinator, rediscovering it on coordinator errors and
-    /// disconnects, until `default.api.timeout.ms`. `build` gets the current membership.
-    pub(crate) async fn coordinator_request<R, F>(
-        &self,
-        inner: &Inner,
-        why: OpenReason,
-        build: F,
-        versions: (i16, i16),
-    ) -> Result<R::Response>
-    where
-        R: Request + Send + 'static,
-        R::Response: CoordinatorError,
-        F: Fn(&Membership, i16) -> R + Send + Sync + 'static,
-    {
-        let build = Arc::new(build);
-        let deadline = Instant::now() + inner.config.default_api_timeout;
-        loop {
-            let coord = self.coordinator(inner).await?;
-            let m = self.membership();
-            let b = build.clone();
-            let one = move |v: i16| b(&m, v);
-            match inner.cluster.net.send_built(Target::Coordinator(coord), why, versions, None, one).await {
-                Ok(resp) if is_coordinator_error(resp.coordinator_error()) => {
-                    self.coordinator_dead(inner, "coordinator error in response");
-                }
-                Ok(resp) => return Ok(resp),
-                Err(e) if e.is_retriable() && e.kind() != ErrorKind::Closed => {
-                    self.coordinator_dead(inner, &e.to_string());
-                    if Instant::now() >= deadline {
-                        return Err(e);
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::new(ErrorKind::Timeout, "the group coordinator did not answer in time"));
-            }
-            tokio::time::sleep(inner.retry_backoff()).await;
-        }
-    }
-}
-
-/// Where a response carries a coordinator error, for [`GroupShared::coordinator_request`].
-pub(crate) trait CoordinatorError {
-    fn coordinator_error(&self) -> i16;
-}
-
-impl CoordinatorError for kafka_protocol::messages::OffsetCommitResponse {
-    fn coordinator_error(&self) -> i16 {
-        self.topics.iter().flat_map(|t| t.partitions.iter()).map(|p| p.error_code).find(|c| *c != 0).unwrap_or(0)
-    }
-}
-
-impl CoordinatorError for kafka_protocol::messages::OffsetFetchResponse {
-    fn coordinator_error(&self) -> i16 {
-        if self.error_code != 0 {
-            return self.error_code;
-        }
-        self.groups.iter().map(|g| g.error_code).find(|c| *c != 0).unwrap_or(0)
-    }
-}
-
-/// What the membership loop remembers between rounds.
-struct Round {
-    owned: Vec<TopicPartition>,
-    protocol: RebalanceProtocol,
-    /// Partition counts of the subscribed topics at the last assignment (a change means
-    /// rejoin, Java `ConsumerCoordinator.rejoinNeededOrPending`).
-    topic_counts: BTreeMap<String, usize>,
-    joined: bool,
-    last_auto_commit: Instant,
-    /// Heartbeats keep their own schedule, whatever else wakes the loop.
-    next_heartbeat: Instant,
-}
-
-fn to_assignor_tp(tp: &TopicPartition) -> assignor::TopicPartition {
-    assignor::TopicPartition::new(tp.topic.to_string(), tp.partition)
-}
-
-fn from_assignor_tp(tp: &assignor::TopicPartition) -> TopicPartition {
-    TopicPartition::new(&tp.topic, tp.partition)
-}
-
-/// The configured assignors, in preference order.
-fn assignors(inner: &Inner) -> Vec<BuiltinAssignor> {
-    let mut out: Vec<BuiltinAssignor> = inner
-        .config
-        .partition_assignment_strategy
-        .iter()
-        .filter_map(|a| BuiltinAssignor::from_name(a.protocol_name()))
-        .collect();
-    if out.is_empty() {
-        out.push(BuiltinAssignor::Range);
-    }
-    out
-}
-
-/// The membership task. Runs until the consumer closes.
-pub(crate) async fn run(inner: Arc<Inner>) {
-    let list = assignors(&inner);
-    let dyns: Vec<&dyn PartitionAssignor> = list.iter().map(|a| a as &dyn PartitionAssignor).collect();
-    let protocol = assignor::select_rebalance_protocol(&dyns).unwrap_or(RebalanceProtocol::Eager);
-    let mut round = Round {
-        owned: Vec::new(),
-        protocol,
-        topic_counts: BTreeMap::new(),
-        joined: false,
-        last_auto_commit: Instant::now(),
-        next_heartbeat: Instant::now(),
-    };
-    let mut failures: u32 = 0;
-    loop {
-        if inner.is_closed() {
+    /// Starts the group task if it is not running (needs a `group.id`).
+    pub(crate) fn ensure_running(&self, inner: &Arc<Inner>) {
+        if inner.config.group_id.is_none() || inner.is_closed() {
             return;
         }
-        let wake = inner.group.wake.notified();
-        tokio::pin!(wake);
-        wake.as_mut().enable();
-        let subscribed = inner.lock_state().subscription.is_group();
-        if !subscribed {
-            if round.joined {
-                leave(&inner, &mut round, "unsubscribed").await;
+        let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let task = tokio::spawn(run(inner.clone(), rx));
+        *self.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Stops the task (the consumer is closed or dropped).
+    pub(crate) fn abort(&self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+/// The coordinator and its next heartbeat's due time, when group requests share the broker's
+/// (fetch) connection (`ConsumerConfig::coordinator_dedicated`). A heartbeat written behind a
+/// parked Fetch is only read by the broker once the Fetch is answered (one request per
+/// connection at a time), so the fetch planner caps the wait of a Fetch to that broker at the
+/// heartbeat.
+pub(crate) fn heartbeat_for_fetch(inner: &Inner) -> Option<(i32, Instant)> {
+    if inner.config.coordinator_dedicated() {
+        return None;
+    }
+    inner.group.published_heartbeat()
+}
+
+fn no_group() -> Error {
+    Error::new(ErrorKind::State, "this operation needs a group.id")
+}
+
+fn task_gone() -> Error {
+    Error::closed()
+}
+
+/// Commits `offsets` through the group task and waits for the outcome.
+pub(crate) async fn commit(
+    inner: &Arc<Inner>,
+    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    read_under: Option<Membership>,
+    origin: CommitOrigin,
+) -> Result<()> {
+    if inner.config.group_id.is_none() {
+        return Err(no_group());
+    }
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    inner.group.ensure_running(inner);
+    let (tx, rx) = oneshot::channel();
+    inner.group.send(Command::Commit { offsets, read_under, origin, reply: Some(tx) });
+    rx.await.unwrap_or_else(|_| Err(task_gone()))
+}
+
+/// Commits in the background; the outcome is logged by the member.
+pub(crate) fn commit_in_background(
+    inner: &Arc<Inner>,
+    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    read_under: Option<Membership>,
+) {
+    if inner.config.group_id.is_none() || offsets.is_empty() {
+        return;
+    }
+    inner.group.ensure_running(inner);
+    inner.group.send(Command::Commit { offsets, read_under, origin: CommitOrigin::Async, reply: None });
+}
+
+/// The group's committed offsets for `partitions` (absent: nothing committed).
+pub(crate) async fn fetch_committed(
+    inner: &Arc<Inner>,
+    partitions: &[TopicPartition],
+) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
+    if inner.config.group_id.is_none() {
+        return Err(no_group());
+    }
+    if partitions.is_empty() {
+        return Ok(HashMap::new());
+    }
+    inner.group.ensure_running(inner);
+    let (tx, rx) = oneshot::channel();
+    inner.group.send(Command::FetchCommitted { partitions: partitions.to_vec(), reply: tx });
+    rx.await.unwrap_or_else(|_| Err(task_gone()))
+}
+
+/// `close()`: asks the task to commit and leave; resolves when it is done (or gone).
+pub(crate) fn close(inner: &Inner, deadline: Instant) -> Option<oneshot::Receiver<()>> {
+    if !inner.group.is_running() {
+        return None;
+    }
+    let (tx, rx) = oneshot::channel();
+    inner.group.send(Command::Close { deadline, reply: tx });
+    Some(rx)
+}
+
+fn new_member(inner: &Inner) -> Box<dyn GroupMember> {
+    let cfg = &inner.config;
+    let core = CoreConfig {
+        retry_backoff: ExponentialBackoff::new(cfg.net.retry_backoff, cfg.net.retry_backoff_max),
+        api_timeout: cfg.default_api_timeout,
+        auto_commit: cfg.enable_auto_commit.then_some(cfg.auto_commit_interval),
+    };
+    match cfg.group_protocol {
+        GroupProtocol::Consumer => {
+            // KIP-1082: a random UUID chosen by the client, kept across rejoins.
+            let member_id = uuid::Uuid::from_bytes(rand::random()).to_string();
+            Box::new(Kip848Member::new(
+                Kip848Config {
+                    core,
+                    instance_id: cfg.group_instance_id.clone(),
+                    rebalance_timeout: cfg.max_poll_interval,
+                    heartbeat_interval: cfg.heartbeat_interval,
+                },
+                member_id,
+            ))
+        }
+        GroupProtocol::Classic => Box::new(ClassicMember::new(ClassicConfig {
+            core,
+            instance_id: cfg.group_instance_id.clone(),
+            session_timeout: cfg.session_timeout,
+            heartbeat_interval: cfg.heartbeat_interval,
+            rebalance_timeout: cfg.max_poll_interval,
+            protocol: wire::rebalance_protocol(inner),
+        })),
+    }
+}
+
+/// What the member needs from the metadata: the subscribed topics with their partition
+/// counts, and topic names by id.
+fn metadata_view(inner: &Inner, snap: &Snapshot) -> MetadataView {
+    let sub = inner.lock_state().subscription.clone();
+    let usable = |t: &&crate::cluster::metadata::TopicInfo| KafkaCode(t.error).is_ok() && !t.partitions.is_empty();
+    let topics = match sub {
+        Subscription::Topics(names) => names
+            .iter()
+            .filter_map(|n| snap.topics.get(n).filter(usable).map(|t| (n.clone(), t.partitions.len())))
+            .collect(),
+        Subscription::Pattern(re) => snap
+            .topics
+            .values()
+            .filter(usable)
+            .filter(|t| re.is_match(&t.name) && !(t.internal && inner.config.exclude_internal_topics))
+            .map(|t| (t.name.clone(), t.partitions.len()))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let names = snap.topics.values().filter(|t| !t.id.is_nil()).map(|t| (t.id, t.name.clone())).collect();
+    MetadataView { topics, names }
+}
+
+type InFlight = FuturesUnordered<BoxFuture<'static, Done>>;
+
+enum Done {
+    Request(RequestId, Result<Response>),
+    Metadata,
+}
+
+struct Driver {
+    inner: Arc<Inner>,
+    member: Box<dyn GroupMember>,
+    in_flight: InFlight,
+    commit_replies: HashMap<OpId, oneshot::Sender<Result<()>>>,
+    fetch_replies: HashMap<OpId, oneshot::Sender<Result<Committed>>>,
+    close_reply: Option<oneshot::Sender<()>>,
+    /// The application polled at least once: from then on the member may join.
+    polled: bool,
+    /// What the application last asked for, and what the member was told.
+    want_subscribed: bool,
+    told_subscribed: bool,
+    /// The snapshot the member's metadata view was computed from.
+    seen: Option<Arc<Snapshot>>,
+    refreshing: bool,
+}
+
+/// The group task. Runs until the consumer closes (which aborts it).
+async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let mut d = Driver {
+        member: new_member(&inner),
+        inner,
+        in_flight: FuturesUnordered::new(),
+        commit_replies: HashMap::new(),
+        fetch_replies: HashMap::new(),
+        close_reply: None,
+        polled: false,
+        want_subscribed: false,
+        told_subscribed: false,
+        seen: None,
+        refreshing: false,
+    };
+    loop {
+        d.pump();
+        let wake = d.member.poll_timeout();
+        let sleep = async move {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-            wake.await;
-            continue;
-        }
-        // Poll-interval enforcement (Java: the heartbeat thread leaves the group when the
-        // application has not called poll within max.poll.interval.ms).
-        let last_poll = inner.lock_state().last_poll;
-        if round.joined {
-            if let Some(lp) = last_poll {
-                if lp.elapsed() > inner.config.max_poll_interval {
-                    tracing::warn!(
-                        "poll() not called within max.poll.interval.ms ({} ms): leaving the group; \
-                         the next poll rejoins",
-                        inner.config.max_poll_interval.as_millis()
-                    );
-                    leave(&inner, &mut round, "max.poll.interval.ms exceeded").await;
-                    inner.lock_state().poll_timed_out = true;
-                    continue;
-                }
-            }
-        } else if inner.lock_state().poll_timed_out {
-            // Wait for the application's next poll.
-            wake.await;
-            continue;
-        }
-        if let Some(reason) = inner.group.take_rejoin().or_else(|| (!round.joined).then(|| "join".to_string())) {
-            match join_round(&inner, &mut round, &list, &reason).await {
-                Ok(()) => failures = 0,
-                Err(e) if e.is_closed() => return,
-                Err(e) => {
-                    failures += 1;
-                    if !e.is_retriable() && e.kind() != ErrorKind::Broker {
-                        tracing::error!(error = %e, "group membership failed");
-                        inner.lock_state().fatal = Some(Arc::new(e));
-                        inner.data_ready.notify_waiters();
-                        return;
-                    }
-                    tracing::info!(error = %e, "rebalance did not complete; retrying");
-                    if e.kind() == ErrorKind::Unreachable || e.kind() == ErrorKind::Timeout {
-                        inner.maybe_unreachable(e);
-                    }
-                    inner.group.request_rejoin(&inner, "retry after failed rebalance");
-                    let backoff = inner.retry_backoff() * failures.min(10);
-                    tokio::time::sleep(backoff).await;
-                }
-            }
-            continue;
-        }
-        if topics_changed(&inner, &round) {
-            inner.group.request_rejoin(&inner, "subscribed topics changed");
-            continue;
-        }
-        // Steady state: heartbeat, auto-commit, wait.
-        let hb_at = round.next_heartbeat;
-        let commit_at = if inner.config.enable_auto_commit {
-            round.last_auto_commit + inner.config.auto_commit_interval
-        } else {
-            hb_at + Duration::from_secs(86_400)
         };
         tokio::select! {
-            _ = &mut wake => continue,
-            _ = tokio::time::sleep_until(hb_at.min(commit_at)) => {}
-        }
-        if inner.config.enable_auto_commit && Instant::now() >= commit_at {
-            round.last_auto_commit = Instant::now();
-            if let Err(e) = inner.commit_consumed().await {
-                tracing::warn!(error = %e, "auto-commit failed");
-            }
-        }
-        if Instant::now() < round.next_heartbeat {
-            continue;
-        }
-        round.next_heartbeat = Instant::now() + inner.config.heartbeat_interval;
-        if let Err(e) = heartbeat(&inner, &mut round).await {
-            if e.is_closed() {
-                return;
-            }
-            tracing::debug!(error = %e, "heartbeat failed");
+            Some(done) = d.in_flight.next(), if !d.in_flight.is_empty() => d.finished(done),
+            cmd = rx.recv() => match cmd {
+                Some(c) => d.command(c),
+                None => return,
+            },
+            _ = sleep => d.member.handle_timeout(Instant::now()),
         }
     }
 }
 
-fn topics_changed(inner: &Inner, round: &Round) -> bool {
-    let snapshot = inner.cluster.snapshot();
-    let now = subscribed_topic_counts(inner, &snapshot);
-    !now.is_empty() && now != round.topic_counts
-}
+impl Driver {
+    /// Feeds the member fresh metadata, then carries out its events and sends its requests
+    /// until it has nothing more to say.
+    fn pump(&mut self) {
+        loop {
+            let now = Instant::now();
+            self.sync_metadata(now);
+            let mut progress = false;
+            while let Some(e) = self.member.poll_event() {
+                progress = true;
+                self.event(now, e);
+            }
+            while let Some(o) = self.member.poll_request(now) {
+                progress = true;
+                self.send(o);
+            }
+            if !progress {
+                break;
+            }
+        }
+        let mut p = self.inner.group.published();
+        p.coordinator = self.member.coordinator();
+        p.next_heartbeat = self.member.next_heartbeat();
+    }
 
-fn subscribed_topic_counts(inner: &Inner, snapshot: &crate::cluster::metadata::Snapshot) -> BTreeMap<String, usize> {
-    let st = inner.lock_state();
-    let mut out = BTreeMap::new();
-    match &st.subscription {
-        super::state::Subscription::Topics(ts) => {
-            for t in ts {
-                if let Some(n) = snapshot.partition_count(t) {
-                    out.insert(t.clone(), n);
+    fn sync_metadata(&mut self, now: Instant) {
+        let snap = self.inner.cluster.snapshot();
+        if self.seen.as_ref().is_some_and(|s| Arc::ptr_eq(s, &snap)) {
+            return;
+        }
+        let view = metadata_view(&self.inner, &snap);
+        self.seen = Some(snap);
+        self.member.handle_metadata(now, &view);
+    }
+
+    fn command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Subscription(s) => {
+                self.want_subscribed = s;
+                // A changed subscription is a new one: the metadata view is computed again.
+                self.seen = None;
+                self.apply_subscription(now);
+            }
+            Command::Poll(at) => {
+                self.polled = true;
+                self.apply_subscription(now);
+                self.member.handle_application_poll(now, at);
+            }
+            Command::Commit { offsets, read_under, origin, reply } => {
+                let id = self.member.commit(now, offsets, read_under, origin);
+                if let Some(r) = reply {
+                    self.commit_replies.insert(id, r);
                 }
             }
+            Command::FetchCommitted { partitions, reply } => {
+                let id = self.member.fetch_committed(now, partitions);
+                self.fetch_replies.insert(id, reply);
+            }
+            Command::Close { deadline, reply } => {
+                self.close_reply = Some(reply);
+                self.member.handle_close(now, deadline);
+            }
         }
-        super::state::Subscription::Pattern(re) => {
-            for (name, t) in &snapshot.topics {
-                if re.is_match(name) && t.error == 0 && !(t.internal && inner.config.exclude_internal_topics) {
-                    out.insert(name.clone(), t.partitions.len());
+    }
+
+    fn apply_subscription(&mut self, now: Instant) {
+        // Nothing is sent before the first poll; a subscription change after it is told
+        // whenever it differs (or repeats a subscribe: the topics may have changed).
+        if !self.polled {
+            return;
+        }
+        if self.want_subscribed != self.told_subscribed || self.want_subscribed && self.seen.is_none() {
+            self.told_subscribed = self.want_subscribed;
+            self.member.handle_subscription(now, self.want_subscribed);
+        }
+    }
+
+    fn finished(&mut self, done: Done) {
+        let now = Instant::now();
+        match done {
+            Done::Metadata => {
+                self.refreshing = false;
+            }
+            Done::Request(id, Ok(r)) => self.member.handle_response(now, id, r),
+            Done::Request(id, Err(e)) => {
+                if matches!(e.kind(), ErrorKind::Unreachable | ErrorKind::Timeout) {
+                    self.inner.maybe_unreachable(e.clone());
                 }
+                if !e.is_closed() {
+                    tracing::debug!(error = %e, "group request failed");
+                }
+                self.member.handle_failure(now, id, &e);
             }
         }
-        _ => {}
     }
-    out
-}
 
-async fn heartbeat(inner: &Arc<Inner>, round: &mut Round) -> Result<()> {
-    let group = inner.config.group_id.clone().unwrap_or_default();
-    let instance = inner.config.group_instance_id.clone();
-    let m = inner.group.membership();
-    let coord = inner.group.coordinator(inner).await?;
-    let build = move |v: i16| {
-        HeartbeatRequest::default()
-            .with_group_id(GroupId(sb(&group)))
-            .with_generation_id(m.generation)
-            .with_member_id(sb(&m.member_id))
-            .with_group_instance_id(if v >= 3 { instance.as_deref().map(sb) } else { None })
-    };
-    let resp = match inner.cluster.net.send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 4), None, build).await {
-        Ok(r) => r,
-        Err(e) => {
-            inner.group.coordinator_dead(inner, &e.to_string());
-            return Err(e);
-        }
-    };
-    match resp.error_code {
-        0 => Ok(()),
-        27 => {
-            inner.group.request_rejoin(inner, "heartbeat: REBALANCE_IN_PROGRESS");
-            Ok(())
-        }
-        code if is_coordinator_error(code) => {
-            inner.group.coordinator_dead(inner, "heartbeat: coordinator moved");
-            Ok(())
-        }
-        // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID: the group went on without us.
-        22 | 25 => {
-            lose_partitions(inner, round, code_reason(resp.error_code)).await;
-            if resp.error_code == 25 {
-                inner.group.set_membership(Membership::default());
-            }
-            inner.group.request_rejoin(inner, code_reason(resp.error_code));
-            Ok(())
-        }
-        code => Err(Error::broker_code(code, "heartbeat failed")),
-    }
-}
-
-fn static_membership_unsupported(version: i16) -> Error {
-    Error::new(
-        ErrorKind::UnsupportedVersion,
-        format!(
-            "group.instance.id (static membership, KIP-345) needs JoinGroup v5 (Apache Kafka 2.3+); \
-             the group coordinator speaks v{version}: remove group.instance.id for this cluster"
-        ),
-    )
-}
-
-fn code_reason(code: i16) -> &'static str {
-    match code {
-        22 => "ILLEGAL_GENERATION",
-        25 => "UNKNOWN_MEMBER_ID",
-        82 => "FENCED_INSTANCE_ID",
-        _ => "group error",
-    }
-}
-
-async fn lose_partitions(inner: &Arc<Inner>, round: &mut Round, why: &str) {
-    if round.owned.is_empty() {
-        round.joined = false;
-        return;
-    }
-    tracing::warn!(reason = why, partitions = round.owned.len(), "partitions lost");
-    let lost = std::mem::take(&mut round.owned);
-    inner.lock_state().remove_partitions(&lost);
-    if let Some(l) = inner.listener() {
-        l.on_partitions_lost(&lost);
-    }
-    round.joined = false;
-}
-
-/// Revokes `parts`: the listener runs (and may ask for a commit), then auto-commit, then the
-/// partitions leave the assignment.
-async fn revoke(inner: &Arc<Inner>, round: &mut Round, parts: Vec<TopicPartition>) {
-    if parts.is_empty() {
-        return;
-    }
-    // Stop delivery and read the positions at once (see `begin_revocation`).
-    let positions: BTreeMap<TopicPartition, i64> = inner.lock_state().begin_revocation(&parts);
-    let mut ctx = RevokeContext { positions: positions.clone(), commit: None };
-    if let Some(l) = inner.listener() {
-        l.on_partitions_revoked(&parts, &mut ctx);
-    }
-    let mut to_commit: BTreeMap<TopicPartition, OffsetAndMetadata> = ctx.commit.unwrap_or_default();
-    if inner.config.enable_auto_commit {
-        for (tp, p) in positions {
-            to_commit.entry(tp).or_insert_with(|| OffsetAndMetadata::new(p));
-        }
-    }
-    if !to_commit.is_empty() {
-        if let Err(e) = super::offsets::commit(inner, &to_commit).await {
-            tracing::warn!(error = %e, "commit on revocation failed");
-        }
-    }
-    inner.lock_state().remove_partitions(&parts);
-    let gone: BTreeSet<TopicPartition> = parts.into_iter().collect();
-    round.owned.retain(|tp| !gone.contains(tp));
-}
-
-async fn leave(inner: &Arc<Inner>, round: &mut Round, why: &str) {
-    let owned = round.owned.clone();
-    revoke(inner, round, owned).await;
-    round.joined = false;
-    let _ = send_leave(inner, why).await;
-    inner.group.set_membership(Membership::default());
-}
-
-/// LeaveGroup, so the group rebalances at once instead of after `session.timeout.ms`.
-/// Static members (`group.instance.id`) do not leave: KIP-345 keeps their partitions through a
-/// restart.
-pub(crate) async fn send_leave(inner: &Inner, why: &str) -> Result<()> {
-    let m = inner.group.membership();
-    if m.member_id.is_empty() || inner.config.group_instance_id.is_some() {
-        return Ok(());
-    }
-    let group = inner.config.group_id.clone().unwrap_or_default();
-    let Some(coord) = *inner.group.coordinator.lock().unwrap_or_else(|p| p.into_inner()) else {
-        return Ok(());
-    };
-    tracing::info!(group = %group, member = %m.member_id, reason = why, "leaving the group");
-    let why = why.to_string();
-    let member = m.member_id.clone();
-    // v3 (KIP-345) leaves by a list of members; v5 adds a reason.
-    let build = move |v: i16| {
-        let req = LeaveGroupRequest::default().with_group_id(GroupId(sb(&group)));
-        if v >= 3 {
-            req.with_members(vec![MemberIdentity::default()
-                .with_member_id(sb(&member))
-                .with_reason(if v >= 5 { Some(sb(&why)) } else { None })])
-        } else {
-            req.with_member_id(sb(&member))
-        }
-    };
-    let r = inner.cluster.net.send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 5), None, build).await;
-    inner.group.set_membership(Membership::default());
-    r.map(|_| ())
-}
-
-/// One rebalance: (eager: revoke all) → JoinGroup → (leader: assign) → SyncGroup → apply.
-async fn join_round(inner: &Arc<Inner>, round: &mut Round, list: &[BuiltinAssignor], reason: &str) -> Result<()> {
-    tracing::info!(reason, "joining the group");
-    if round.protocol == RebalanceProtocol::Eager && !round.owned.is_empty() {
-        let owned = round.owned.clone();
-        revoke(inner, round, owned).await;
-    }
-    let group = inner.config.group_id.clone().unwrap_or_default();
-    let instance = inner.config.group_instance_id.clone();
-    // Make sure metadata covers the subscription (pattern subscriptions need all topics).
-    let topics = inner.subscription_topics().await?;
-    let generation = inner.group.membership().generation;
-    let owned: Vec<assignor::TopicPartition> = round.owned.iter().map(to_assignor_tp).collect();
-    let protocols: Vec<JoinGroupRequestProtocol> = list
-        .iter()
-        .map(|a| {
-            let sub = assignor::Subscription {
-                topics: topics.clone(),
-                user_data: a.subscription_user_data(&owned, generation),
-                owned_partitions: owned.clone(),
-                generation_id: Some(generation),
-                rack_id: inner.config.client_rack.clone(),
+    /// Starts one request of the member's.
+    fn send(&mut self, o: Outgoing) {
+        let inner = self.inner.clone();
+        let coord = match o.target {
+            Target::Coordinator(c) => c,
+            Target::AnyNode | Target::Local => -1,
+        };
+        let id = o.id;
+        self.in_flight.push(Box::pin(async move {
+            let r = match o.request {
+                Request::FindCoordinator => wire::find_coordinator(&inner).await,
+                Request::JoinGroup { member_id, generation, owned, reason } => {
+                    wire::join_group(&inner, coord, member_id, generation, owned, reason).await
+                }
+                Request::Assign { protocol, members } => wire::leader_assign(&inner, &protocol, &members).await,
+                Request::SyncGroup { membership, protocol, assignments } => {
+                    wire::sync_group(&inner, coord, membership, protocol, assignments).await
+                }
+                Request::Heartbeat(m) => wire::heartbeat(&inner, coord, m).await,
+                Request::LeaveGroup { member_id, reason } => wire::leave_group(&inner, coord, member_id, reason).await,
+                Request::ConsumerHeartbeat(h) => wire::consumer_heartbeat(&inner, coord, h).await,
+                Request::OffsetCommit { membership, offsets } => {
+                    wire::offset_commit(&inner, coord, membership, offsets).await
+                }
+                Request::OffsetFetch { partitions, member } => {
+                    wire::offset_fetch(&inner, coord, partitions, member).await
+                }
             };
-            let meta = assignor::encode_subscription(&sub, assignor::CONSUMER_PROTOCOL_VERSION)
-                .map_err(|e| Error::new(ErrorKind::Protocol, format!("cannot encode subscription: {e}")))?;
-            Ok(JoinGroupRequestProtocol::default().with_name(sb(a.name())).with_metadata(meta))
-        })
-        .collect::<Result<_>>()?;
-    let join_timeout = inner.config.join_group_timeout();
-    let mut member_id = inner.group.membership().member_id;
-    let resp = loop {
-        let coord = inner.group.coordinator(inner).await?;
-        let (g, mid, inst, protos, why) =
-            (group.clone(), member_id.clone(), instance.clone(), protocols.clone(), reason.to_string());
-        let (session_ms, rebalance_ms) =
-            (inner.config.session_timeout.as_millis() as i32, inner.config.max_poll_interval.as_millis() as i32);
-        let build = move |v: i16| {
-            // KIP-345: static membership needs JoinGroup v5 (Kafka 2.3); below that the broker
-            // would treat the member as dynamic, so refuse as Java's JoinGroupRequest.Builder does.
-            if v < 5 && inst.is_some() {
-                return Err(static_membership_unsupported(v));
-            }
-            Ok(JoinGroupRequest::default()
-                .with_group_id(GroupId(sb(&g)))
-                .with_session_timeout_ms(session_ms)
-                .with_rebalance_timeout_ms(if v >= 1 { rebalance_ms } else { -1 })
-                .with_member_id(sb(&mid))
-                .with_group_instance_id(if v >= 5 { inst.as_deref().map(sb) } else { None })
-                .with_protocol_type(sb(assignor::CONSUMER_PROTOCOL_TYPE))
-                .with_protocols(protos)
-                .with_reason(if v >= 8 { Some(sb(&why)) } else { None }))
-        };
-        let resp = match inner
-            .cluster
-            .net
-            .send_built_checked(Target::Coordinator(coord), OpenReason::Coordinator, (0, 9), Some(join_timeout), build)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                inner.group.coordinator_dead(inner, &e.to_string());
-                return Err(e);
-            }
-        };
-        match resp.error_code {
-            0 => break resp,
-            // KIP-394: the first JoinGroup only obtains a member id.
-            79 => {
-                member_id = resp.member_id.to_string();
-                inner.group.set_membership(Membership { generation: -1, member_id: member_id.clone() });
-                continue;
-            }
-            25 => {
-                member_id.clear();
-                inner.group.set_membership(Membership::default());
-                return Err(Error::broker_code(25, "JoinGroup: unknown member id; rejoining with a new one"));
-            }
-            code if is_coordinator_error(code) => {
-                inner.group.coordinator_dead(inner, "JoinGroup: coordinator moved");
-                return Err(Error::broker_code(code, "JoinGroup"));
-            }
-            27 | 22 => return Err(Error::broker_code(resp.error_code, "JoinGroup: rebalance in progress")),
-            82 => {
-                return Err(Error::new(
-                    ErrorKind::State,
-                    format!("group.instance.id {:?} is in use by another member (FENCED_INSTANCE_ID)", instance),
-                ))
-            }
-            code => {
-                return Err(Error::new(ErrorKind::State, "JoinGroup failed")
-                    .with_source(Error::broker_code(code, "JoinGroup")))
-            }
-        }
-    };
-    let membership = Membership { generation: resp.generation_id, member_id: resp.member_id.to_string() };
-    inner.group.set_membership(membership.clone());
-    let protocol_name = resp.protocol_name.as_ref().map(|p| p.to_string()).unwrap_or_default();
-    let chosen = BuiltinAssignor::from_name(&protocol_name).unwrap_or(list[0]);
-    let is_leader = resp.leader.as_str() == resp.member_id.as_str() && !resp.skip_assignment;
-    let assignments = if is_leader {
-        tracing::info!(generation = resp.generation_id, members = resp.members.len(), assignor = chosen.name(), "leading the rebalance");
-        leader_assign(inner, &resp.members, chosen).await?
-    } else {
-        Vec::new()
-    };
-    let coord = inner.group.coordinator(inner).await?;
-    let (g, m2, inst, pname) = (group.clone(), membership.clone(), instance.clone(), protocol_name.clone());
-    let build = move |v: i16| {
-        SyncGroupRequest::default()
-            .with_group_id(GroupId(sb(&g)))
-            .with_generation_id(m2.generation)
-            .with_member_id(sb(&m2.member_id))
-            .with_group_instance_id(if v >= 3 { inst.as_deref().map(sb) } else { None })
-            .with_protocol_type(if v >= 5 { Some(sb(assignor::CONSUMER_PROTOCOL_TYPE)) } else { None })
-            .with_protocol_name(if v >= 5 { Some(sb(&pname)) } else { None })
-            .with_assignments(assignments)
-    };
-    let sresp = match inner.cluster.net.send_built(Target::Coordinator(coord), OpenReason::Coordinator, (0, 5), Some(join_timeout), build).await {
-        Ok(r) => r,
-        Err(e) => {
-            inner.group.coordinator_dead(inner, &e.to_string());
-            return Err(e);
-        }
-    };
-    match sresp.error_code {
-        0 => {}
-        22 | 25 => {
-            lose_partitions(inner, round, code_reason(sresp.error_code)).await;
-            if sresp.error_code == 25 {
-                inner.group.set_membership(Membership::default());
-            }
-            return Err(Error::broker_code(sresp.error_code, "SyncGroup"));
-        }
-        code if is_coordinator_error(code) => {
-            inner.group.coordinator_dead(inner, "SyncGroup: coordinator moved");
-            return Err(Error::broker_code(code, "SyncGroup"));
-        }
-        code => return Err(Error::broker_code(code, "SyncGroup")),
+            Done::Request(id, r)
+        }));
     }
-    let assigned = if sresp.assignment.is_empty() {
-        Vec::new()
-    } else {
-        assignor::decode_assignment(&sresp.assignment)
-            .map_err(|e| Error::protocol(format!("cannot decode the group assignment: {e}")))?
-            .partitions
-    };
-    let assigned: Vec<TopicPartition> = assigned.iter().map(from_assignor_tp).collect();
-    let protocol = if chosen.supported_protocols().contains(&RebalanceProtocol::Cooperative)
-        && round.protocol == RebalanceProtocol::Cooperative
-    {
-        RebalanceProtocol::Cooperative
-    } else {
-        RebalanceProtocol::Eager
-    };
-    let diff = assignor::diff_assignment(
-        &round.owned.iter().map(to_assignor_tp).collect::<Vec<_>>(),
-        &assigned.iter().map(to_assignor_tp).collect::<Vec<_>>(),
-    );
-    let revoked: Vec<TopicPartition> = diff.revoked.iter().map(from_assignor_tp).collect();
-    let added: Vec<TopicPartition> = diff.added.iter().map(from_assignor_tp).collect();
-    if !revoked.is_empty() {
-        revoke(inner, round, revoked.clone()).await;
-    }
-    inner.lock_state().add_partitions(added.iter().cloned());
-    round.owned = assigned;
-    round.joined = true;
-    round.next_heartbeat = Instant::now() + inner.config.heartbeat_interval;
-    round.topic_counts = subscribed_topic_counts(inner, &inner.cluster.snapshot());
-    inner.lock_state().poll_timed_out = false;
-    tracing::info!(
-        generation = membership.generation, assigned = round.owned.len(), added = added.len(),
-        revoked = revoked.len(), "joined the group"
-    );
-    if let Some(l) = inner.listener() {
-        l.on_partitions_assigned(&added);
-    }
-    inner.fetch_wake.notify_one();
-    if diff.needs_rejoin(protocol) {
-        // KIP-429: revoked partitions are handed over in a follow-up rebalance.
-        inner.group.request_rejoin(inner, "cooperative follow-up after revocation");
-    }
-    Ok(())
-}
 
-/// The leader computes the assignment for every member.
-async fn leader_assign(
-    inner: &Arc<Inner>,
-    members: &[kafka_protocol::messages::join_group_response::JoinGroupResponseMember],
-    chosen: BuiltinAssignor,
-) -> Result<Vec<SyncGroupRequestAssignment>> {
-    let mut gm = Vec::new();
-    let mut all_topics: BTreeSet<String> = BTreeSet::new();
-    for m in members {
-        let sub = assignor::decode_subscription(&m.metadata)
-            .map_err(|e| Error::protocol(format!("member {} sent a bad subscription: {e}", m.member_id.as_str())))?;
-        all_topics.extend(sub.topics.iter().cloned());
-        gm.push(GroupMember {
-            member_id: m.member_id.to_string(),
-            group_instance_id: m.group_instance_id.as_ref().map(|s| s.to_string()),
-            subscription: sub,
-        });
-    }
-    let wanted: Vec<String> = all_topics.into_iter().collect();
-    let snapshot = inner.refresh_metadata_now_topics(&wanted, "leader assignment").await?;
-    let mut cluster: ClusterTopics = ClusterTopics::new();
-    for t in &wanted {
-        if let Some(info) = snapshot.topics.get(t).filter(|i| i.error == 0) {
-            let mut ti = assignor::TopicInfo::new(info.partitions.len() as i32);
-            for p in &info.partitions {
-                let racks: Vec<String> = p
-                    .replicas
-                    .iter()
-                    .filter_map(|r| snapshot.brokers.get(r).and_then(|b| b.rack.clone()))
-                    .collect();
-                if !racks.is_empty() {
-                    ti = ti.with_partition_racks(p.partition, racks);
+    /// Carries out one of the member's events on the consumer.
+    fn event(&mut self, now: Instant, e: Event) {
+        let inner = &self.inner;
+        match e {
+            Event::Coordinator(c) => {
+                // A dedicated socket to a former coordinator is no longer needed.
+                inner.cluster.net.handle_coordinator(c);
+                inner.group.published().coordinator = c;
+            }
+            Event::Membership(m) => {
+                let _st = inner.lock_state();
+                inner.group.published().membership = m;
+            }
+            Event::Revoke(parts) => {
+                let positions = revocation_positions(inner, &parts);
+                let mut ctx = RevokeContext {
+                    positions: positions.iter().map(|(tp, om)| (tp.clone(), om.offset)).collect(),
+                    commit: None,
+                };
+                if let Some(l) = inner.listener() {
+                    l.on_partitions_revoked(&parts, &mut ctx);
+                }
+                self.member.handle_revoked(now, positions, ctx.commit.unwrap_or_default());
+            }
+            Event::Released(parts) => {
+                inner.lock_state().remove_partitions(&parts);
+                inner.fetch_wake.notify_one();
+            }
+            Event::Assigned(parts) => {
+                inner.lock_state().add_partitions(parts.iter().cloned());
+                if let Some(l) = inner.listener() {
+                    l.on_partitions_assigned(&parts);
+                }
+                inner.fetch_wake.notify_one();
+            }
+            Event::Lost(parts) => {
+                inner.lock_state().remove_partitions(&parts);
+                if let Some(l) = inner.listener() {
+                    l.on_partitions_lost(&parts);
+                }
+                inner.fetch_wake.notify_one();
+            }
+            Event::AutoCommitDue => {
+                let positions = consumed(inner);
+                self.member.handle_auto_commit(now, positions);
+            }
+            Event::CommitDone { id, origin, result } => {
+                tracing::trace!(?origin, ok = result.is_ok(), "commit ended");
+                if let Some(r) = self.commit_replies.remove(&id) {
+                    let _ = r.send(result);
                 }
             }
-            cluster.insert(t.clone(), ti);
+            Event::OffsetsFetched { id, result } => {
+                if let Some(r) = self.fetch_replies.remove(&id) {
+                    let _ = r.send(result);
+                }
+            }
+            Event::RefreshMetadata(why) => {
+                inner.cluster.request_update(why.clone());
+                if !self.refreshing {
+                    self.refreshing = true;
+                    let inner = inner.clone();
+                    self.in_flight.push(Box::pin(async move {
+                        tokio::time::sleep_until(inner.cluster.next_refresh().max(Instant::now())).await;
+                        if let Err(e) = inner.refresh_metadata_now(&why).await {
+                            tracing::debug!(error = %e, "metadata refresh for the group failed");
+                        }
+                        Done::Metadata
+                    }));
+                }
+            }
+            // The member logs the why; the next `poll` is what rejoins.
+            Event::PollTimedOut(left) => tracing::debug!(left, "poll interval"),
+            Event::Error(e) => {
+                inner.lock_state().fatal = Some(Arc::new(e));
+                inner.data_ready.notify_waiters();
+            }
+            Event::Closed => {
+                if let Some(r) = self.close_reply.take() {
+                    let _ = r.send(());
+                }
+            }
         }
     }
-    let result = chosen.assign(&gm, &cluster);
-    if chosen.supported_protocols().contains(&RebalanceProtocol::Cooperative) {
-        // KIP-429's safety rule, checked before anything is sent: no partition may move
-        // straight from one owner to another in one round.
-        if let Err(e) = assignor::validate_cooperative_assignment(&gm, &result) {
-            return Err(Error::new(ErrorKind::State, format!("cooperative assignment is unsafe: {e}")));
-        }
-    }
-    result
+}
+
+/// Stops delivery of `parts` and reads their positions, under one lock (see
+/// `ConsumerState::begin_revocation`).
+fn revocation_positions(inner: &Inner, parts: &[TopicPartition]) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+    let mut st = inner.lock_state();
+    let positions = st.begin_revocation(parts);
+    positions
         .into_iter()
-        .map(|(member, a)| {
-            let bytes = assignor::encode_assignment(&a, assignor::CONSUMER_PROTOCOL_VERSION)
-                .map_err(|e| Error::protocol(format!("cannot encode assignment: {e}")))?;
-            Ok(SyncGroupRequestAssignment::default().with_member_id(sb(&member)).with_assignment(bytes))
+        .map(|(tp, offset)| {
+            let leader_epoch = st.assignment.get(&tp).and_then(|s| s.leader_epoch);
+            (tp, OffsetAndMetadata { offset, metadata: None, leader_epoch })
         })
         .collect()
+}
+
+/// Every assigned partition's position (what auto-commit commits).
+fn consumed(inner: &Inner) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+    inner
+        .lock_state()
+        .consumed_offsets()
+        .into_iter()
+        .map(|(tp, (offset, leader_epoch))| (tp, OffsetAndMetadata { offset, metadata: None, leader_epoch }))
+        .collect()
+}
+
+/// How long `close()` keeps for closing sockets after the group is done.
+pub(crate) fn socket_share(timeout: Duration) -> Duration {
+    timeout / 10
 }

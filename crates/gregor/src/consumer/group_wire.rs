@@ -1,5 +1,6 @@
 //! The wire side of group membership (I/O, no decisions): building FindCoordinator, JoinGroup,
-//! SyncGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch requests for whatever version
+//! SyncGroup, Heartbeat, LeaveGroup, ConsumerGroupHeartbeat (KIP-848), OffsetCommit and OffsetFetch
+//! requests for whatever version
 //! the connection negotiates, sending them, and decoding the answers into the plain values the
 //! membership machines take (`membership::Response`). Also the leader's job: computing the
 //! group's assignment with the chosen assignor over fresh metadata.
@@ -18,14 +19,18 @@ use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest, TopicName,
+    ConsumerGroupHeartbeatRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use super::assignor::{self, BuiltinAssignor, ClusterTopics, GroupMember, PartitionAssignor, RebalanceProtocol};
-use super::membership::{JoinResult, JoinedMember, Membership, OffsetFetchResult, Response};
+use super::membership::{
+    ConsumerHeartbeat, ConsumerHeartbeatResult, JoinResult, JoinedMember, Membership, OffsetFetchResult, Response,
+};
+use super::state::Subscription;
 use super::types::{OffsetAndMetadata, TopicPartition};
 use super::Inner;
 use crate::error::{Error, ErrorKind, Result};
@@ -37,6 +42,8 @@ use crate::protocol_errors::KafkaCode;
 const OFFSET_COMMIT_VERSIONS: (i16, i16) = (2, 9);
 /// OffsetFetch v1..v9 (v10 names topics by id only).
 const OFFSET_FETCH_VERSIONS: (i16, i16) = (1, 9);
+/// ConsumerGroupHeartbeat v0 (Kafka 3.7+) .. v1 (4.0+, client-generated member ids).
+pub(crate) const CONSUMER_HEARTBEAT_VERSIONS: (i16, i16) = (0, 1);
 
 pub(crate) fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -419,4 +426,69 @@ pub(crate) async fn offset_fetch(
         }
     }
     Ok(Response::OffsetFetch(OffsetFetchResult { code, partitions }))
+}
+
+/// The subscribed topic names now; a metadata round trip only for a join (epoch 0).
+async fn subscribed_names(inner: &Inner, joining: bool) -> Result<Vec<String>> {
+    if joining {
+        return inner.subscription_topics().await;
+    }
+    let sub = inner.lock_state().subscription.clone();
+    Ok(match sub {
+        Subscription::Topics(t) => t.into_iter().collect(),
+        Subscription::Pattern(re) => {
+            let snap = inner.cluster.snapshot();
+            let mut out: Vec<String> = snap
+                .topics
+                .values()
+                .filter(|t| re.is_match(&t.name) && !(t.internal && inner.config.exclude_internal_topics))
+                .map(|t| t.name.clone())
+                .collect();
+            out.sort();
+            out
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// One ConsumerGroupHeartbeat (KIP-848): a full one (subscription, owned partitions) for a member, a bare
+/// one with epoch -1/-2 for a leave.
+pub(crate) async fn consumer_heartbeat(inner: &Inner, coord: i32, h: ConsumerHeartbeat) -> Result<Response> {
+    let group = inner.config.group_id.clone().unwrap_or_default();
+    let cfg = &inner.config;
+    let mut req = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(sb(&group)))
+        .with_member_id(sb(&h.member_id))
+        .with_member_epoch(h.epoch)
+        .with_instance_id(cfg.group_instance_id.as_deref().map(sb));
+    match h.owned {
+        Some(owned) => {
+            let topics = subscribed_names(inner, h.epoch == 0).await?;
+            req = req
+                .with_rack_id(cfg.client_rack.as_deref().map(sb))
+                .with_rebalance_timeout_ms(cfg.max_poll_interval.as_millis().min(i32::MAX as u128) as i32)
+                .with_subscribed_topic_names(Some(topics.iter().map(|t| TopicName(sb(t))).collect()))
+                .with_server_assignor(cfg.group_remote_assignor.as_deref().map(sb))
+                .with_topic_partitions(Some(
+                    owned
+                        .into_iter()
+                        .map(|(id, ps)| TopicPartitions::default().with_topic_id(id).with_partitions(ps))
+                        .collect(),
+                ));
+        }
+        None => req = req.with_rebalance_timeout_ms(-1),
+    }
+    let resp = inner
+        .cluster
+        .net
+        .send_built(Target::Coordinator(coord), OpenReason::Coordinator, CONSUMER_HEARTBEAT_VERSIONS, None, move |_| req)
+        .await?;
+    Ok(Response::ConsumerHeartbeat(ConsumerHeartbeatResult {
+        code: KafkaCode(resp.error_code),
+        message: resp.error_message.as_ref().map(|s| s.to_string()),
+        member_id: resp.member_id.as_ref().map(|s| s.to_string()),
+        epoch: resp.member_epoch,
+        interval_ms: resp.heartbeat_interval_ms,
+        assignment: resp.assignment.map(|a| a.topic_partitions.into_iter().map(|t| (t.topic_id, t.partitions)).collect()),
+    }))
 }

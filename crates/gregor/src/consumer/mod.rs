@@ -12,15 +12,13 @@ mod fetch_planner_tests;
 mod fetch_session;
 mod fetcher;
 mod group;
-mod group_consumer;
 mod group_metadata;
-#[allow(dead_code)] // the drivers move onto it next
 mod group_wire;
-#[allow(dead_code)] // the drivers move onto it next
 mod membership;
 mod offsets;
 mod state;
 mod types;
+mod wakeup;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +32,8 @@ use tokio::time::Instant;
 
 use crate::cluster::metadata::Snapshot;
 use crate::cluster::{Cluster, ClusterSettings};
-use crate::config::{ConsumerConfig, GroupProtocol};
+use crate::config::ConsumerConfig;
+use membership::commits::CommitOrigin;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
@@ -44,6 +43,7 @@ pub use types::{
     ConsumerRecord, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState, TimestampType,
     TopicPartition,
 };
+pub use wakeup::WakeupHandle;
 
 /// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
 ///
@@ -126,11 +126,12 @@ pub(crate) struct Inner {
     planner: Mutex<fetch_planner::FetchPlanner>,
     pub(crate) data_ready: Notify,
     pub(crate) fetch_wake: Notify,
+    /// The group task's queue and what it publishes (membership, coordinator, heartbeat).
     pub(crate) group: group::GroupShared,
-    /// KIP-848: when the next heartbeat is due (caps Fetch waits on a shared coordinator socket).
-    pub(crate) heartbeat_due: group_consumer::HeartbeatDue,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     closed: AtomicBool,
+    /// Interrupts blocking calls (Java's `wakeup`).
+    pub(crate) wakeup: WakeupHandle,
 }
 
 impl Inner {
@@ -235,28 +236,31 @@ impl Inner {
         self.data_ready.notify_waiters();
     }
 
-    /// Commits every position of the assignment.
-    pub(crate) async fn commit_consumed(&self) -> Result<()> {
-        // Positions and generation are read together, under the state lock: an eager
-        // rebalance removes revoked partitions from the assignment before the new generation
-        // is known, so the pair is always consistent.
-        let (offsets, membership) = {
-            let st = self.lock_state();
-            let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = st
-                .consumed_offsets()
-                .into_iter()
-                .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
-                .collect();
-            (offsets, self.group.membership())
-        };
-        offsets::commit_as(self, &offsets, membership).await
+    /// Every position of the assignment and the membership they were read under, together
+    /// (under the state lock, where the group task publishes a new membership).
+    fn consumed_with_membership(&self) -> (BTreeMap<TopicPartition, OffsetAndMetadata>, group::Membership) {
+        let st = self.lock_state();
+        let offsets = st
+            .consumed_offsets()
+            .into_iter()
+            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
+            .collect();
+        (offsets, self.group.membership())
+    }
+
+    /// Commits every position of the assignment (`commit_sync`).
+    pub(crate) async fn commit_consumed(self: &Arc<Self>) -> Result<()> {
+        let (offsets, membership) = self.consumed_with_membership();
+        group::commit(self, offsets, Some(membership), CommitOrigin::Sync).await
     }
 }
 
 /// Builds the connection-layer settings from a consumer's network config.
 pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
     // The one place that decides it: `ConsumerConfig::coordinator_dedicated`.
-    ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated())
+    let mut settings = ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated());
+    settings.allow_auto_create_topics = config.allow_auto_create_topics;
+    settings
 }
 
 /// A Kafka consumer.
@@ -316,9 +320,9 @@ impl Consumer {
                 data_ready: Notify::new(),
                 fetch_wake: Notify::new(),
                 group: group::GroupShared::default(),
-                heartbeat_due: group_consumer::HeartbeatDue::default(),
                 listener: Mutex::new(None),
                 closed: AtomicBool::new(false),
+                wakeup: WakeupHandle::default(),
             }),
             tasks: Mutex::new(Vec::new()),
         })
@@ -344,14 +348,9 @@ impl Consumer {
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         if tasks.is_empty() {
             tasks.push(tokio::spawn(fetcher::run(self.inner.clone())));
-            if self.inner.config.group_id.is_some() {
-                if self.inner.config.group_protocol == GroupProtocol::Consumer {
-                    tasks.push(tokio::spawn(group_consumer::run(self.inner.clone())));
-                } else {
-                    tasks.push(tokio::spawn(group::run(self.inner.clone())));
-                }
-            }
         }
+        drop(tasks);
+        self.inner.group.ensure_running(&self.inner);
     }
 
     /// Subscribes to topics; partitions are assigned by the group (needs `group.id`).
@@ -392,7 +391,7 @@ impl Consumer {
             }
             st.subscription = sub;
         }
-        self.inner.group.request_rejoin(&self.inner, "subscription changed");
+        self.inner.group.send(group::Command::Subscription(true));
         Ok(())
     }
 
@@ -417,7 +416,7 @@ impl Consumer {
         st.subscription = Subscription::None;
         st.set_assignment(std::iter::empty());
         drop(st);
-        self.inner.group.wake.notify_one();
+        self.inner.group.send(group::Command::Subscription(false));
     }
 
     /// Registers the rebalance listener.
@@ -435,19 +434,24 @@ impl Consumer {
     /// Errors: a partition whose offset is out of range with `auto.offset.reset=none`, corrupt
     /// records, authorization failures, or the group having fenced this member. Records
     /// fetched before an error are returned first.
+    ///
+    /// A [`WakeupHandle::wakeup`] makes it return an [`ErrorKind::Wakeup`] error at once.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.inner.wakeup.guard(self.poll_inner(timeout)).await
+    }
+
+    async fn poll_inner(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
         self.ensure_tasks();
         let deadline = Instant::now() + timeout;
         {
+            let now = Instant::now();
             let mut st = self.inner.lock_state();
-            st.last_poll = Some(Instant::now());
-            st.first_poll.get_or_insert_with(Instant::now);
-            if st.poll_timed_out {
-                st.poll_timed_out = false;
-                drop(st);
-                self.inner.group.request_rejoin(&self.inner, "poll after max.poll.interval.ms expiry");
-            }
+            st.last_poll = Some(now);
+            st.first_poll.get_or_insert(now);
+            drop(st);
+            // The poll timer of the group member (max.poll.interval.ms).
+            self.inner.group.send(group::Command::Poll(now));
         }
         loop {
             let ready = self.inner.data_ready.notified();
@@ -500,23 +504,19 @@ impl Consumer {
     /// waits for the result.
     pub async fn commit_sync(&self) -> Result<()> {
         self.check_open()?;
-        self.inner.commit_consumed().await
+        self.inner.wakeup.guard(self.inner.commit_consumed()).await
     }
 
     /// Commits explicit offsets (the *next* offset to read, i.e. last processed + 1).
     pub async fn commit_offsets_sync(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
         self.check_open()?;
-        offsets::commit(&self.inner, &offsets).await
+        self.inner.wakeup.guard(group::commit(&self.inner, offsets, None, CommitOrigin::Sync)).await
     }
 
     /// Commits the current positions in the background; the result is logged.
     pub fn commit_async(&self) {
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            if let Err(e) = inner.commit_consumed().await {
-                tracing::warn!(error = %e, "asynchronous commit failed");
-            }
-        });
+        let (offsets, membership) = self.inner.consumed_with_membership();
+        group::commit_in_background(&self.inner, offsets, Some(membership));
     }
 
     /// The group's committed offsets for these partitions (absent: nothing committed).
@@ -525,7 +525,7 @@ impl Consumer {
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
         self.check_open()?;
-        let mut m = offsets::fetch_committed(&self.inner, partitions).await?;
+        let mut m = self.inner.wakeup.guard(group::fetch_committed(&self.inner, partitions)).await?;
         m.retain(|_, om| om.offset >= 0);
         Ok(m)
     }
@@ -571,6 +571,10 @@ impl Consumer {
     /// offset or reset) if needed.
     pub async fn position(&self, tp: &TopicPartition) -> Result<i64> {
         self.check_open()?;
+        self.inner.wakeup.guard(self.position_inner(tp)).await
+    }
+
+    async fn position_inner(&self, tp: &TopicPartition) -> Result<i64> {
         let deadline = Instant::now() + self.inner.config.default_api_timeout;
         loop {
             {
@@ -619,7 +623,7 @@ impl Consumer {
         times: &BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
         self.check_open()?;
-        let found = offsets::list_offsets(&self.inner, times).await?;
+        let found = self.inner.wakeup.guard(offsets::list_offsets(&self.inner, times)).await?;
         Ok(times
             .keys()
             .map(|tp| {
@@ -649,7 +653,7 @@ impl Consumer {
             partitions.iter().map(|tp| tp.topic.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
         self.topic_metadata(&topics, "list offsets").await?;
         let q: BTreeMap<TopicPartition, i64> = partitions.iter().map(|tp| (tp.clone(), ts)).collect();
-        let found = offsets::list_offsets(&self.inner, &q).await?;
+        let found = self.inner.wakeup.guard(offsets::list_offsets(&self.inner, &q)).await?;
         Ok(found.into_iter().map(|(tp, (o, _))| (tp, o)).collect())
     }
 
@@ -690,6 +694,18 @@ impl Consumer {
             self.inner.cluster.request_update(format!("{} for topic {t}", code.name()));
             tokio::time::sleep_until(self.inner.cluster.next_refresh().max(Instant::now())).await;
         }
+    }
+
+    /// A handle that interrupts this consumer's blocking calls from another task or thread
+    /// (Java's `wakeup`); clone it freely. See [`WakeupHandle`].
+    pub fn wakeup_handle(&self) -> WakeupHandle {
+        self.inner.wakeup.clone()
+    }
+
+    /// Interrupts the blocking call in progress (or the next one): shorthand for
+    /// `wakeup_handle().wakeup()`.
+    pub fn wakeup(&self) {
+        self.inner.wakeup.wakeup()
     }
 
     /// Every topic the cluster lists with its partitions, from fresh metadata (Java's
@@ -802,43 +818,14 @@ impl Consumer {
         for t in &tasks {
             t.abort();
         }
-        let inner = self.inner.clone();
-        let wind_down = async move {
-            if inner.config.group_id.is_some() {
-                if inner.config.enable_auto_commit {
-                    if let Err(e) = inner.commit_consumed().await {
-                        tracing::warn!(error = %e, "commit on close failed");
-                    }
-                }
-                if inner.lock_state().subscription.is_group() {
-                    let owned: Vec<TopicPartition> = inner.lock_state().assignment.keys().cloned().collect();
-                    if let (Some(l), false) = (inner.listener(), owned.is_empty()) {
-                        let positions = inner
-                            .lock_state()
-                            .consumed_offsets()
-                            .into_iter()
-                            .map(|(tp, (o, _))| (tp, o))
-                            .collect();
-                        let mut ctx = RevokeContext { positions, commit: None };
-                        l.on_partitions_revoked(&owned, &mut ctx);
-                        if let Some(c) = ctx.commit {
-                            let _ = offsets::commit(&inner, &c).await;
-                        }
-                    }
-                    let left = if inner.config.group_protocol == GroupProtocol::Consumer {
-                        group_consumer::send_leave(&inner, "the consumer is closing").await
-                    } else {
-                        group::send_leave(&inner, "the consumer is closing").await
-                    };
-                    if let Err(e) = left {
-                        tracing::debug!(error = %e, "LeaveGroup failed");
-                    }
-                }
-            }
-        };
-        // The commit and LeaveGroup need the network, which close() then shuts down; they
-        // get the timeout minus a small share reserved for closing sockets.
-        let _ = tokio::time::timeout_at(deadline - timeout / 10, wind_down).await;
+        // The group task commits (through the revocation, or the positions of a manual
+        // assignment with enable.auto.commit) and leaves the group. Both need the network,
+        // which close() then shuts down; they get the timeout minus a share for the sockets.
+        let group_deadline = deadline - group::socket_share(timeout);
+        if let Some(done) = group::close(&self.inner, group_deadline) {
+            let _ = tokio::time::timeout_at(group_deadline, done).await;
+        }
+        self.inner.group.abort();
         self.inner.data_ready.notify_waiters();
         let rest = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
         self.inner.cluster.close(rest).await;
@@ -854,6 +841,7 @@ impl Drop for Consumer {
         for t in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
             t.abort();
         }
+        self.inner.group.abort();
     }
 }
 

@@ -1,22 +1,16 @@
-//! Offsets: committed offsets (OffsetFetch / OffsetCommit via the group coordinator) and log
-//! offsets by time (ListOffsets via each partition's leader).
+//! Offsets: starting positions (the committed offset, through the group task, or
+//! `auto.offset.reset`) and log offsets by time (ListOffsets via each partition's leader).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
-use kafka_protocol::messages::offset_fetch_request::{
-    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
-use kafka_protocol::messages::{
-    BrokerId, GroupId, ListOffsetsRequest, OffsetCommitRequest, OffsetFetchRequest, TopicName,
-};
+use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 use super::state::ResetTo;
-use super::types::{OffsetAndMetadata, TopicPartition};
+use super::types::TopicPartition;
 use super::Inner;
 use crate::config::AutoOffsetReset;
 use crate::error::{Error, ErrorKind, Result};
@@ -28,10 +22,6 @@ use crate::rules::{action_for, Action, Api};
 pub(crate) const EARLIEST: i64 = -2;
 pub(crate) const LATEST: i64 = -1;
 
-/// OffsetCommit v2..v9 (v10 switches to topic ids only).
-const OFFSET_COMMIT_VERSIONS: (i16, i16) = (2, 9);
-/// OffsetFetch v1..v9 (v10 switches to topic ids only).
-const OFFSET_FETCH_VERSIONS: (i16, i16) = (1, 9);
 /// ListOffsets v1..v9.
 const LIST_OFFSETS_VERSIONS: (i16, i16) = (1, 9);
 
@@ -64,7 +54,7 @@ pub(crate) async fn initialize_positions(inner: &Arc<Inner>) -> Result<()> {
         return Ok(());
     }
     if !need_committed.is_empty() {
-        let committed = fetch_committed(inner, &need_committed).await?;
+        let committed = super::group::fetch_committed(inner, &need_committed).await?;
         let mut st = inner.lock_state();
         for tp in &need_committed {
             let Some(ps) = st.assignment.get_mut(tp) else { continue };
@@ -134,7 +124,7 @@ fn default_reset(inner: &Inner) -> Option<ResetTo> {
         AutoOffsetReset::Earliest => Some(ResetTo::Earliest),
         AutoOffsetReset::Latest => Some(ResetTo::Latest),
         AutoOffsetReset::ByDuration(d) => {
-            Some(ResetTo::Timestamp(super::fetcher::now_ms() - d.as_millis() as i64))
+            Some(ResetTo::Timestamp(crate::time::now_ms() - d.as_millis() as i64))
         }
         AutoOffsetReset::None => None,
     }
@@ -246,203 +236,4 @@ pub(crate) async fn list_offsets(
         tokio::time::sleep_until(inner.cluster.next_refresh().max(Instant::now())).await;
         snapshot = inner.refresh_metadata_now("ListOffsets needs fresh leaders").await?;
     }
-}
-
-/// OffsetFetch: the group's committed offsets for `parts`.
-pub(crate) async fn fetch_committed(
-    inner: &Inner,
-    parts: &[TopicPartition],
-) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
-    let group = inner.config.group_id.clone().ok_or_else(no_group)?;
-    let mut by_topic: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
-    for tp in parts {
-        by_topic.entry(tp.topic.clone()).or_default().push(tp.partition);
-    }
-    let g = group.clone();
-    let kip848 = inner.config.group_protocol == crate::config::GroupProtocol::Consumer;
-    // v8 (KIP-709) moved to a list of groups; earlier versions name one group and its topics.
-    let build = move |m: &super::group::Membership, v: i16| {
-        if v >= 8 {
-            // v9 (KIP-848): a consumer-protocol member names itself and its epoch.
-            let (member, epoch) = if kip848 && v >= 9 && !m.member_id.is_empty() && m.generation >= 0 {
-                (Some(sb(&m.member_id)), m.generation)
-            } else {
-                (None, -1)
-            };
-            let topics: Vec<OffsetFetchRequestTopics> = by_topic
-                .iter()
-                .map(|(t, p)| OffsetFetchRequestTopics::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
-                .collect();
-            OffsetFetchRequest::default()
-                .with_groups(vec![OffsetFetchRequestGroup::default()
-                    .with_group_id(GroupId(sb(&g)))
-                    .with_member_id(member)
-                    .with_member_epoch(epoch)
-                    .with_topics(Some(topics))])
-                .with_require_stable(true)
-        } else {
-            let topics: Vec<OffsetFetchRequestTopic> = by_topic
-                .iter()
-                .map(|(t, p)| OffsetFetchRequestTopic::default().with_name(TopicName(sb(t))).with_partition_indexes(p.clone()))
-                .collect();
-            OffsetFetchRequest::default()
-                .with_group_id(GroupId(sb(&g)))
-                .with_topics(Some(topics))
-                .with_require_stable(v >= 7)
-        }
-    };
-    let resp = inner.group.coordinator_request(inner, OpenReason::Commit, build, OFFSET_FETCH_VERSIONS).await?;
-    let mut out = HashMap::new();
-    let check = |code: i16| -> Result<()> {
-        if code == 0 {
-            Ok(())
-        } else {
-            Err(Error::broker_code(code, format!("OffsetFetch for group {group} failed")))
-        }
-    };
-    check(resp.error_code)?;
-    // Before v8 the partitions come per topic; from v8 per group, then per topic. Both shapes
-    // carry the same partition fields.
-    let mut add = |topic: &str, partition: i32, code: i16, offset: i64, epoch: i32, meta: Option<StrBytes>| {
-        check(code)?;
-        out.insert(
-            TopicPartition::new(topic, partition),
-            OffsetAndMetadata {
-                offset,
-                metadata: meta.map(|m| m.to_string()),
-                leader_epoch: (epoch >= 0).then_some(epoch),
-            },
-        );
-        Ok::<(), Error>(())
-    };
-    for t in resp.topics {
-        for p in t.partitions {
-            add(&t.name.0, p.partition_index, p.error_code, p.committed_offset, p.committed_leader_epoch, p.metadata)?;
-        }
-    }
-    for g in resp.groups {
-        check(g.error_code)?;
-        for t in g.topics {
-            for p in t.partitions {
-                add(&t.name.0, p.partition_index, p.error_code, p.committed_offset, p.committed_leader_epoch, p.metadata)?;
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn no_group() -> Error {
-    Error::new(ErrorKind::State, "this operation needs a group.id")
-}
-
-/// OffsetCommit of `offsets` with the current generation (or as a simple, group-less consumer
-/// of the group when manually assigned).
-pub(crate) async fn commit(inner: &Inner, offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
-    let membership = inner.group.membership();
-    commit_as(inner, offsets, membership).await
-}
-
-/// OffsetCommit under an explicit membership. The generation must be the one under which the
-/// offsets were read: a commit racing a rebalance must carry the old generation, so the
-/// coordinator rejects it (ILLEGAL_GENERATION) instead of accepting offsets of a partition
-/// that already belongs to another member.
-pub(crate) async fn commit_as(
-    inner: &Inner,
-    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
-    membership: super::group::Membership,
-) -> Result<()> {
-    let kip848 = inner.config.group_protocol == crate::config::GroupProtocol::Consumer;
-    let mut m = membership;
-    loop {
-        match commit_once(inner, offsets, m.clone()).await {
-            // KIP-848: every member's epoch moves when the group's target assignment does, even
-            // when its own partitions stay. STALE_MEMBER_EPOCH then only means "retry under the
-            // new epoch" as long as the partitions are still ours (Java's CommitRequestManager
-            // retries too). Partitions are revoked before the epoch moves, so this cannot
-            // commit a partition that another member already owns.
-            Err(e) if kip848 && e.code() == Some(113) => {
-                let now = inner.group.membership();
-                let still_owned = {
-                    let st = inner.lock_state();
-                    offsets.keys().all(|tp| st.assignment.contains_key(tp))
-                };
-                if now.generation <= m.generation || !still_owned {
-                    return Err(e);
-                }
-                m = now;
-            }
-            r => return r,
-        }
-    }
-}
-
-async fn commit_once(
-    inner: &Inner,
-    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
-    membership: super::group::Membership,
-) -> Result<()> {
-    let group = inner.config.group_id.clone().ok_or_else(no_group)?;
-    if offsets.is_empty() {
-        return Ok(());
-    }
-    let mut by_topic: BTreeMap<Arc<str>, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-    for (tp, om) in offsets {
-        by_topic.entry(tp.topic.clone()).or_default().push(
-            OffsetCommitRequestPartition::default()
-                .with_partition_index(tp.partition)
-                .with_committed_offset(om.offset)
-                .with_committed_leader_epoch(om.leader_epoch.unwrap_or(-1))
-                .with_committed_metadata(Some(sb(om.metadata.as_deref().unwrap_or("")))),
-        );
-    }
-    let topics: Vec<OffsetCommitRequestTopic> = by_topic
-        .into_iter()
-        .map(|(t, p)| OffsetCommitRequestTopic::default().with_name(TopicName(sb(&t))).with_partitions(p))
-        .collect();
-    let instance = inner.config.group_instance_id.clone();
-    let resp = inner
-        .group
-        .coordinator_request(
-            inner,
-            OpenReason::Commit,
-            move |_: &super::group::Membership, v: i16| {
-                let m = &membership;
-                OffsetCommitRequest::default()
-                    .with_group_id(GroupId(sb(&group)))
-                    .with_generation_id_or_member_epoch(m.generation)
-                    .with_member_id(sb(&m.member_id))
-                    .with_group_instance_id(if v >= 7 { instance.as_deref().map(sb) } else { None })
-                    .with_topics(topics.clone())
-            },
-            OFFSET_COMMIT_VERSIONS,
-        )
-        .await?;
-    for t in resp.topics {
-        for p in t.partitions {
-            match p.error_code {
-                0 => {}
-                // The group moved on without us (Java's CommitFailedException).
-                // KIP-848: STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH.
-                22 | 25 | 27 | 82 | 110 | 113 => {
-                    inner.group.request_rejoin(inner, "commit failed: member is no longer in the generation");
-                    return Err(Error::new(
-                        ErrorKind::CommitFailed,
-                        format!(
-                            "commit of {}-{} failed: the group rebalanced and this member's generation \
-                             is no longer current ({}); the partitions may now be owned by another member",
-                            t.name.0, p.partition_index, crate::protocol_errors::describe(p.error_code)
-                        ),
-                    )
-                    .with_code(p.error_code))
-                }
-                code => {
-                    return Err(Error::broker_code(
-                        code,
-                        format!("commit of {}-{} failed", t.name.0, p.partition_index),
-                    ))
-                }
-            }
-        }
-    }
-    Ok(())
 }

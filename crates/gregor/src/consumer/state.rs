@@ -129,8 +129,6 @@ pub(crate) struct ConsumerState {
     pub(crate) last_poll: Option<Instant>,
     /// When the application first polled (the start of the unreachable-cluster clock).
     pub(crate) first_poll: Option<Instant>,
-    /// The group was left because `poll` was not called within `max.poll.interval.ms`.
-    pub(crate) poll_timed_out: bool,
 }
 
 impl ConsumerState {

@@ -366,6 +366,11 @@ impl NetClient {
         self.lock().mgr.handle_metadata_attempt(Instant::now());
     }
 
+    /// The bootstrap list after `client.dns.lookup=resolve_canonical_bootstrap_servers_only`.
+    pub(crate) fn handle_bootstrap_resolved(&self, bootstrap: Vec<super::manager::Endpoint>) {
+        self.lock().mgr.handle_bootstrap_resolved(bootstrap);
+    }
+
     /// A broker answered REBOOTSTRAP_REQUIRED: go back to `bootstrap.servers`.
     pub(crate) fn handle_rebootstrap_required(&self) {
         let mut st = self.lock();

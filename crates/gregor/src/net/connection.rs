@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::codec::{self, ApiVersionsOutcome, BrokerVersions, FrameDecoder};
 use super::events::CloseReason;
+use super::framing::{read_first_frame, read_one_frame};
 use super::reauth::Reauth;
 use super::sasl::Transport;
 use super::tls::SecurityContext;
@@ -269,47 +270,6 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, spec: &Con
     ))))
 }
 
-pub(crate) async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder) -> Result<Bytes> {
-    let mut buf = BytesMut::with_capacity(4096);
-    loop {
-        if let Some(f) = dec.decode(&mut buf)? {
-            return Ok(f);
-        }
-        let n = stream.read_buf(&mut buf).await.map_err(|e| Error::io("read failed", e))?;
-        if n == 0 {
-            return Err(Error::new(ErrorKind::Disconnected, "the broker closed the connection during the handshake"));
-        }
-    }
-}
-
-/// The first response of a connection, checked by [`super::sniff`] before it is taken as a
-/// Kafka frame: an HTTP server, a TLS listener reached without TLS or any other non-Kafka
-/// peer becomes one `ErrorKind::NotKafka` error instead of a frame-length error.
-async fn read_first_frame<S: AsyncRead + Unpin>(stream: &mut S, dec: &FrameDecoder, spec: &ConnSpec) -> Result<Bytes> {
-    let tls = spec.security.protocol.uses_tls();
-    let mut buf = BytesMut::with_capacity(4096);
-    loop {
-        if buf.len() >= 5 {
-            if let Some(e) = super::sniff::first_bytes(&buf, spec.max_frame, &spec.label, tls) {
-                return Err(e);
-            }
-            if let Some(f) = dec.decode(&mut buf)? {
-                return Ok(f);
-            }
-        }
-        let n = stream.read_buf(&mut buf).await.map_err(|e| Error::io("read failed", e))?;
-        if n == 0 {
-            if let Some(e) = super::sniff::first_bytes(&buf, spec.max_frame, &spec.label, tls) {
-                return Err(e);
-            }
-            return Err(Error::new(
-                ErrorKind::Disconnected,
-                "the broker closed the connection during the handshake (if it is a TLS listener, set security.protocol=SSL)",
-            ));
-        }
-    }
-}
-
 /// The channels `serve` works with.
 struct Io<'a> {
     requests: &'a mut mpsc::Receiver<Envelope>,
@@ -368,7 +328,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 loop {
                     match dec.decode(&mut inbuf) {
                         Ok(Some(frame)) => {
-                            if let Err(e) = complete(frame, pending) {
+                            if let Err(e) = complete(frame, pending, &spec.label) {
                                 tracing::warn!(broker = %spec.label, error = %e, "closing connection after a bad response");
                                 return (CloseReason::Error, Some(e.to_string()));
                             }
@@ -494,8 +454,15 @@ async fn sleep_until_opt(t: Option<Instant>) {
     }
 }
 
-/// Matches a response frame to the oldest pending request.
-fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
+/// Matches a response frame to the oldest pending request and checks its body with the
+/// pre-decode guard (`guard.rs`) before handing it over.
+///
+/// A response that fails the header or the guard answers its request with the error (naming
+/// the API, the field and the broker) and is returned as an error, so that `serve` closes the
+/// connection with reason `error`: after a malformed or hostile frame nothing else on that
+/// socket can be trusted, and the requests still in flight on it fail with "connection closed"
+/// and are retried by their callers on a new connection, as after any broken connection.
+fn complete(frame: Bytes, pending: &mut VecDeque<Pending>, broker: &str) -> Result<()> {
     let correlation_id = codec::peek_correlation_id(&frame)?;
     let Some(front) = pending.front() else {
         return Err(Error::protocol(format!(
@@ -511,18 +478,26 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>) -> Result<()> {
     let p = pending.pop_front().expect("front exists");
     tracing::trace!(api = ?p.api_key, correlation_id, bytes = frame.len(), "response received");
     let bytes_in = frame.len() as u64 + 4;
-    let body = codec::strip_response_header(frame, p.api_key, p.version);
+    let checked = codec::strip_response_header(frame, p.api_key, p.version)
+        .and_then(|body| super::guard::check(p.api_key, p.version, &body).map(|()| body))
+        .map_err(|e| e.with_broker(broker));
     let latency = p.sent_at.elapsed();
-    let _ = p.reply.send(body.map(|body| RawResponse {
-        version: p.version,
-        body,
-        bytes_out: p.bytes_out,
-        bytes_in,
-        latency,
-    }));
-    Ok(())
+    match checked {
+        Ok(body) => {
+            let _ = p.reply.send(Ok(RawResponse { version: p.version, body, bytes_out: p.bytes_out, bytes_in, latency }));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = p.reply.send(Err(e.clone()));
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
 #[path = "handshake_tests.rs"]
 mod handshake_tests;
+
+#[cfg(test)]
+#[path = "response_check_tests.rs"]
+mod response_check_tests;

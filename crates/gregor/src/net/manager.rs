@@ -679,6 +679,12 @@ impl ConnectionManager {
         }
     }
 
+    /// `client.dns.lookup=resolve_canonical_bootstrap_servers_only`: the bootstrap list after its
+    /// hosts were expanded to their canonical names (before the first connection).
+    pub(crate) fn handle_bootstrap_resolved(&mut self, bootstrap: Vec<Endpoint>) {
+        self.cfg.bootstrap = bootstrap;
+    }
+
     /// A broker answered REBOOTSTRAP_REQUIRED (KIP-1102): its view of the cluster says ours is
     /// too stale to recover from; go back to `bootstrap.servers` now.
     pub(crate) fn handle_rebootstrap_required(&mut self, now: Instant) {

@@ -2,7 +2,8 @@
 //!
 //! * [`codec`]: frames, headers, ApiVersions (no I/O).
 //! * [`manager`]: every decision about sockets (no I/O, explicit time).
-//! * [`connection`]: the task that owns one socket.
+//! * [`connection`]: the task that owns one socket; [`framing`]: one frame off a bare stream
+//!   (handshake, SASL); [`guard`]: the pre-decode check of every response body.
 //! * [`client`]: the thin driver tying them together.
 //! * [`events`]: the connection events and metrics users see.
 //! * [`tls`], [`sasl`]: securing and authenticating a new socket.
@@ -12,6 +13,7 @@ pub(crate) mod client;
 pub(crate) mod codec;
 pub(crate) mod connection;
 pub mod events;
+pub(crate) mod framing;
 pub(crate) mod guard;
 #[cfg(feature = "gssapi")]
 pub(crate) mod gssapi;
@@ -20,3 +22,5 @@ pub(crate) mod reauth;
 pub(crate) mod sasl;
 pub(crate) mod sniff;
 pub(crate) mod tls;
+#[cfg(feature = "tls")]
+mod tls_rustls;

@@ -13,10 +13,11 @@
 //! (setup) or through the connection task's request path (re-authentication, pipelined behind
 //! the requests already in flight, as Java does).
 //!
-//! SCRAM is written here against `ring` (already in the build for rustls) rather than a SCRAM
-//! crate: the maintained ones pull in a second set of hash crates, and the client side is small
-//! (one function per RFC 5802 step, checked against RFC 7677's test vector below). Like Java's
-//! `ScramFormatter`, the password is used as UTF-8 bytes without SASLprep.
+//! SCRAM is written here against the RustCrypto `hmac`, `sha2` and `pbkdf2` crates (pure Rust,
+//! so SCRAM works in a build without the `tls` feature and its C-based `ring`) rather than a
+//! SCRAM crate: the client side is small (one function per RFC 5802 step, checked against RFC
+//! 7677's test vector below). Like Java's `ScramFormatter`, the password is used as UTF-8 bytes
+//! without SASLprep.
 //!
 //! Secrets: the password and the token only ever reach the mechanism's message. No request or
 //! response body of this exchange is logged, at any level.
@@ -33,13 +34,15 @@ use kafka_protocol::messages::{
     ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
-use ring::{digest, hmac, pbkdf2};
+use sha2::{Digest, Sha256, Sha512};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{self, BrokerVersions, FrameDecoder};
-use super::connection::{read_one_frame, ConnSpec, Envelope};
+use super::connection::{ConnSpec, Envelope};
+use super::framing::read_one_frame;
 use crate::config::{Password, SaslMechanism};
 use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::source::TokenSource;
@@ -397,29 +400,35 @@ impl ScramHash {
         }
     }
 
-    fn hmac_alg(self) -> hmac::Algorithm {
+    /// `Hi(password, salt, i)` of RFC 5802 §2.2: PBKDF2 with HMAC of the hash.
+    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
-            ScramHash::Sha256 => hmac::HMAC_SHA256,
-            ScramHash::Sha512 => hmac::HMAC_SHA512,
+            ScramHash::Sha256 => pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations).to_vec(),
+            ScramHash::Sha512 => pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(password, salt, iterations).to_vec(),
         }
     }
 
-    fn pbkdf2_alg(self) -> pbkdf2::Algorithm {
+    fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        // new_from_slice accepts keys of any length (HMAC hashes longer ones), so it never fails.
         match self {
-            ScramHash::Sha256 => pbkdf2::PBKDF2_HMAC_SHA256,
-            ScramHash::Sha512 => pbkdf2::PBKDF2_HMAC_SHA512,
+            ScramHash::Sha256 => {
+                let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+                m.update(data);
+                m.finalize().into_bytes().to_vec()
+            }
+            ScramHash::Sha512 => {
+                let mut m = Hmac::<Sha512>::new_from_slice(key).expect("HMAC takes any key length");
+                m.update(data);
+                m.finalize().into_bytes().to_vec()
+            }
         }
     }
 
-    fn digest_alg(self) -> &'static digest::Algorithm {
+    fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
-            ScramHash::Sha256 => &digest::SHA256,
-            ScramHash::Sha512 => &digest::SHA512,
+            ScramHash::Sha256 => Sha256::digest(data).to_vec(),
+            ScramHash::Sha512 => Sha512::digest(data).to_vec(),
         }
-    }
-
-    fn len(self) -> usize {
-        self.digest_alg().output_len()
     }
 }
 
@@ -482,20 +491,17 @@ impl ScramClient {
             ));
         }
         let h = self.hash;
-        let mut salted = vec![0u8; h.len()];
-        let iters = std::num::NonZeroU32::new(iterations).ok_or("zero SCRAM iterations")?;
-        pbkdf2::derive(h.pbkdf2_alg(), iters, &salt, password.expose().as_bytes(), &mut salted);
-        let salted_key = hmac::Key::new(h.hmac_alg(), &salted);
-        let client_key = hmac::sign(&salted_key, b"Client Key");
-        let stored_key = digest::digest(h.digest_alg(), client_key.as_ref());
+        let salted = h.salted_password(password.expose().as_bytes(), &salt, iterations);
+        let client_key = h.hmac(&salted, b"Client Key");
+        let stored_key = h.digest(&client_key);
         // c=biws: base64("n,,"), the GS2 header without channel binding.
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{},{}", self.client_first_bare, text, without_proof);
-        let client_sig = hmac::sign(&hmac::Key::new(h.hmac_alg(), stored_key.as_ref()), auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.as_ref().iter().zip(client_sig.as_ref()).map(|(a, b)| a ^ b).collect();
-        let server_key = hmac::sign(&salted_key, b"Server Key");
-        let server_sig = hmac::sign(&hmac::Key::new(h.hmac_alg(), server_key.as_ref()), auth_message.as_bytes());
-        self.expected_server_signature = Some(server_sig.as_ref().to_vec());
+        let client_sig = h.hmac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key.iter().zip(&client_sig).map(|(a, b)| a ^ b).collect();
+        let server_key = h.hmac(&salted, b"Server Key");
+        let server_sig = h.hmac(&server_key, auth_message.as_bytes());
+        self.expected_server_signature = Some(server_sig);
         Ok(format!("{without_proof},p={}", B64.encode(proof)))
     }
 

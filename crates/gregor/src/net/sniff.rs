@@ -51,6 +51,7 @@ pub(crate) fn first_bytes(b: &[u8], max_frame: usize, label: &str, tls: bool) ->
 /// A TLS handshake that the peer ended without a single TLS record: what a plaintext Kafka
 /// listener does with a ClientHello (it reads `16 03 01 ..` as a ~369 MB request size and
 /// closes, `NetworkReceive`'s `InvalidReceiveException`).
+#[cfg(feature = "tls")]
 pub(crate) fn tls_to_plaintext(label: &str, detail: &str) -> Error {
     not_kafka(format!(
         "TLS handshake with {label} failed ({detail}): it does not speak TLS, it looks like a PLAINTEXT \

@@ -14,7 +14,7 @@
 //! ever appears in an error or log line.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -75,6 +75,7 @@ impl OidcClient {
             body.push_str("&scope=");
             body.push_str(&s);
         }
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut builder = reqwest::Client::builder()
             .connect_timeout(cfg.login_connect_timeout.unwrap_or(DEFAULT_TIMEOUT))
             .read_timeout(cfg.login_read_timeout.unwrap_or(DEFAULT_TIMEOUT))
@@ -82,7 +83,15 @@ impl OidcClient {
         // Always preconfigured: reqwest would otherwise look for a process-wide rustls provider
         // even for http URLs. For http the roots are never used, so none are loaded.
         let https = url.to_ascii_lowercase().starts_with("https://");
-        builder = builder.use_preconfigured_tls(tls_config(jaas, https)?);
+        #[cfg(feature = "tls")]
+        {
+            builder = builder.use_preconfigured_tls(tls_config(jaas, https)?);
+        }
+        #[cfg(not(feature = "tls"))]
+        if https {
+            let _ = jaas;
+            return Err(format!("the token endpoint {url} is https, and this build of gregor has no TLS: enable its `tls` cargo feature"));
+        }
         let http = builder.build().map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
         Ok(OidcClient {
             http,
@@ -185,6 +194,7 @@ async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u
     Ok(out)
 }
 
+#[cfg(feature = "tls")]
 /// rustls for the token endpoint: roots from the JAAS `ssl.truststore.*` options (Java reads the
 /// endpoint's TLS settings from there), else the platform's.
 fn tls_config(jaas: Option<&BTreeMap<String, Password>>, https: bool) -> Result<rustls::ClientConfig, String> {
@@ -209,7 +219,7 @@ fn tls_config(jaas: Option<&BTreeMap<String, Password>>, https: bool) -> Result<
     if https && added == 0 {
         return Err("no CA certificate to verify the token endpoint: set ssl.truststore.location in sasl.jaas.config".into());
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))?

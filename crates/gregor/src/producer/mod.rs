@@ -41,7 +41,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
@@ -50,8 +50,10 @@ use tokio::time::Instant;
 use crate::cluster::{Cluster, ClusterSettings};
 use crate::config::ProducerConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::time::now_ms;
 use accumulator::TopicPartition;
 use encode::{record_size, Compression, PendingRecord, BATCH_OVERHEAD};
+pub use partitioner::Partitioner;
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -145,6 +147,8 @@ pub(crate) type Completion = oneshot::Sender<Result<RecordMetadata>>;
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
     pub(crate) acks: i16,
+    /// `partitioner` and `partitioner.ignore.keys`.
+    pub(crate) partitioner: (Partitioner, bool),
     pub(crate) compression: Compression,
     pub(crate) batch_size: usize,
     pub(crate) request_timeout: Duration,
@@ -199,6 +203,7 @@ impl Producer {
         let net = &config.net;
         let cfg = Resolved {
             acks: config.acks.wire_value(),
+            partitioner: (config.partitioner, config.partitioner_ignore_keys),
             compression: Compression::from(config.compression_type),
             batch_size: (config.batch_size as usize).max(1),
             request_timeout: net.request_timeout,
@@ -280,8 +285,20 @@ impl Producer {
             }
             let partition = match (record.partition, &pending.key) {
                 (Some(p), _) => p,
-                (None, Some(k)) => partitioner::partition_for_key(k, partitions.count),
-                (None, None) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
+                (None, key) => {
+                    let (choice, ignore_keys) = self.inner.cfg.partitioner;
+                    let key = key.as_deref().filter(|_| !ignore_keys);
+                    match (choice.partition_for_key(key, partitions.count), choice) {
+                        (Some(p), _) => p,
+                        (None, Partitioner::Random) => {
+                            partitioner::random_partition(partitions.count, &partitions.available, rand::random())
+                        }
+                        (None, Partitioner::RoundRobin) => {
+                            st.round_robin.partition(&record.topic, partitions.count, &partitions.available)
+                        }
+                        (None, _) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
+                    }
+                }
             };
             let tp = TopicPartition { topic: partitions.topic.clone(), partition };
             if let Some(t) = st.txn.as_mut() {
@@ -381,10 +398,6 @@ impl Drop for Producer {
         drop(st);
         self.inner.wake.notify_one();
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ use crate::protocol_errors::KafkaCode;
 pub(crate) struct State {
     pub(crate) acc: Accumulator<Completion>,
     pub(crate) sticky: StickyPartitioner,
+    /// `partitioner=round_robin`.
+    pub(crate) round_robin: super::partitioner::RoundRobin,
     /// Ids of batches created and not yet completed (waiting or in flight), for `flush`.
     pub(crate) incomplete: BTreeSet<u64>,
     in_flight: HashMap<i32, usize>,
@@ -68,6 +70,7 @@ impl State {
         State {
             acc: Accumulator::new(cfg.batch_size, linger, cfg.delivery_timeout),
             sticky: StickyPartitioner::new(cfg.batch_size),
+            round_robin: Default::default(),
             incomplete: BTreeSet::new(),
             in_flight: HashMap::new(),
             inflight_bytes: 0,

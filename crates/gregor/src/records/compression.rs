@@ -43,12 +43,22 @@ pub(super) fn decompress(
             SnappyError::Bad(m) => err(m),
         }),
         Compression::Lz4 => super::lz4::decompress(input, cap, magic, offset),
+        #[cfg(feature = "zstd")]
         Compression::Zstd => zstd_decompress(input, cap, hint).map_err(|e| match e {
             None => too_large,
             Some(m) => err(m.into()),
         }),
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => {
+            let _ = (hint, too_large);
+            Err(err(NO_ZSTD.into()))
+        }
     }
 }
+
+/// Why a build without the `zstd` cargo feature cannot read or write zstd batches.
+#[cfg(not(feature = "zstd"))]
+pub(crate) const NO_ZSTD: &str = "this build of gregor has no zstd codec: enable its `zstd` cargo feature";
 
 /// Reads `r` to the end into a new buffer, failing as soon as it would exceed `cap`.
 pub(super) fn read_capped<R: Read>(
@@ -152,6 +162,7 @@ pub(super) fn fix_lz4_header_checksum(input: &[u8]) -> Option<Vec<u8>> {
     Some(fixed)
 }
 
+#[cfg(feature = "zstd")]
 thread_local! {
     /// One zstd decompression context per thread, reused across batches: creating one allocates
     /// its window buffers (megabytes for Java's default level-3 streams), which dominated the
@@ -162,6 +173,7 @@ thread_local! {
 
 /// Streams zstd frames (possibly several, concatenated) into one buffer of at most `cap` bytes.
 /// `Err(None)` means the cap was exceeded, `Err(Some(msg))` that the input is bad.
+#[cfg(feature = "zstd")]
 fn zstd_decompress(input: &[u8], cap: usize, hint: usize) -> Result<Vec<u8>, Option<&'static str>> {
     use zstd::zstd_safe::{get_error_name, get_frame_content_size, DCtx, InBuffer, OutBuffer, ResetDirective};
     ZSTD_DCTX.with(|cell| {
@@ -243,12 +255,15 @@ pub(super) fn compress(compression: Compression, input: &[u8], out: &mut Vec<u8>
             enc.write_all(input).map_err(io_err)?;
             enc.finish().map_err(|e| RecordsError::Encode(format!("lz4: {e}")))?;
         }
+        #[cfg(feature = "zstd")]
         Compression::Zstd => {
             // One-shot: the frame then records its content size, which lets decoders size their
             // buffer exactly, and the window fits the batch instead of level 3's 2 MiB default.
             let z = zstd::bulk::compress(input, 3).map_err(io_err)?;
             out.extend_from_slice(&z);
         }
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => return Err(RecordsError::Encode(NO_ZSTD.into())),
     }
     Ok(())
 }

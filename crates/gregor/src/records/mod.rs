@@ -31,7 +31,7 @@
 // depends on nothing else from the crate, so it can be built and benchmarked in isolation.
 
 mod batch;
-mod compression;
+pub(crate) mod compression;
 // The encoder serves producers, the mock broker, tests and benches; the consumer itself never
 // encodes, so while `records` is crate-private it would otherwise warn as dead code.
 #[allow(dead_code)]

@@ -428,7 +428,9 @@ pub fn validate_cooperative_assignment(
     Ok(())
 }
 
-/// What changed for one member after SyncGroup.
+/// What changed for one member after SyncGroup: KIP-429's rule stated on the assignor's types
+/// and tested here; the classic member (`membership/classic.rs`) applies it to its own.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AssignmentDiff {
     /// Owned before, not assigned now: stop fetching, commit, call the revoke callback.
@@ -439,6 +441,7 @@ pub struct AssignmentDiff {
     pub retained: Vec<TopicPartition>,
 }
 
+#[cfg(test)]
 impl AssignmentDiff {
     /// Under COOPERATIVE, a member that had anything revoked must rejoin at once so the revoked
     /// partitions can be assigned to their new owners (Java `ConsumerCoordinator.onJoinComplete`:
@@ -451,6 +454,7 @@ impl AssignmentDiff {
 
 /// Compares the partitions owned before a rebalance with the newly assigned ones. Output lists are
 /// sorted and free of duplicates.
+#[cfg(test)]
 pub fn diff_assignment(
     owned_before: &[TopicPartition],
     assigned: &[TopicPartition],

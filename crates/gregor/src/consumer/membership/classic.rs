@@ -174,12 +174,8 @@ impl ClassicMember {
         self.handle_metadata(now, view.topics.clone());
     }
 
-    /// The partitions this member owns.
-    pub(crate) fn owned(&self) -> &BTreeSet<TopicPartition> {
-        &self.owned
-    }
-
     /// True once the member took part in a completed rebalance and has not left since.
+    #[cfg(test)]
     pub(crate) fn is_stable(&self) -> bool {
         self.phase == Phase::Stable
     }
@@ -919,6 +915,9 @@ impl ClassicMember {
         let Some(rev) = self.revocation.take() else { return };
         for tp in &rev.partitions {
             self.owned.remove(tp);
+        }
+        if !rev.partitions.is_empty() {
+            self.core.emit(Event::Released(rev.partitions.clone()));
         }
         match rev.then {
             AfterRevoke::Join => self.phase = Phase::Joining(None),

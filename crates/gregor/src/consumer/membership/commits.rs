@@ -49,11 +49,6 @@ impl CommitOrigin {
     pub(crate) fn retries(self) -> bool {
         matches!(self, CommitOrigin::Sync | CommitOrigin::Revocation | CommitOrigin::Close)
     }
-
-    /// Whether the outcome is returned to a caller who waits for it.
-    pub(crate) fn is_awaited(self) -> bool {
-        matches!(self, CommitOrigin::Sync)
-    }
 }
 
 /// A commit waiting to be sent, or in flight.
@@ -155,11 +150,6 @@ impl CommitQueue {
     /// True while a commit of this origin is queued or in flight.
     pub(crate) fn has(&self, origin: CommitOrigin) -> bool {
         self.commits.iter().any(|c| c.origin == origin)
-    }
-
-    /// True while any commit of these origins is queued or in flight.
-    pub(crate) fn pending_ids(&self) -> Vec<OpId> {
-        self.commits.iter().map(|c| c.id).collect()
     }
 
     /// The next commit that may be sent now (not in flight, backoff over), in queue order.

@@ -446,6 +446,22 @@ impl Kip848Member {
                 self.core.emit(Event::Error(Error::broker_code(r.code.code(), format!("group heartbeat: {message}"))));
                 self.heartbeat_backoff(now);
             }
+            // A broker that has the API but not the protocol enabled (4.x formatted with
+            // group.version=0, 3.7-3.9 without the early-access config) answers
+            // UNSUPPORTED_VERSION: the same clear error as a broker without the API, naming the
+            // setting to change (Java's AbstractHeartbeatRequestManager, `onErrorResponse`).
+            _ if r.code == KafkaCode::UNSUPPORTED_VERSION => {
+                let broker = match self.core.coordinator.known() {
+                    Some(node) => format!("node {node}"),
+                    None => "the group coordinator".to_string(),
+                };
+                let e = crate::net::codec::unsupported_api(
+                    kafka_protocol::messages::ApiKey::ConsumerGroupHeartbeat,
+                    crate::consumer::group_wire::CONSUMER_HEARTBEAT_VERSIONS,
+                    &broker,
+                );
+                self.fail(e.with_source(Error::broker_code(r.code.code(), format!("ConsumerGroupHeartbeat: {message}"))))
+            }
             _ => self.fail(Error::broker_code(r.code.code(), format!("ConsumerGroupHeartbeat failed: {message}"))),
         }
     }
@@ -714,6 +730,9 @@ impl Kip848Member {
         // Released: the next heartbeat no longer lists them.
         for tp in &rev.partitions {
             self.owned.remove(tp);
+        }
+        if !rev.partitions.is_empty() {
+            self.core.emit(Event::Released(rev.partitions.clone()));
         }
         match rev.then {
             AfterRevoke::Reconcile => {

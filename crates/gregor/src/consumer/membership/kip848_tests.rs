@@ -306,3 +306,20 @@ fn unreleased_instance_id_is_fatal_and_closing_a_static_member_leaves_with_minus
     s.answer(l.id, Response::ConsumerHeartbeat(ok(-2, None)));
     assert_eq!(s.count(|e| matches!(e, Event::Closed)), 1);
 }
+
+/// A broker with the API but without the protocol enabled answers UNSUPPORTED_VERSION: one
+/// clear UnsupportedVersion error naming `group.protocol=classic`, and no more heartbeats
+/// (`compat_mock.rs` checks the same through the whole consumer).
+#[test]
+fn unsupported_version_is_one_clear_error_naming_the_classic_protocol() {
+    let mut s = member(None);
+    s.find_coordinator(1);
+    let h = s.take("join", is_hb);
+    s.answer(h.id, Response::ConsumerHeartbeat(error(K::UNSUPPORTED_VERSION)));
+    let kinds: Vec<_> = s.events.iter().filter_map(|e| if let Event::Error(e) = e { Some(e.kind()) } else { None }).collect();
+    assert_eq!(kinds, [crate::error::ErrorKind::UnsupportedVersion]);
+    let errors = s.app_errors();
+    assert!(errors[0].contains("group.protocol=classic"), "{}", errors[0]);
+    s.advance(ms(30_000));
+    assert!(!s.has(is_hb));
+}

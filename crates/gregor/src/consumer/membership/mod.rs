@@ -184,9 +184,13 @@ pub(crate) enum Event {
     /// Publish the member's generation or epoch and id (what commits of positions read from
     /// now on carry).
     Membership(Membership),
-    /// Run `on_partitions_revoked`, take the partitions out of the assignment, then call
-    /// `handle_revoked` with the positions and the listener's commit.
+    /// Stop handing out records of these partitions and read their positions (under one lock:
+    /// Java's `markPendingRevocation`), run `on_partitions_revoked`, then call `handle_revoked`
+    /// with the positions and the listener's commit. The partitions stay assigned (paused)
+    /// until [`Event::Released`].
     Revoke(Vec<TopicPartition>),
+    /// The revocation's commit ended: take these partitions out of the assignment.
+    Released(Vec<TopicPartition>),
     /// Add these partitions to the assignment and run `on_partitions_assigned`.
     Assigned(Vec<TopicPartition>),
     /// Take these partitions out of the assignment and run `on_partitions_lost`.
@@ -220,8 +224,6 @@ pub(crate) struct MetadataView {
 
 /// The interface the driver (and the tests) use, whichever protocol the member speaks.
 pub(crate) trait GroupMember: Send + std::fmt::Debug {
-    /// The generation or epoch, and member id, that commits of positions read now carry.
-    fn membership(&self) -> Membership;
     /// The coordinator, when known.
     fn coordinator(&self) -> Option<i32>;
     /// When the next heartbeat is due, for members whose heartbeats may share a socket with
@@ -270,9 +272,6 @@ pub(crate) trait GroupMember: Send + std::fmt::Debug {
 macro_rules! delegate_group_member {
     ($t:ty) => {
         impl $crate::consumer::membership::GroupMember for $t {
-            fn membership(&self) -> Membership {
-                <$t>::membership(self)
-            }
             fn coordinator(&self) -> Option<i32> {
                 <$t>::coordinator(self)
             }

@@ -73,7 +73,7 @@ impl<M: GroupMember> Sim<M> {
                 progress = true;
                 match &e {
                     Event::Assigned(p) => self.assignment.extend(p.iter().cloned()),
-                    Event::Lost(p) => {
+                    Event::Released(p) | Event::Lost(p) => {
                         for tp in p {
                             self.assignment.remove(tp);
                         }
