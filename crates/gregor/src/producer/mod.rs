@@ -44,6 +44,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::protocol::StrBytes;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
@@ -163,6 +164,10 @@ pub(crate) struct Resolved {
     pub(crate) idempotent: bool,
     /// A `transactional.id` is set.
     pub(crate) transactional: bool,
+    /// The `transactional.id`, which every Produce request of a transactional producer carries
+    /// (the broker refuses transactional batches without it: TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    /// `KafkaApis.handleProduceRequest`).
+    pub(crate) transactional_id: Option<StrBytes>,
     /// `transaction.timeout.ms`.
     pub(crate) transaction_timeout: Duration,
 }
@@ -216,6 +221,7 @@ impl Producer {
             max_block: config.max_block,
             idempotent: config.idempotent(),
             transactional: config.transactional_id.is_some(),
+            transactional_id: config.transactional_id.clone().map(StrBytes::from_string),
             transaction_timeout: config.transaction_timeout,
         };
         let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false));
