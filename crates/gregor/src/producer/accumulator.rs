@@ -59,6 +59,8 @@ pub(crate) struct Batch<T> {
     pub(crate) sequence: Option<BatchSequence>,
     /// The producer state `encoded` was made with (it is re-encoded when `sequence` differs).
     pub(crate) encoded_with: Option<BatchSequence>,
+    /// Why its last attempt failed (said when it expires: a stuck batch explains itself).
+    pub(crate) last_error: Option<String>,
 }
 
 /// What [`Accumulator::append`] did.
@@ -172,6 +174,7 @@ impl<T> Accumulator<T> {
             encoded: None,
             sequence: None,
             encoded_with: None,
+            last_error: None,
         });
         self.buffered += size;
         Appended { batch_id: id, bytes, new_batch: true, full: size >= batch_size || q.len() > 1 }

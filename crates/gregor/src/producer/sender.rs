@@ -142,6 +142,7 @@ impl State {
             tracing::debug!(tp = %b.tp, attempt = b.attempts + 1, error = %err, "retrying produce");
             let backoff = self.retry.jittered(b.attempts, rand::random());
             b.attempts += 1;
+            b.last_error = Some(err.to_string());
             if let Some(s) = self.idem.as_mut() {
                 s.on_requeued(&b.tp, b.id);
             }
@@ -162,16 +163,9 @@ impl State {
             }
         }
         let err = if retriable && expired {
-            Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation",
-                    b.records.len(),
-                    b.tp,
-                    cfg.delivery_timeout.as_millis()
-                ),
-            )
-            .with_source(err)
+            b.attempts += 1;
+            b.last_error = Some(err.to_string());
+            expiry_error(&b, cfg, None, Some(err))
         } else {
             err
         };
@@ -184,6 +178,35 @@ impl State {
         for b in self.acc.abort_all() {
             self.fail(b, &err);
         }
+    }
+}
+
+/// The error of a batch that expired (Java `RecordBatch.timedOut`'s message), saying what
+/// became of it meanwhile — how many attempts failed and why the last did, and the leader the
+/// metadata gave when it expired waiting — so that a batch held back for a reason (an offline
+/// partition, a broker answering nothing) can be told from one the producer forgot.
+fn expiry_error(b: &Batch<Completion>, cfg: &Resolved, leader: Option<i32>, source: Option<Error>) -> Error {
+    let history = match (&b.last_error, b.attempts) {
+        (None, _) => "never sent".to_string(),
+        (Some(last), n) => format!("{n} failed attempt(s), the last: {last}"),
+    };
+    let waiting = match (source.is_none(), leader) {
+        (false, _) => String::new(),
+        (true, Some(id)) => format!("; leader: node {id}"),
+        (true, None) => "; no leader known".to_string(),
+    };
+    let e = Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation ({history}{waiting})",
+            b.records.len(),
+            b.tp,
+            cfg.delivery_timeout.as_millis()
+        ),
+    );
+    match source {
+        Some(s) => e.with_source(s),
+        None => e,
     }
 }
 
@@ -325,15 +348,9 @@ async fn run(inner: Arc<Inner>) {
             let expired = st.acc.expire(now);
             let had_expired = !expired.is_empty();
             for b in expired {
-                let err = Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation",
-                        b.records.len(),
-                        b.tp,
-                        inner.cfg.delivery_timeout.as_millis()
-                    ),
-                );
+                let leader = snap.leader(&b.tp.topic, b.tp.partition);
+                let err = expiry_error(&b, &inner.cfg, leader, None);
+                tracing::warn!(error = %err, "producer batch expired");
                 if let (Some(s), Some(_)) = (st.idem.as_mut(), b.sequence) {
                     // It was sent at least once: whether the broker has it is unknown.
                     s.mark_unresolved(&b.tp, b.id);
@@ -493,7 +510,7 @@ pub(crate) async fn dispatch(inner: Arc<Inner>, node: i32, mut requests: tokio::
             .collect();
         let parts: Vec<_> = batches.iter().map(|b| (b.tp.clone(), b.encoded.clone().unwrap_or_default())).collect();
         let timeout_ms = cfg.request_timeout.as_millis().min(i32::MAX as u128) as i32;
-        let req = request::build(cfg.acks, timeout_ms, &parts, &ids);
+        let req = request::build(cfg.acks, timeout_ms, cfg.transactional_id.as_ref(), &parts, &ids);
         let net = &inner.cluster.net;
         if cfg.acks == 0 {
             let result = net.send_no_response(Target::Broker(node), OpenReason::Produce, req).await.map(|()| None);
