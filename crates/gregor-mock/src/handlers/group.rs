@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use super::{sb, Ctx, COORDINATOR_NOT_AVAILABLE, GROUP_ID_NOT_FOUND, NOT_COORDINATOR};
 use crate::group::{JoinInput, JoinResult, Output, Reply, SyncResult};
+use crate::group_io::INCONSISTENT_GROUP_PROTOCOL;
 
 fn not_coordinator(ctx: &Ctx, group: &str) -> bool {
     ctx.shared.state().coordinator_for(group) != ctx.broker_id
@@ -153,6 +154,11 @@ pub(crate) async fn sync(
     };
     if let Some(code) = forced {
         return error(code);
+    }
+    // As Kafka's `KafkaApis.handleSyncGroupRequest`: from v5 on, ProtocolType and ProtocolName
+    // are mandatory, the leader's SyncGroup included.
+    if v >= 5 && (req.protocol_type.is_none() || req.protocol_name.is_none()) {
+        return error(INCONSISTENT_GROUP_PROTOCOL);
     }
     if not_coordinator(ctx, &group) {
         return error(NOT_COORDINATOR);

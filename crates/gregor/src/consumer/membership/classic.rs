@@ -125,6 +125,11 @@ pub(crate) struct ClassicMember {
     closed: bool,
     /// The reason the next JoinGroup carries (JoinGroup v8+).
     join_reason: String,
+    /// The assignor the coordinator chose in the last JoinGroup answer. SyncGroup v5+ must
+    /// name it, the leader's included: Kafka's `KafkaApis.handleSyncGroupRequest` answers
+    /// INCONSISTENT_GROUP_PROTOCOL when ProtocolType or ProtocolName is missing
+    /// (`SyncGroupRequest.areMandatoryProtocolTypeAndNamePresent`).
+    protocol: String,
 }
 
 impl ClassicMember {
@@ -151,6 +156,7 @@ impl ClassicMember {
             leave_in_flight: None,
             closed: false,
             join_reason: String::new(),
+            protocol: String::new(),
         }
     }
 
@@ -489,6 +495,7 @@ impl ClassicMember {
                 self.poll_anchor = Some(now);
                 self.arm_poll_timer();
                 let protocol = r.protocol.clone().unwrap_or_default();
+                self.protocol = protocol.clone();
                 if r.leader == r.member_id && !r.skip_assignment {
                     tracing::info!(generation = r.generation, members = r.members.len(), assignor = %protocol, "leading the rebalance");
                     let req = self.core.send(Target::Local, Request::Assign { protocol, members: r.members });
@@ -526,7 +533,7 @@ impl ClassicMember {
             return;
         }
         match r {
-            Ok(assignments) => self.send_sync(now, String::new(), assignments),
+            Ok(assignments) => self.send_sync(now, self.protocol.clone(), assignments),
             Err(e) if is_transport_retriable(&e) => self.join_failed(now, &format!("assignment failed: {e}")),
             Err(e) => self.fail(now, e),
         }

@@ -101,9 +101,12 @@ fn joins_with_the_member_id_the_coordinator_hands_out_and_leads_the_assignment()
     assert_eq!(a.target, Target::Local);
     s.answer(a.id, Response::Assigned(vec![("m-1".to_string(), bytes::Bytes::from_static(b"x"))]));
     let sy = s.take("SyncGroup", is_sync);
-    let Request::SyncGroup { membership, assignments, .. } = &sy.request else { unreachable!() };
+    let Request::SyncGroup { membership, assignments, protocol } = &sy.request else { unreachable!() };
     assert_eq!(membership, &Membership { generation: 5, member_id: "m-1".into() });
     assert_eq!(assignments.len(), 1);
+    // SyncGroup v5+ must name the chosen assignor, the leader's too (else Kafka answers
+    // INCONSISTENT_GROUP_PROTOCOL).
+    assert_eq!(protocol, "range");
     s.answer(sy.id, Response::SyncGroup { code: K::NONE, assignment: vec![tp("t", 0)] });
     assert!(s.m.is_stable());
     assert_eq!(s.assignment.iter().cloned().collect::<Vec<_>>(), vec![tp("t", 0)]);
