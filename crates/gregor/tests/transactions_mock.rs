@@ -296,6 +296,7 @@ async fn the_eos_example_delivers_every_input_exactly_once_across_a_crash() {
         group: "eos".into(),
         transactional_id: "eos-1".into(),
         extra: vec![("group.instance.id".into(), "eos-1".into()), ("max.poll.records".into(), "40".into())],
+        hold_open_at: None,
     };
     // The crashed instance: one committed transaction, then one left open with records written
     // and offsets added, and the process gone without closing anything.

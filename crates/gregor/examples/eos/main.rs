@@ -6,12 +6,15 @@
 //!
 //! ```sh
 //! cargo run -p gregor --example eos -- 127.0.0.1:9092 input output eos-group eos-1 \
-//!     [--idle-exit SECONDS] [key=value ...]
+//!     [--idle-exit SECONDS] [--hold-open-at N] [key=value ...]
 //! ```
 //!
 //! `key=value` settings go to the consumer (e.g. `group.instance.id=eos-1`, so that a restart
 //! takes over the partitions at once) or, for producer keys, to the producer. With
-//! `--idle-exit S` it exits after S seconds without input; otherwise it runs until killed.
+//! `--idle-exit S` it exits after S seconds without input; otherwise it runs until killed. With
+//! `--hold-open-at N` (the crash test's), once N input records are committed it leaves the
+//! next transaction open — records written, offsets added — prints `open M` and waits to be
+//! killed.
 //! It prints `committed N` after every transaction (`scripts/eos-kafka.sh` and the tests wait
 //! for these lines).
 
@@ -30,8 +33,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         idle_exit = Some(Duration::from_secs_f64(secs));
         args.drain(i..i + 2);
     }
+    let mut hold_open_at = None;
+    if let Some(i) = args.iter().position(|a| a == "--hold-open-at") {
+        hold_open_at = Some(args.get(i + 1).ok_or("--hold-open-at needs a record count")?.parse()?);
+        args.drain(i..i + 2);
+    }
     if args.len() < 5 {
-        eprintln!("usage: eos BOOTSTRAP INPUT OUTPUT GROUP TRANSACTIONAL_ID [--idle-exit SECONDS] [key=value ...]");
+        eprintln!("usage: eos BOOTSTRAP INPUT OUTPUT GROUP TRANSACTIONAL_ID [--idle-exit SECONDS] [--hold-open-at N] [key=value ...]");
         std::process::exit(2);
     }
     let mut extra = Vec::new();
@@ -46,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         group: args[3].clone(),
         transactional_id: args[4].clone(),
         extra,
+        hold_open_at,
     };
     let (consumer, producer) = pipeline::start(&o).await?;
     println!("started");

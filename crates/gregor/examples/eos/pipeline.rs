@@ -34,6 +34,10 @@ pub struct Options {
     /// `session.timeout.ms` go to the consumer; `linger.ms`, `transaction.timeout.ms` to the
     /// producer).
     pub extra: Vec<(String, String)>,
+    /// For the crash test (`scripts/eos-kafka.sh`): once this many input records are committed,
+    /// the next transaction is left open — records written and flushed, offsets added, then
+    /// `open` printed and no commit ever — so that a `kill -9` always lands inside a transaction.
+    pub hold_open_at: Option<u64>,
 }
 
 /// The transformation: the value in upper case, the key kept, written to `output`.
@@ -94,6 +98,18 @@ async fn rewind(consumer: &Consumer) -> gregor::Result<()> {
 
 /// One transaction: the records of one poll, transformed, and the offsets after them.
 pub async fn process(o: &Options, consumer: &Consumer, producer: &Producer, records: &[ConsumerRecord]) -> gregor::Result<()> {
+    process_or_hold(o, consumer, producer, records, false).await
+}
+
+/// [`process`], or with `hold`, everything but the commit, then waiting forever (see
+/// [`Options::hold_open_at`]).
+async fn process_or_hold(
+    o: &Options,
+    consumer: &Consumer,
+    producer: &Producer,
+    records: &[ConsumerRecord],
+    hold: bool,
+) -> gregor::Result<()> {
     producer.begin_transaction()?;
     let mut next: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
     let mut deliveries = Vec::with_capacity(records.len());
@@ -103,6 +119,11 @@ pub async fn process(o: &Options, consumer: &Consumer, producer: &Producer, reco
     }
     let group = consumer.group_metadata().expect("the consumer has a group.id");
     producer.send_offsets_to_transaction(next, &group).await?;
+    if hold {
+        producer.flush().await;
+        println!("open {}", records.len());
+        std::future::pending::<()>().await;
+    }
     producer.commit_transaction().await?;
     for d in deliveries {
         d.await?;
@@ -129,7 +150,8 @@ pub async fn run(
             }
             continue;
         }
-        match process(o, consumer, producer, &records).await {
+        let hold = o.hold_open_at.is_some_and(|n| total >= n);
+        match process_or_hold(o, consumer, producer, &records, hold).await {
             Ok(()) => {
                 total += records.len() as u64;
                 committed(total);
