@@ -87,6 +87,10 @@ def placements(bootstrap):
         if left:
             raise RuntimeError(f"{left} records not delivered")
         for k in ks:
+            if name == "consistent_random" and not k:
+                # librdkafka places an empty key at random under consistent_random (as a null
+                # one): no vector to record (gregor's unit test checks it is random there too).
+                continue
             vectors.append({"partitioner": name, "key_hex": k.hex(),
                             "by_count": {str(n): got[(f"p{n}", k)] for n in COUNTS}})
     return vectors

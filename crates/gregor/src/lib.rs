@@ -108,8 +108,8 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, Header, OffsetAndMetadata, OffsetAndTimestamp,
-    RebalanceListener, RevokeContext, TimestampType, TopicPartition, WakeupHandle,
+    CommitHandle, ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, Header, OffsetAndMetadata,
+    OffsetAndTimestamp, RebalanceListener, RevokeContext, TimestampType, TopicPartition, WakeupHandle,
 };
 
 /// Fuzzing entry points (`fuzz/`, the `fuzz` feature); not a stable API.

@@ -180,6 +180,12 @@ pub struct ConsumerConfig {
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms` (5 s).
     pub auto_commit_interval: Duration,
+    /// `enable.auto.offset.store` (true; librdkafka's key, Java has none). When false, what
+    /// the consumer commits on its own (auto-commit, `commit_sync()`, `commit_async()`, a
+    /// rebalance, `close`) is the offsets the application stored with
+    /// [`Consumer::store_offsets`](crate::Consumer::store_offsets), not the positions `poll`
+    /// reached: the at-least-once pattern of storing an offset once its record is processed.
+    pub enable_auto_offset_store: bool,
     /// `auto.offset.reset` (latest).
     pub auto_offset_reset: AutoOffsetReset,
     /// `fetch.min.bytes` (1).
@@ -221,6 +227,7 @@ impl Default for ConsumerConfig {
             max_poll_records: 500,
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_millis(5_000),
+            enable_auto_offset_store: true,
             auto_offset_reset: AutoOffsetReset::Latest,
             fetch_min_bytes: 1,
             fetch_max_bytes: 52_428_800,
@@ -372,6 +379,10 @@ impl ConsumerConfig {
             "enable.auto.commit" => {
                 self.enable_auto_commit = parse_bool(key, value)?;
                 "enable.auto.commit"
+            }
+            "enable.auto.offset.store" => {
+                self.enable_auto_offset_store = parse_bool(key, value)?;
+                "enable.auto.offset.store"
             }
             "auto.commit.interval.ms" => {
                 self.auto_commit_interval = parse_ms(key, value)?;
@@ -695,6 +706,11 @@ impl ConsumerConfigBuilder {
     /// `enable.auto.commit`.
     pub fn enable_auto_commit(self, on: bool) -> Self {
         self.set("enable.auto.commit", on.to_string())
+    }
+    /// `enable.auto.offset.store` (librdkafka's): `false` commits only what
+    /// [`Consumer::store_offsets`](crate::Consumer::store_offsets) stored.
+    pub fn enable_auto_offset_store(self, on: bool) -> Self {
+        self.set("enable.auto.offset.store", on.to_string())
     }
     /// `auto.offset.reset`.
     pub fn auto_offset_reset(self, r: AutoOffsetReset) -> Self {

@@ -158,6 +158,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("max.poll.records", "500", C, "Most records returned by one poll."),
     k("enable.auto.commit", "true", C, "Commit consumed positions in the background."),
     k("auto.commit.interval.ms", "5000", C, "Time between automatic commits."),
+    gregor(k("enable.auto.offset.store", "true", C, "librdkafka's: false = commits (auto, commit_sync, rebalance, close) take the offsets stored with Consumer::store_offsets, not the positions poll reached (at-least-once).")),
     k("auto.offset.reset", "latest", C, "Where to start without a committed offset: earliest, latest, none (error) or by_duration:<ISO-8601>."),
     k("fetch.min.bytes", "1", C, "The broker waits until it has this many bytes (or fetch.max.wait.ms passes)."),
     k("fetch.max.bytes", "52428800", C, "Target size of a Fetch response (the first batch is returned whole even if larger)."),

@@ -158,29 +158,31 @@ pub(crate) async fn commit(
     read_under: Option<Membership>,
     origin: CommitOrigin,
 ) -> Result<()> {
+    match start_commit(inner, offsets, read_under, origin)? {
+        Some(rx) => rx.await.unwrap_or_else(|_| Err(task_gone())),
+        None => Ok(()),
+    }
+}
+
+/// Hands `offsets` to the group task and returns where its outcome will arrive (`None`: nothing
+/// to commit). The commit goes ahead whether or not the receiver is awaited or kept; a failed
+/// [`CommitOrigin::Async`] commit is also logged by the member.
+pub(crate) fn start_commit(
+    inner: &Arc<Inner>,
+    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    read_under: Option<Membership>,
+    origin: CommitOrigin,
+) -> Result<Option<oneshot::Receiver<Result<()>>>> {
     if inner.config.group_id.is_none() {
         return Err(no_group());
     }
     if offsets.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     inner.group.ensure_running(inner);
     let (tx, rx) = oneshot::channel();
     inner.group.send(Command::Commit { offsets, read_under, origin, reply: Some(tx) });
-    rx.await.unwrap_or_else(|_| Err(task_gone()))
-}
-
-/// Commits in the background; the outcome is logged by the member.
-pub(crate) fn commit_in_background(
-    inner: &Arc<Inner>,
-    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
-    read_under: Option<Membership>,
-) {
-    if inner.config.group_id.is_none() || offsets.is_empty() {
-        return;
-    }
-    inner.group.ensure_running(inner);
-    inner.group.send(Command::Commit { offsets, read_under, origin: CommitOrigin::Async, reply: None });
+    Ok(Some(rx))
 }
 
 /// The group's committed offsets for `partitions` (absent: nothing committed).
@@ -467,15 +469,12 @@ impl Driver {
                 inner.group.published().membership = m;
             }
             Event::Revoke(parts) => {
-                let positions = revocation_positions(inner, &parts);
-                let mut ctx = RevokeContext {
-                    positions: positions.iter().map(|(tp, om)| (tp.clone(), om.offset)).collect(),
-                    commit: None,
-                };
+                let (positions, to_commit) = revocation_positions(inner, &parts);
+                let mut ctx = RevokeContext { positions, commit: None };
                 if let Some(l) = inner.listener() {
                     l.on_partitions_revoked(&parts, &mut ctx);
                 }
-                self.member.handle_revoked(now, positions, ctx.commit.unwrap_or_default());
+                self.member.handle_revoked(now, to_commit, ctx.commit.unwrap_or_default());
             }
             Event::Released(parts) => {
                 inner.lock_state().remove_partitions(&parts);
@@ -539,28 +538,23 @@ impl Driver {
     }
 }
 
-/// Stops delivery of `parts` and reads their positions, under one lock (see
-/// `ConsumerState::begin_revocation`).
-fn revocation_positions(inner: &Inner, parts: &[TopicPartition]) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+/// Stops delivery of `parts` and reads, under one lock (see `ConsumerState::begin_revocation`),
+/// their positions (for the listener) and what to commit for them (the positions, or the stored
+/// offsets with `enable.auto.offset.store=false`).
+fn revocation_positions(
+    inner: &Inner,
+    parts: &[TopicPartition],
+) -> (BTreeMap<TopicPartition, i64>, BTreeMap<TopicPartition, OffsetAndMetadata>) {
     let mut st = inner.lock_state();
     let positions = st.begin_revocation(parts);
-    positions
-        .into_iter()
-        .map(|(tp, offset)| {
-            let leader_epoch = st.assignment.get(&tp).and_then(|s| s.leader_epoch);
-            (tp, OffsetAndMetadata { offset, metadata: None, leader_epoch })
-        })
-        .collect()
+    let commit = st.revocation_offsets(parts);
+    (positions, commit)
 }
 
-/// Every assigned partition's position (what auto-commit commits).
+/// What the consumer commits for every assigned partition (auto-commit): positions, or the
+/// stored offsets with `enable.auto.offset.store=false`.
 fn consumed(inner: &Inner) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
-    inner
-        .lock_state()
-        .consumed_offsets()
-        .into_iter()
-        .map(|(tp, (offset, leader_epoch))| (tp, OffsetAndMetadata { offset, metadata: None, leader_epoch }))
-        .collect()
+    inner.lock_state().consumed_offsets()
 }
 
 /// How long `close()` keeps for closing sockets after the group is done.

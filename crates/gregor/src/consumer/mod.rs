@@ -6,6 +6,7 @@
 //! them.
 
 pub(crate) mod assignor;
+mod commit_api;
 mod fetch_planner;
 #[cfg(test)]
 mod fetch_planner_tests;
@@ -43,6 +44,7 @@ pub use types::{
     ConsumerRecord, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState, TimestampType,
     TopicPartition,
 };
+pub use commit_api::CommitHandle;
 pub use wakeup::WakeupHandle;
 
 /// Callbacks around rebalances (Java's `ConsumerRebalanceListener`).
@@ -238,13 +240,9 @@ impl Inner {
 
     /// Every position of the assignment and the membership they were read under, together
     /// (under the state lock, where the group task publishes a new membership).
-    fn consumed_with_membership(&self) -> (BTreeMap<TopicPartition, OffsetAndMetadata>, group::Membership) {
+    pub(crate) fn consumed_with_membership(&self) -> (BTreeMap<TopicPartition, OffsetAndMetadata>, group::Membership) {
         let st = self.lock_state();
-        let offsets = st
-            .consumed_offsets()
-            .into_iter()
-            .map(|(tp, (o, e))| (tp, OffsetAndMetadata { offset: o, metadata: None, leader_epoch: e }))
-            .collect();
+        let offsets = st.consumed_offsets();
         (offsets, self.group.membership())
     }
 
@@ -311,11 +309,12 @@ impl Consumer {
             .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
         let cluster = Cluster::new(cluster_settings(&config));
         let planner = fetch_planner::FetchPlanner::new(fetch_planner::PlannerConfig::from_consumer(&config));
+        let state = ConsumerState { manual_offset_store: !config.enable_auto_offset_store, ..ConsumerState::default() };
         Ok(Consumer {
             inner: Arc::new(Inner {
                 cluster,
                 config,
-                state: Mutex::new(ConsumerState::default()),
+                state: Mutex::new(state),
                 planner: Mutex::new(planner),
                 data_ready: Notify::new(),
                 fetch_wake: Notify::new(),
@@ -511,12 +510,6 @@ impl Consumer {
     pub async fn commit_offsets_sync(&self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
         self.check_open()?;
         self.inner.wakeup.guard(group::commit(&self.inner, offsets, None, CommitOrigin::Sync)).await
-    }
-
-    /// Commits the current positions in the background; the result is logged.
-    pub fn commit_async(&self) {
-        let (offsets, membership) = self.inner.consumed_with_membership();
-        group::commit_in_background(&self.inner, offsets, Some(membership));
     }
 
     /// The group's committed offsets for these partitions (absent: nothing committed).
@@ -751,16 +744,14 @@ impl Consumer {
         })
     }
 
-    /// How many records the consumer is behind: the sum over assigned partitions of the last
-    /// seen high watermark minus the position (Java's `records-lag`), or `None` before any
+    /// How many records the consumer is behind: the sum over assigned partitions of
+    /// [`current_lag`](Self::current_lag) (Java's `records-lag`, summed), or `None` before any
     /// fetch response has told it a high watermark.
     pub fn lag(&self) -> Option<i64> {
+        let read_committed = self.inner.config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
         let st = self.inner.lock_state();
-        let known: Vec<i64> = st
-            .assignment
-            .values()
-            .filter_map(|s| (s.high_watermark >= 0).then(|| (s.high_watermark - s.position.unwrap_or(0)).max(0)))
-            .collect();
+        let known: Vec<i64> =
+            st.assignment.values().filter_map(|s| ConsumerState::partition_lag(s, read_committed)).map(|l| l.max(0)).collect();
         (!known.is_empty()).then(|| known.iter().sum())
     }
 

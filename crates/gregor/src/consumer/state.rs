@@ -7,7 +7,7 @@ use std::sync::Arc;
 use regex::Regex;
 use tokio::time::Instant;
 
-use super::types::{ConsumerRecord, TopicPartition};
+use super::types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};
 use crate::error::Error;
 
 /// How partitions are chosen.
@@ -59,6 +59,9 @@ pub(crate) struct PartitionState {
     pub(crate) preferred_replica: Option<(i32, Instant)>,
     /// The last error from fetching this partition, surfaced once by `poll`.
     pub(crate) error: Option<Arc<Error>>,
+    /// `enable.auto.offset.store=false`: what the application stored (`store_offsets`), the
+    /// offset the consumer commits for this partition.
+    pub(crate) stored: Option<OffsetAndMetadata>,
 }
 
 impl PartitionState {
@@ -78,6 +81,7 @@ impl PartitionState {
             buffered_bytes: 0,
             preferred_replica: None,
             error: None,
+            stored: None,
         }
     }
 
@@ -129,6 +133,8 @@ pub(crate) struct ConsumerState {
     pub(crate) last_poll: Option<Instant>,
     /// When the application first polled (the start of the unreachable-cluster clock).
     pub(crate) first_poll: Option<Instant>,
+    /// `enable.auto.offset.store=false`: commits take the stored offsets, not the positions.
+    pub(crate) manual_offset_store: bool,
 }
 
 impl ConsumerState {
@@ -176,12 +182,58 @@ impl ConsumerState {
         positions
     }
 
-    /// The positions of all assigned partitions that have one (what to commit).
-    pub(crate) fn consumed_offsets(&self) -> BTreeMap<TopicPartition, (i64, Option<i32>)> {
-        self.assignment
+    /// What the consumer commits for each assigned partition (auto-commit, `commit_sync()`,
+    /// `commit_async()`, `close`): its position, or with `enable.auto.offset.store=false` the
+    /// offset the application stored. Partitions without one are left out.
+    pub(crate) fn consumed_offsets(&self) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        self.assignment.iter().filter_map(|(tp, s)| Some((tp.clone(), self.commit_offset(s)?))).collect()
+    }
+
+    /// The offset to commit for `parts` once their revocation has begun ([`Self::begin_revocation`]).
+    pub(crate) fn revocation_offsets(&self, parts: &[TopicPartition]) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        parts
             .iter()
-            .filter_map(|(tp, s)| s.position.map(|p| (tp.clone(), (p, s.leader_epoch))))
+            .filter_map(|tp| Some((tp.clone(), self.commit_offset(self.assignment.get(tp)?)?)))
             .collect()
+    }
+
+    fn commit_offset(&self, s: &PartitionState) -> Option<OffsetAndMetadata> {
+        if self.manual_offset_store {
+            s.stored.clone()
+        } else {
+            s.position.map(|offset| OffsetAndMetadata { offset, metadata: None, leader_epoch: s.leader_epoch })
+        }
+    }
+
+    /// Stores offsets to commit later (`enable.auto.offset.store=false`). All or nothing: a
+    /// partition that is not assigned, or is being revoked (its offsets were read for the
+    /// revocation commit), fails the call and stores nothing (librdkafka answers such a store
+    /// with `ERR__STATE`, `rd_kafka_offsets_store`).
+    pub(crate) fn store_offsets(&mut self, offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<(), String> {
+        for (tp, om) in offsets {
+            match self.assignment.get(tp) {
+                None => return Err(format!("cannot store an offset for {tp}: it is not assigned to this consumer")),
+                Some(s) if s.pending_revocation => {
+                    return Err(format!("cannot store an offset for {tp}: it is being revoked (its offsets are already committed)"))
+                }
+                Some(_) if om.offset < 0 => return Err(format!("cannot store offset {} for {tp}: offsets are >= 0", om.offset)),
+                Some(_) => {}
+            }
+        }
+        for (tp, om) in offsets {
+            if let Some(s) = self.assignment.get_mut(tp) {
+                s.stored = Some(om.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Java's `SubscriptionState.partitionLag`: the high watermark (the last stable offset under
+    /// `read_committed`) minus the position; `None` while either is unknown.
+    pub(crate) fn partition_lag(s: &PartitionState, read_committed: bool) -> Option<i64> {
+        let end = if read_committed { s.last_stable_offset } else { s.high_watermark };
+        let position = s.position?;
+        (end >= 0).then_some(end - position)
     }
 
     /// Takes up to `max` records from the buffer, advancing positions.
@@ -225,5 +277,52 @@ impl ConsumerState {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition::new("t", p)
+    }
+
+    fn state(manual: bool) -> ConsumerState {
+        let mut st = ConsumerState { manual_offset_store: manual, ..ConsumerState::default() };
+        st.add_partitions([tp(0), tp(1)]);
+        for s in st.assignment.values_mut() {
+            s.seek(10);
+            s.leader_epoch = Some(3);
+        }
+        st
+    }
+
+    #[test]
+    fn commits_take_positions_or_the_stored_offsets() {
+        let st = state(false);
+        assert_eq!(st.consumed_offsets()[&tp(0)], OffsetAndMetadata { offset: 10, metadata: None, leader_epoch: Some(3) });
+        let mut st = state(true);
+        assert!(st.consumed_offsets().is_empty(), "nothing stored, nothing to commit");
+        let stored = OffsetAndMetadata { offset: 4, metadata: Some("m".into()), leader_epoch: Some(2) };
+        st.store_offsets(&BTreeMap::from([(tp(1), stored.clone())])).unwrap();
+        assert_eq!(st.consumed_offsets(), BTreeMap::from([(tp(1), stored.clone())]));
+        let positions = st.begin_revocation(&[tp(0), tp(1)]);
+        assert_eq!(positions, BTreeMap::from([(tp(0), 10), (tp(1), 10)]));
+        assert_eq!(st.revocation_offsets(&[tp(0), tp(1)]), BTreeMap::from([(tp(1), stored)]));
+        // Being revoked: its offsets were read for the revocation commit.
+        assert!(st.store_offsets(&BTreeMap::from([(tp(0), OffsetAndMetadata::new(5))])).unwrap_err().contains("revoked"));
+    }
+
+    #[test]
+    fn lag_is_java_partition_lag() {
+        let mut s = PartitionState::new();
+        assert_eq!(ConsumerState::partition_lag(&s, false), None, "no position");
+        s.seek(4);
+        assert_eq!(ConsumerState::partition_lag(&s, false), None, "no high watermark yet");
+        s.high_watermark = 10;
+        s.last_stable_offset = 7;
+        assert_eq!(ConsumerState::partition_lag(&s, false), Some(6));
+        assert_eq!(ConsumerState::partition_lag(&s, true), Some(3), "read_committed: up to the last stable offset");
     }
 }

@@ -29,11 +29,14 @@ use kafka_protocol::messages::ApiKey;
 
 use crate::error::{Error, Result};
 
+// Sample bodies: for the guard's tests and the fuzz seeds (the `fuzz` feature) only.
+#[cfg(any(test, feature = "fuzz"))]
 mod sample;
 mod schemas;
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) use sample::sample_body;
 
 /// A wire type, as the decoder reads it.
