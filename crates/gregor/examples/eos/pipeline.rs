@@ -97,6 +97,7 @@ async fn rewind(consumer: &Consumer) -> gregor::Result<()> {
 }
 
 /// One transaction: the records of one poll, transformed, and the offsets after them.
+#[allow(dead_code)] // the example's loop calls `process_or_hold`; tests/transactions_mock.rs calls this
 pub async fn process(o: &Options, consumer: &Consumer, producer: &Producer, records: &[ConsumerRecord]) -> gregor::Result<()> {
     process_or_hold(o, consumer, producer, records, false).await
 }

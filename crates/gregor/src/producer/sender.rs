@@ -54,6 +54,8 @@ pub(crate) struct State {
     pub(crate) txn: Option<super::txn::TxnState>,
     /// Per-broker dispatchers (see [`dispatch`]), fed in drain order.
     pub(crate) dispatchers: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>>,
+    /// The sender's metadata refresh is in flight ([`refresh_metadata`]).
+    refreshing: bool,
 }
 
 /// Where the idempotent producer's InitProducerId stands.
@@ -85,6 +87,7 @@ impl State {
             fatal: None,
             txn: None,
             dispatchers: HashMap::new(),
+            refreshing: false,
         }
     }
 
@@ -445,16 +448,25 @@ async fn run(inner: Arc<Inner>) {
         }
         // Batches are waiting: refresh metadata when it is due (a leader error or a disconnect
         // asked for it, or metadata.max.age.ms passed), so retries go to the current leader.
+        // The refresh runs beside the sender, never in its way: a Metadata request can wait
+        // up to request.timeout.ms (queued behind acks=all Produce requests a broker holds
+        // until a dead follower leaves the ISR), and meanwhile the batches of partitions whose
+        // leaders are known keep going — Java's Sender does not wait for metadata either
+        // (`NetworkClient.poll` sends the MetadataRequest beside the Produce requests).
         if waiting {
             let due = inner.cluster.next_refresh();
             if due <= Instant::now() {
-                let topics = inner.lock().topics.clone();
-                if let Err(e) = inner.cluster.refresh_if_due(Some(&topics)).await {
-                    tracing::debug!(error = %e, "producer metadata refresh failed");
+                let start = {
+                    let mut st = inner.lock();
+                    !std::mem::replace(&mut st.refreshing, true)
+                };
+                if start {
+                    tokio::spawn(refresh_metadata(inner.clone()));
                 }
-                continue;
+                // Its end wakes the sender.
+            } else {
+                wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
             }
-            wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
         }
         match wake_at {
             Some(t) => {
@@ -466,6 +478,16 @@ async fn run(inner: Arc<Inner>) {
             None => woken.await,
         }
     }
+}
+
+/// The sender's metadata refresh (see [`run`]): one at a time, waking the sender when done.
+async fn refresh_metadata(inner: Arc<Inner>) {
+    let topics = inner.lock().topics.clone();
+    if let Err(e) = inner.cluster.refresh_if_due(Some(&topics)).await {
+        tracing::debug!(error = %e, "producer metadata refresh failed");
+    }
+    inner.lock().refreshing = false;
+    inner.wake.notify_one();
 }
 
 /// Sends one Produce request with `batches` to `node` and settles every batch.
