@@ -42,6 +42,14 @@ python3 scripts/gen-guard-schemas.py --check
 # pure-Rust feature set, `cargo publish --dry-run --no-verify` (~30 s). The full check (builds
 # with the MSRV toolchain, without default features, rustdoc with warnings denied, the packaged
 # crates built; ~10 min) is `scripts/check-crates.sh`.
+# The examples that run against the embedded mock and check what they show (issue #17; a few
+# seconds each, built by cargo test above): producing, at-least-once with stored offsets across
+# a crash, a rebalance listener committing what was processed.
+echo "== examples"
+for example in produce at_least_once rebalance_listener; do
+    cargo run --locked -q -p gregor --example "$example"
+done
+
 echo "== crates (packaging)"
 bash scripts/check-crates.sh --quick
 

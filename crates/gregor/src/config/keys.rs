@@ -164,6 +164,7 @@ pub static ALL_KEYS: &[KeyInfo] = &[
     k("fetch.max.bytes", "52428800", C, "Target size of a Fetch response (the first batch is returned whole even if larger)."),
     k("fetch.max.wait.ms", "500", C, "How long the broker may hold a Fetch waiting for fetch.min.bytes."),
     k("max.partition.fetch.bytes", "1048576", C, "Target bytes per partition in a Fetch response."),
+    k("queued.max.messages.kbytes", "32768", C, "Client-wide prefetch budget in KiB (librdkafka's name; its default is 65536): fetched bytes not yet returned by poll plus Fetches in flight stay under it, whatever the partition count."),
     k("check.crcs", "true", C, "Verify the CRC32C of every record batch."),
     k("isolation.level", "read_uncommitted", C, "read_committed hides aborted and open transactional records."),
     k("exclude.internal.topics", "true", C, "Pattern subscriptions skip internal topics such as __consumer_offsets."),

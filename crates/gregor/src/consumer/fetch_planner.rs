@@ -19,6 +19,20 @@
 //!   warns when a partition goes unfetched for longer than `fetch.max.wait.ms` +
 //!   `reconnect.backoff.max.ms` + `request.timeout.ms` while the application polls (issue #19:
 //!   partitions stopped being fetched with no error and no log line).
+//! * **One prefetch budget for the whole client** (`queued.max.messages.kbytes`): every byte
+//!   fetched and not yet handed out — the responses, the batches `poll` decompresses, the
+//!   decompression buffers kept for reuse — plus the room reserved for the Fetches in flight
+//!   (each asks for at most what it reserved, its `max_bytes`) stays under it, whatever the
+//!   number of partitions, topics or brokers. A Fetch is sent only with at least
+//!   [`FetchPlanner::min_fetch`] of room; each broker asks for at most an equal share (half
+//!   the budget over the brokers being fetched from, so each can have one response being read
+//!   and one in flight), and brokers take turns when room is short. Within a broker, the
+//!   broker itself rotates partitions through its session (KIP-227), and a partition holding
+//!   `max.partition.fetch.bytes` waits. A partition without room waits as `BufferFull`: an
+//!   application that stops polling stops the fetching, never the bound, and `poll` wakes the
+//!   driver as it frees room. Two things may pass the budget, once each: a first record batch
+//!   larger than the Fetch's `max_bytes` (brokers return it whole, KIP-74) and a batch that
+//!   decompresses larger than any before it.
 //! * **Sessions re-send what changed** (see `fetch_session.rs`), including the leader epoch.
 //! * **Backoff after failure.** A broker whose Fetch failed waits `retry.backoff.ms` (Java's
 //!   fetcher too), a partition answered with a retriable error waits the same, so a dead
@@ -35,12 +49,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::fetch_session::{FetchSession, PartitionRequest, SessionRequest};
-use super::state::{BufferedBatch, ConsumerState, PartitionState, ResetTo};
-use super::types::{ConsumerRecord, FetchState, TopicPartition};
+use super::state::{ConsumerState, PartitionState, ResetTo};
+use super::types::{FetchState, TopicPartition};
 use crate::cluster::metadata::Snapshot;
 use crate::config::AutoOffsetReset;
 use crate::error::{Error, ErrorKind};
 use crate::protocol_errors::KafkaCode;
+use crate::records::FetchRecords;
 use crate::rules::{self, Action, Api};
 
 /// The settings the planner decides with.
@@ -49,6 +64,8 @@ pub(crate) struct PlannerConfig {
     pub(crate) max_partition_fetch_bytes: usize,
     pub(crate) fetch_max_bytes: usize,
     pub(crate) fetch_max_wait: Duration,
+    /// The prefetch budget in bytes (`queued.max.messages.kbytes` × 1024).
+    pub(crate) buffer_max_bytes: usize,
     pub(crate) retry_backoff: Duration,
     /// How long a partition may go unfetched before a stall is reported.
     pub(crate) stall_after: Duration,
@@ -63,6 +80,7 @@ impl PlannerConfig {
             max_partition_fetch_bytes: cfg.max_partition_fetch_bytes.max(1) as usize,
             fetch_max_bytes: cfg.fetch_max_bytes.max(1) as usize,
             fetch_max_wait: cfg.fetch_max_wait,
+            buffer_max_bytes: (cfg.queued_max_messages_kbytes as usize).saturating_mul(1024).max(1),
             retry_backoff: cfg.net.retry_backoff,
             stall_after: cfg.fetch_max_wait + cfg.net.reconnect_backoff_max + cfg.net.request_timeout,
             preferred_replica_ttl: cfg.net.metadata_max_age,
@@ -81,6 +99,8 @@ pub(crate) struct PlannedFetch {
     pub(crate) broker: i32,
     pub(crate) session: SessionRequest,
     pub(crate) max_wait: Duration,
+    /// The response's size limit: the room reserved for it in the prefetch budget.
+    pub(crate) max_bytes: usize,
 }
 
 /// What the driver must do besides sending Fetches.
@@ -98,11 +118,13 @@ impl Effects {
     }
 }
 
-/// One partition's part of a Fetch response, decoded by the driver (outside the state lock).
+/// One partition's part of a Fetch response, examined by the driver (outside the state lock).
 #[derive(Debug)]
 pub(crate) enum PartitionOutcome {
     Data {
-        records: Vec<ConsumerRecord>,
+        /// The partition's fetched bytes, decoded later as `poll` hands records out.
+        records: FetchRecords,
+        /// Where the data ends, from its batch headers (`FetchRecords::scan_end`).
         next_offset: i64,
         bytes: usize,
         high_watermark: i64,
@@ -132,8 +154,8 @@ pub(crate) enum Wait {
     RetryBackoff(Instant),
     /// No leader is known; metadata is being refreshed.
     LeaderUnknown,
-    /// Its buffered records fill `max.partition.fetch.bytes` (or the consumer's buffer is
-    /// full); fetched again as `poll` drains them.
+    /// Its buffered records fill `max.partition.fetch.bytes`, or the prefetch budget has no
+    /// room for a Fetch; fetched again as `poll` drains the buffer (it wakes the driver).
     BufferFull,
     Paused,
     /// Being revoked (see `ConsumerState::begin_revocation`).
@@ -173,6 +195,8 @@ impl Wait {
 #[derive(Debug)]
 struct InFlight {
     id: FetchId,
+    /// Room reserved in the prefetch budget for the answer (the request's `max_bytes`).
+    reserved: usize,
     /// tp → (fetch offset, seek epoch) when sent: the answer applies only if both still hold.
     asked: HashMap<TopicPartition, (i64, u64)>,
 }
@@ -211,11 +235,55 @@ pub(crate) struct FetchPlanner {
     tracks: HashMap<TopicPartition, Track>,
     next_id: FetchId,
     next_stall_check: Option<Instant>,
+    /// Which broker goes first when the budget's room is shared out (turns, so that no broker
+    /// always takes the last room).
+    turn: usize,
+    /// Highest fetched + decompressed + pooled + reserved bytes seen at a planning step.
+    peak_committed: usize,
 }
 
 impl FetchPlanner {
     pub(crate) fn new(cfg: PlannerConfig) -> Self {
-        FetchPlanner { cfg, brokers: BTreeMap::new(), tracks: HashMap::new(), next_id: 1, next_stall_check: None }
+        FetchPlanner {
+            cfg,
+            brokers: BTreeMap::new(),
+            tracks: HashMap::new(),
+            next_id: 1,
+            next_stall_check: None,
+            turn: 0,
+            peak_committed: 0,
+        }
+    }
+
+    /// The prefetch budget in bytes.
+    pub(crate) fn budget(&self) -> usize {
+        self.cfg.buffer_max_bytes
+    }
+
+    /// Room reserved for the Fetches in flight.
+    pub(crate) fn reserved(&self) -> usize {
+        self.brokers.values().filter_map(|b| b.in_flight.as_ref()).map(|f| f.reserved).sum()
+    }
+
+    /// The highest budget use (buffered + reserved) seen at a planning step.
+    pub(crate) fn peak_committed(&self) -> usize {
+        self.peak_committed
+    }
+
+    /// What is left of the budget for new Fetches.
+    pub(crate) fn room(&self, st: &ConsumerState) -> usize {
+        self.cfg.buffer_max_bytes.saturating_sub(st.memory.planned() + self.reserved())
+    }
+
+    /// The least room worth a Fetch: one partition's `max.partition.fetch.bytes`, or half the
+    /// budget when that is smaller. Asking for less would mostly return a first batch larger
+    /// than the ask (KIP-74), past the budget.
+    pub(crate) fn min_fetch(&self) -> usize {
+        self.cfg.max_partition_fetch_bytes.min(self.cfg.buffer_max_bytes / 2).max(1)
+    }
+
+    fn note_committed(&mut self, st: &ConsumerState) {
+        self.peak_committed = self.peak_committed.max(st.memory.held() + self.reserved());
     }
 
     /// The broker to read `tp` from now: the preferred read replica while it is valid and
@@ -268,7 +336,7 @@ impl FetchPlanner {
         if self.in_flight_to(tp, ps, node) {
             return Wait::InFlight(node);
         }
-        if ps.buffered_bytes >= self.cfg.max_partition_fetch_bytes || self.client_buffer_full(st) {
+        if ps.buffered_bytes >= self.cfg.max_partition_fetch_bytes || self.room(st) < self.min_fetch() {
             return Wait::BufferFull;
         }
         let broker = self.brokers.get(&node);
@@ -282,10 +350,6 @@ impl FetchPlanner {
             return Wait::BrokerBusy(node);
         }
         Wait::Ready(node)
-    }
-
-    fn client_buffer_full(&self, st: &ConsumerState) -> bool {
-        st.buffer.iter().map(|b| b.bytes).sum::<usize>() > 2 * self.cfg.fetch_max_bytes
     }
 
     /// The Fetches to send now (at most one per broker), and what else the driver must do.
@@ -307,12 +371,26 @@ impl FetchPlanner {
         // the buffer drains (poll wakes the driver).
         let mut held: HashSet<i32> = HashSet::new();
         let mut has_data: HashSet<i32> = HashSet::new();
+        // Brokers something is (or will be) fetched from: the budget is shared among them.
+        let mut active: HashSet<i32> = HashSet::new();
         let mut missing_leader = None;
         for (tp, ps) in &st.assignment {
             let wait = self.wait_reason(now, st, tp, ps, snap);
             self.note_idle(now, tp, wait);
             match wait {
+                Wait::InFlight(b) | Wait::BrokerBusy(b) | Wait::BrokerBackoff(b, _) => {
+                    active.insert(b);
+                }
+                Wait::BufferFull | Wait::RetryBackoff(_) => {
+                    if let Some(b) = self.target(now, tp, ps, snap) {
+                        active.insert(b);
+                    }
+                }
+                _ => {}
+            }
+            match wait {
                 Wait::Ready(node) => {
+                    active.insert(node);
                     let offset = ps.fetch_offset.expect("ready partitions have a fetch offset");
                     // An unknown high watermark (-1) may hide data: count it as data.
                     if ps.high_watermark < 0 || offset < ps.high_watermark {
@@ -332,11 +410,28 @@ impl FetchPlanner {
         if let Some(tp) = missing_leader {
             effects.refresh(format!("no leader known for {tp}"));
         }
+        // Each broker's share: half the budget over the brokers being fetched from, so that
+        // each can have one response being read and one in flight.
+        let share = (self.cfg.buffer_max_bytes / (2 * active.len().max(1))).max(self.min_fetch());
+        let mut room = self.room(st);
+        let mut order: Vec<(i32, BTreeMap<TopicPartition, PartitionRequest>)> = ready.into_iter().collect();
+        if !order.is_empty() {
+            let first = self.turn % order.len();
+            order.rotate_left(first);
+            self.turn = self.turn.wrapping_add(1);
+        }
         let mut out = Vec::new();
-        for (broker, want) in ready {
+        for (broker, want) in order {
             if held.contains(&broker) && !has_data.contains(&broker) {
                 continue;
             }
+            if room < self.min_fetch() {
+                // No room left this step: its partitions wait as BufferFull (room only shrinks
+                // within a step), and poll wakes the driver as it frees room.
+                continue;
+            }
+            let max_bytes = self.cfg.fetch_max_bytes.min(share).min(room);
+            room -= max_bytes;
             let b = self.brokers.entry(broker).or_default();
             // Partitions already in this broker's session and unchanged ride along implicitly;
             // `want` lists them all so the session can tell what to forget.
@@ -350,15 +445,16 @@ impl FetchPlanner {
                 .collect();
             let id = self.next_id;
             self.next_id += 1;
-            b.in_flight = Some(InFlight { id, asked });
+            b.in_flight = Some(InFlight { id, reserved: max_bytes, asked });
             let mut max_wait = self.cfg.fetch_max_wait;
             if let Some((coordinator, due)) = heartbeat {
                 if coordinator == broker {
                     max_wait = max_wait.min(due.saturating_duration_since(now));
                 }
             }
-            out.push(PlannedFetch { id, broker, session, max_wait });
+            out.push(PlannedFetch { id, broker, session, max_wait, max_bytes });
         }
+        self.note_committed(st);
         (out, effects)
     }
 
@@ -459,17 +555,9 @@ impl FetchPlanner {
                     if let Some(e) = error {
                         ps.error = Some(Arc::new(e));
                         effects.data_ready = true;
-                    }
-                    if !records.is_empty() || next_offset != fetch_offset {
-                        effects.data_ready |= !records.is_empty();
-                        ps.buffered_bytes += bytes;
-                        st.buffer.push_back(BufferedBatch {
-                            tp,
-                            seek_epoch,
-                            records: records.into(),
-                            bytes,
-                            next_offset,
-                        });
+                    } else if bytes > 0 || next_offset != fetch_offset {
+                        effects.data_ready |= bytes > 0;
+                        st.push_fetch(id, tp, seek_epoch, records, bytes, next_offset);
                     }
                 }
                 PartitionOutcome::Error(code) => {
@@ -509,6 +597,7 @@ impl FetchPlanner {
                 }
             }
         }
+        self.note_committed(st);
         effects
     }
 

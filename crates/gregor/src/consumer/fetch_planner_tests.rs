@@ -15,6 +15,7 @@ use super::types::TopicPartition;
 use crate::cluster::metadata::{BrokerInfo, PartitionInfo, Snapshot, TopicInfo};
 use crate::config::AutoOffsetReset;
 use crate::protocol_errors::KafkaCode;
+use crate::records::{Bytes, DecodeOptions, FetchRecords};
 
 const RETRY: Duration = Duration::from_millis(100);
 const STALL: Duration = Duration::from_millis(31_500);
@@ -24,6 +25,7 @@ fn config(reset: AutoOffsetReset) -> PlannerConfig {
         max_partition_fetch_bytes: 1 << 20,
         fetch_max_bytes: 50 << 20,
         fetch_max_wait: Duration::from_millis(500),
+        buffer_max_bytes: 32 << 20,
         retry_backoff: RETRY,
         stall_after: STALL,
         preferred_replica_ttl: Duration::from_secs(300),
@@ -70,9 +72,10 @@ fn assigned(n: i32, offset: i64, hw: i64) -> ConsumerState {
     st
 }
 
+/// Data for offsets `from..to` (10 bytes each, no records to decode).
 fn data(from: i64, to: i64, hw: i64) -> PartitionOutcome {
     PartitionOutcome::Data {
-        records: Vec::new(),
+        records: FetchRecords::new(Bytes::new(), from, &[], &DecodeOptions::default()),
         next_offset: to,
         bytes: (to - from) as usize * 10,
         high_watermark: hw,

@@ -1,8 +1,10 @@
 //! Fetching: the I/O driver of the fetch planner (`fetch_planner.rs`).
 //!
 //! One task per consumer. It asks the planner which Fetches to send (one in flight per broker,
-//! the planner decides which partitions and why the others wait), sends them, decodes each
-//! response outside any lock, and hands the decoded partitions back to the planner, which
+//! the planner decides which partitions and why the others wait, and how many bytes each may
+//! bring under the prefetch budget), sends them, examines each response outside any lock
+//! (where each partition's data ends, from its batch headers: records are decoded later, by
+//! `poll`, straight into what it returns), and hands the partitions back to the planner, which
 //! updates positions and the buffer `poll` reads. Position initialisation (committed offsets,
 //! resets) and metadata refreshes run beside the fetches, never in front of them.
 
@@ -16,7 +18,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
 use super::fetch_planner::{Effects, FetchId, PartitionOutcome, PlannedFetch};
-use super::types::{ConsumerRecord, TopicPartition};
+use super::types::TopicPartition;
 use super::Inner;
 use crate::config::IsolationLevel;
 use crate::error::{Error, ErrorKind, Result};
@@ -77,7 +79,9 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         let snapshot = inner.cluster.snapshot();
         let heartbeat = super::group::heartbeat_for_fetch(&inner);
         let (plans, effects, planner_wake, needed) = {
-            let st = inner.lock_state();
+            let mut st = inner.lock_state();
+            // Data of a partition sought elsewhere (or no longer assigned) frees its room now.
+            st.release_stale();
             let mut planner = inner.lock_planner();
             planner.retain(&st);
             if planner.stall_check_due(now) {
@@ -167,10 +171,11 @@ fn build_request(
     for (tp, id) in &sreq.forgotten {
         forgotten.entry(tp.topic.clone()).or_insert_with(|| (*id, Vec::new())).1.push(tp.partition);
     }
+    // The response may bring at most the room the planner reserved for it in the budget.
     let (max_wait, min_bytes, max_bytes) = (
         plan.max_wait.as_millis().min(i32::MAX as u128) as i32,
-        cfg.fetch_min_bytes as i32,
-        cfg.fetch_max_bytes as i32,
+        (cfg.fetch_min_bytes as usize).min(plan.max_bytes) as i32,
+        i32::try_from(plan.max_bytes).unwrap_or(i32::MAX),
     );
     let isolation = cfg.isolation_level.wire_value();
     let rack = cfg.client_rack.clone().unwrap_or_default();
@@ -302,44 +307,23 @@ fn decode_partition(
         .iter()
         .map(|a| AbortedTransaction { producer_id: a.producer_id.0, first_offset: a.first_offset })
         .collect();
-    let mut it = FetchRecords::new(data, fetch_offset, &aborted, opts);
-    let mut out = Vec::new();
-    let mut error = None;
-    for r in &mut it {
-        match r {
-            Ok(r) => out.push(ConsumerRecord {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                offset: r.offset,
-                timestamp: r.timestamp,
-                timestamp_type: r.timestamp_type,
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                leader_epoch: r.leader_epoch,
-            }),
-            Err(e) => {
-                error = Some(
-                    Error::new(ErrorKind::CorruptRecord, format!("cannot read records of {tp}: {e}")),
-                );
-                break;
-            }
-        }
-    }
-    if let FetchTail::FirstBatchTooLarge { batch_size, .. } = it.tail() {
-        error.get_or_insert_with(|| {
-            Error::new(
-                ErrorKind::CorruptRecord,
-                format!(
-                    "a record batch of {tp} at offset {fetch_offset} ({} bytes) is larger than max.partition.fetch.bytes",
-                    batch_size.map_or("?".into(), |b| b.to_string())
-                ),
-            )
-        });
-    }
+    // Only the batch headers are read here; records are decoded (CRC, decompression) as poll
+    // hands them out, into the Vec it returns.
+    let records = FetchRecords::new(data, fetch_offset, &aborted, opts);
+    let (next_offset, tail) = records.scan_end();
+    let error = match tail {
+        FetchTail::FirstBatchTooLarge { batch_size, .. } => Some(Error::new(
+            ErrorKind::CorruptRecord,
+            format!(
+                "a record batch of {tp} at offset {fetch_offset} ({} bytes) is larger than max.partition.fetch.bytes",
+                batch_size.map_or("?".into(), |b| b.to_string())
+            ),
+        )),
+        _ => None,
+    };
     PartitionOutcome::Data {
-        records: out,
-        next_offset: it.next_offset(),
+        records,
+        next_offset,
         bytes,
         high_watermark: p.high_watermark,
         last_stable_offset: p.last_stable_offset,

@@ -5,11 +5,13 @@
 //! and, with a subscription, the group membership loop — and opens sockets as requests need
 //! them.
 
-pub(crate) mod assignor;
+pub mod assignor;
 mod commit_api;
 mod fetch_planner;
 #[cfg(test)]
 mod fetch_planner_tests;
+#[cfg(test)]
+mod budget_tests;
 mod fetch_session;
 mod fetcher;
 mod group;
@@ -41,8 +43,8 @@ use state::{ConsumerState, ResetTo, Subscription};
 
 pub use group_metadata::ConsumerGroupMetadata;
 pub use types::{
-    ConsumerRecord, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState, TimestampType,
-    TopicPartition,
+    ConsumerRecord, FetchBufferStats, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState,
+    TimestampType, TopicPartition,
 };
 pub use commit_api::CommitHandle;
 pub use wakeup::WakeupHandle;
@@ -779,6 +781,26 @@ impl Consumer {
                 since_last_fetch: planner.since_progress(now, tp),
             })
             .collect()
+    }
+
+    /// The prefetch budget (`queued.max.messages.kbytes`) and what uses it now, with the
+    /// highest use seen: the consumer's own accounting of fetched bytes not yet handed out.
+    pub fn fetch_buffer(&self) -> FetchBufferStats {
+        let st = self.inner.lock_state();
+        let planner = self.inner.lock_planner();
+        let m = st.memory();
+        let (reused, allocated) = m.pool.stats();
+        FetchBufferStats {
+            budget_bytes: planner.budget(),
+            fetched_bytes: m.fetched,
+            decompressed_bytes: m.decompressed,
+            pooled_bytes: m.pool.bytes(),
+            reserved_bytes: planner.reserved(),
+            peak_bytes: m.peak,
+            peak_committed_bytes: planner.peak_committed().max(m.peak),
+            buffers_reused: reused,
+            buffers_allocated: allocated,
+        }
     }
 
     /// The high watermark last seen for a partition (from fetch responses), or -1.

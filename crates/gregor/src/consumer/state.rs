@@ -1,14 +1,23 @@
 //! What the consumer knows about its partitions: assignment, positions, pauses and the records
-//! fetched but not yet handed out (Java's `SubscriptionState` plus the fetch buffer).
+//! fetched but not yet handed out (Java's `SubscriptionState` plus the fetch buffer), with the
+//! accounting of the prefetch budget (`queued.max.messages.kbytes`, see [`Memory`]).
+//!
+//! Fetched data is buffered as it arrived, one [`BufferedFetch`] per partition and response,
+//! and decoded only when `poll` hands its records out ([`ConsumerState::drain_records`]): each
+//! record is built once, straight into the `Vec` that `poll` returns, with key and value as
+//! views of the fetched (or decompressed) bytes. Nothing is decoded ahead into an intermediate
+//! list, so what the consumer holds is the fetched bytes themselves plus at most one
+//! decompressed batch per partition being read.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use regex::Regex;
 use tokio::time::Instant;
 
 use super::types::{ConsumerRecord, OffsetAndMetadata, TopicPartition};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::records::{BufferPool, FetchRecords};
 
 /// How partitions are chosen.
 #[derive(Debug, Clone, Default)]
@@ -109,17 +118,91 @@ impl PartitionState {
     }
 }
 
-/// Records of one partition from one fetch, waiting for `poll`.
+/// One partition's data from one Fetch response, waiting for `poll` (decoded as it is handed
+/// out).
 #[derive(Debug)]
-pub(crate) struct BufferedBatch {
+pub(crate) struct BufferedFetch {
     pub(crate) tp: TopicPartition,
     pub(crate) seek_epoch: u64,
-    pub(crate) records: VecDeque<ConsumerRecord>,
-    /// Bytes of the fetched data this batch still accounts for; released as its records are
-    /// handed out, so the partition is fetched again (prefetch) while the rest is consumed.
+    pub(crate) records: FetchRecords,
+    /// The Fetch whose response holds these bytes: the response's memory is freed only once
+    /// every partition's part of it is read.
+    pub(crate) frame: u64,
+    /// Fetched bytes of this partition not yet read (counted in the partition's
+    /// `buffered_bytes`, released as `poll` reads on, so the partition is fetched again while
+    /// the rest is consumed).
     pub(crate) bytes: usize,
-    /// The fetch position after this batch (may skip past control records and compacted gaps).
+    /// Decompressed bytes of the batch being read, as last counted in [`Memory`].
+    pub(crate) decompressed: usize,
+    /// The fetch position after this data (may skip past control records and compacted gaps).
     pub(crate) next_offset: i64,
+}
+
+/// What the fetched data not yet handed out costs in memory: the accounting of the prefetch
+/// budget, which the fetch planner keeps [`Memory::planned`] plus its Fetches in flight under.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    /// Fetch id → (bytes, parts still buffered).
+    frames: HashMap<u64, (usize, usize)>,
+    /// Fetched bytes held: every response with a part still buffered counts whole.
+    pub(crate) fetched: usize,
+    /// Decompressed buffers of the batches being read.
+    pub(crate) decompressed: usize,
+    /// Decompression buffers kept for reuse.
+    pub(crate) pool: BufferPool,
+    /// Highest `held()` seen.
+    pub(crate) peak: usize,
+    /// A decaying estimate of one decompressed batch: the room planning leaves for the
+    /// decompression that `poll` does.
+    batch_peak: usize,
+}
+
+impl Memory {
+    /// Bytes held now: fetched, decompressed and pooled.
+    pub(crate) fn held(&self) -> usize {
+        self.fetched + self.decompressed + self.pool.bytes()
+    }
+
+    /// What planning counts as used: fetched bytes, and room for the batches `poll` will
+    /// decompress (the one being read plus the pool's two), or what they hold now if more.
+    pub(crate) fn planned(&self) -> usize {
+        self.fetched + (self.decompressed + self.pool.bytes()).max(3 * self.batch_peak)
+    }
+
+    fn note_peak(&mut self) {
+        self.peak = self.peak.max(self.held());
+    }
+
+    fn add_part(&mut self, frame: u64, bytes: usize) {
+        let f = self.frames.entry(frame).or_insert((0, 0));
+        f.0 += bytes;
+        f.1 += 1;
+        self.fetched += bytes;
+        self.note_peak();
+    }
+
+    fn release_part(&mut self, frame: u64, decompressed: usize) {
+        self.decompressed = self.decompressed.saturating_sub(decompressed);
+        if let Some(f) = self.frames.get_mut(&frame) {
+            f.1 -= 1;
+            if f.1 == 0 {
+                self.fetched = self.fetched.saturating_sub(f.0);
+                self.frames.remove(&frame);
+                // Let the estimate fade when batches shrink (or data stopped being compressed).
+                self.batch_peak -= self.batch_peak / 16;
+            }
+        }
+    }
+
+    fn set_decompressed(&mut self, old: usize, new: usize) {
+        if new != old {
+            self.decompressed = self.decompressed.saturating_sub(old) + new;
+            if new > 0 {
+                self.batch_peak = self.batch_peak.max(new);
+            }
+            self.note_peak();
+        }
+    }
 }
 
 /// The consumer's shared state.
@@ -127,7 +210,9 @@ pub(crate) struct BufferedBatch {
 pub(crate) struct ConsumerState {
     pub(crate) subscription: Subscription,
     pub(crate) assignment: BTreeMap<TopicPartition, PartitionState>,
-    pub(crate) buffer: VecDeque<BufferedBatch>,
+    pub(crate) buffer: VecDeque<BufferedFetch>,
+    /// The prefetch budget's accounting.
+    pub(crate) memory: Memory,
     /// Errors not tied to a partition (group fencing, fatal config), surfaced by `poll`.
     pub(crate) fatal: Option<Arc<Error>>,
     pub(crate) last_poll: Option<Instant>,
@@ -145,8 +230,7 @@ impl ConsumerState {
         for tp in new {
             self.assignment.entry(tp).or_insert_with(PartitionState::new);
         }
-        let assignment = &self.assignment;
-        self.buffer.retain(|b| assignment.contains_key(&b.tp));
+        self.release_stale();
     }
 
     pub(crate) fn add_partitions(&mut self, parts: impl IntoIterator<Item = TopicPartition>) {
@@ -159,8 +243,45 @@ impl ConsumerState {
         for tp in parts {
             self.assignment.remove(tp);
         }
-        let assignment = &self.assignment;
-        self.buffer.retain(|b| assignment.contains_key(&b.tp));
+        self.release_stale();
+    }
+
+    /// Buffers one partition's data from the response to Fetch `frame`.
+    pub(crate) fn push_fetch(&mut self, frame: u64, tp: TopicPartition, seek_epoch: u64, records: FetchRecords, bytes: usize, next_offset: i64) {
+        if let Some(ps) = self.assignment.get_mut(&tp) {
+            ps.buffered_bytes += bytes;
+        }
+        self.memory.add_part(frame, bytes);
+        self.buffer.push_back(BufferedFetch { tp, seek_epoch, records, frame, bytes, decompressed: 0, next_offset });
+    }
+
+    /// Frees a buffered part that will not be read (or has been read to its end).
+    fn release(memory: &mut Memory, ps: Option<&mut PartitionState>, b: BufferedFetch) {
+        if let Some(ps) = ps {
+            if ps.seek_epoch == b.seek_epoch {
+                ps.buffered_bytes = ps.buffered_bytes.saturating_sub(b.bytes);
+            }
+        }
+        let BufferedFetch { records, frame, decompressed, .. } = b;
+        drop(records);
+        memory.release_part(frame, decompressed);
+    }
+
+    /// Drops buffered data of partitions no longer assigned or sought elsewhere since (it
+    /// would be skipped by `poll` anyway), so its memory goes back to the budget at once.
+    pub(crate) fn release_stale(&mut self) {
+        let ConsumerState { buffer, assignment, memory, .. } = self;
+        if buffer.iter().all(|b| assignment.get(&b.tp).is_some_and(|s| s.seek_epoch == b.seek_epoch)) {
+            return;
+        }
+        let mut keep = VecDeque::with_capacity(buffer.len());
+        for b in buffer.drain(..) {
+            match assignment.get_mut(&b.tp) {
+                Some(s) if s.seek_epoch == b.seek_epoch => keep.push_back(b),
+                ps => Self::release(memory, ps, b),
+            }
+        }
+        *buffer = keep;
     }
 
     /// Starts revoking `parts`: from now on no record of theirs is fetched or handed out, and
@@ -236,47 +357,109 @@ impl ConsumerState {
         (end >= 0).then_some(end - position)
     }
 
-    /// Takes up to `max` records from the buffer, advancing positions.
+    /// Takes up to `max` records from the buffer, advancing positions. Records are decoded
+    /// here, each built once into the returned `Vec`. A partition whose data turns out corrupt
+    /// keeps the records before the fault (returned now) and gets the error (returned by the
+    /// next `poll`); its position stays at the fault and what was fetched past it is dropped.
     pub(crate) fn drain_records(&mut self, max: usize) -> Vec<ConsumerRecord> {
         let mut out = Vec::with_capacity(max.min(4096));
+        let ConsumerState { buffer, assignment, memory, .. } = self;
         while out.len() < max {
-            let Some(front) = self.buffer.front_mut() else { break };
-            let valid = match self.assignment.get(&front.tp) {
+            let Some(front) = buffer.front_mut() else { break };
+            let valid = match assignment.get(&front.tp) {
                 Some(s) => s.seek_epoch == front.seek_epoch && s.deliverable(),
                 None => false,
             };
             if !valid {
                 // Paused partitions keep their buffered records for later; stale ones go.
-                let stale = self.assignment.get(&front.tp).map_or(true, |s| s.seek_epoch != front.seek_epoch);
-                let b = self.buffer.pop_front().expect("front exists");
-                if !stale {
-                    self.buffer.push_back(b);
-                    if self.buffer.iter().all(|b| self.assignment.get(&b.tp).map_or(false, |s| !s.deliverable())) {
+                let stale = assignment.get(&front.tp).map_or(true, |s| s.seek_epoch != front.seek_epoch);
+                let b = buffer.pop_front().expect("front exists");
+                if stale {
+                    Self::release(memory, assignment.get_mut(&b.tp), b);
+                } else {
+                    buffer.push_back(b);
+                    if buffer.iter().all(|b| assignment.get(&b.tp).map_or(false, |s| !s.deliverable())) {
                         break;
                     }
                 }
                 continue;
             }
-            let take = (max - out.len()).min(front.records.len());
-            let st = self.assignment.get_mut(&front.tp).expect("checked");
-            let released = if take == front.records.len() { front.bytes } else { front.bytes / front.records.len() * take };
-            front.bytes -= released;
-            st.buffered_bytes = st.buffered_bytes.saturating_sub(released);
-            out.extend(front.records.drain(..take));
-            if let Some(last) = out.last() {
+            let st = assignment.get_mut(&front.tp).expect("checked");
+            let start = out.len();
+            let mut failed = None;
+            let mut finished = false;
+            while out.len() < max {
+                match front.records.next_pooled(&mut memory.pool) {
+                    Some(Ok(r)) => out.push(ConsumerRecord {
+                        topic: front.tp.topic.clone(),
+                        partition: front.tp.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        timestamp_type: r.timestamp_type,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                        leader_epoch: r.leader_epoch,
+                    }),
+                    Some(Err(e)) => {
+                        failed = Some(e);
+                        break;
+                    }
+                    None => {
+                        finished = true;
+                        break;
+                    }
+                }
+            }
+            if let Some(last) = out[start..].last() {
                 st.position = Some(last.offset + 1);
                 if last.leader_epoch.is_some() {
                     st.leader_epoch = last.leader_epoch;
                 }
             }
-            if front.records.is_empty() {
-                // The batch may end past its last record (control records, compaction).
-                let b = self.buffer.pop_front().expect("front exists");
+            // Account for what was read: raw bytes passed, the decompressed batch now held.
+            let remaining = front.records.remaining_bytes();
+            st.buffered_bytes = st.buffered_bytes.saturating_sub(front.bytes.saturating_sub(remaining));
+            front.bytes = remaining;
+            let decompressed = front.records.decompressed_bytes();
+            memory.set_decompressed(front.decompressed, decompressed);
+            front.decompressed = decompressed;
+            if let Some(e) = failed {
+                // Java keeps the position at the corrupt record and fails every poll there
+                // (until the application seeks past it); what was prefetched beyond goes.
+                let b = buffer.pop_front().expect("front exists");
+                let at = b.records.next_offset();
+                let error = Error::new(ErrorKind::CorruptRecord, format!("cannot read records of {}: {e}", b.tp));
+                st.position = Some(at);
+                st.fetch_offset = Some(at);
+                st.seek_epoch += 1;
+                st.error = Some(Arc::new(error));
+                st.buffered_bytes = 0;
+                Self::release(memory, None, b);
+                let mut keep = VecDeque::with_capacity(buffer.len());
+                for b in buffer.drain(..) {
+                    if assignment.get(&b.tp).is_some_and(|s| s.seek_epoch == b.seek_epoch) {
+                        keep.push_back(b);
+                    } else {
+                        Self::release(memory, None, b);
+                    }
+                }
+                *buffer = keep;
+                continue;
+            }
+            if finished {
+                // The data may end past its last record (control records, compaction).
+                let b = buffer.pop_front().expect("front exists");
                 st.position = Some(st.position.map_or(b.next_offset, |p| p.max(b.next_offset)));
-                st.buffered_bytes = st.buffered_bytes.saturating_sub(b.bytes);
+                Self::release(memory, Some(st), b);
             }
         }
         out
+    }
+
+    /// Where the prefetch budget stands (see [`Memory`]).
+    pub(crate) fn memory(&self) -> &Memory {
+        &self.memory
     }
 }
 

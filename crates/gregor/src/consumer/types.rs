@@ -179,3 +179,32 @@ pub struct PartitionFetchState {
     /// Time since it was last fetched (or had nothing to fetch).
     pub since_last_fetch: Option<std::time::Duration>,
 }
+
+/// The prefetch budget (`queued.max.messages.kbytes`) and what uses it, from the consumer's
+/// own accounting (see [`Consumer::fetch_buffer`]).
+///
+/// [`Consumer::fetch_buffer`]: crate::Consumer::fetch_buffer
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FetchBufferStats {
+    /// The budget in bytes.
+    pub budget_bytes: usize,
+    /// Bytes of Fetch responses held: each response whose data `poll` has not finished
+    /// handing out counts whole (its memory is one allocation).
+    pub fetched_bytes: usize,
+    /// Decompressed buffers of the batches being handed out.
+    pub decompressed_bytes: usize,
+    /// Decompression buffers kept for reuse.
+    pub pooled_bytes: usize,
+    /// Room reserved for the Fetches in flight (what their responses may bring).
+    pub reserved_bytes: usize,
+    /// The highest `fetched + decompressed + pooled` seen so far.
+    pub peak_bytes: usize,
+    /// The highest `fetched + decompressed + pooled + reserved` seen when fetches were planned
+    /// or answered: what the budget bounds.
+    pub peak_committed_bytes: usize,
+    /// Decompression buffers reused / newly allocated so far.
+    pub buffers_reused: u64,
+    /// See `buffers_reused`.
+    pub buffers_allocated: u64,
+}

@@ -18,6 +18,7 @@
 
 use bytes::Bytes;
 
+use super::pool::BufferPool;
 use super::wire::{i16_at, i32_at, i64_at, u32_at, varint, varlong};
 use super::{Compression, Header, Record, RecordsError, TimestampType};
 
@@ -92,12 +93,16 @@ impl V2Header {
     }
 }
 
-/// Iterator over the records of one v2 batch. `data` holds only the records section
-/// (decompressed if the batch was compressed).
+/// Iterator over the records of one v2 batch. The records are `data[pos..end]`: the batch
+/// itself past its header (uncompressed), or a decompressed buffer, which may be longer than the
+/// records (reused scratch, see [`BufferPool`]).
 #[derive(Debug)]
 pub(super) struct V2Records {
     data: Bytes,
     pos: usize,
+    end: usize,
+    /// `data` is a decompressed buffer of this batch's own (given back to the pool at the end).
+    owned: bool,
     remaining: i32,
     base_offset: i64,
     base_timestamp: i64,
@@ -109,12 +114,15 @@ pub(super) struct V2Records {
 
 impl V2Records {
     /// Prepares iteration over `batch` (the whole batch, header included): verifies the CRC if
-    /// asked and decompresses the records section into one buffer, capped at `cap` bytes.
+    /// asked and decompresses the records section into one buffer from `pool`, capped at `cap`
+    /// bytes. The CRC is computed right before the batch's records are read, so the batch is
+    /// read from memory once and parsed from cache.
     pub(super) fn new(
         batch: &Bytes,
         h: &V2Header,
         check_crc: bool,
         cap: usize,
+        pool: &mut BufferPool,
     ) -> Result<V2Records, RecordsError> {
         if check_crc {
             let actual = crc32c::crc32c(batch.get(V2_CRC_START..).unwrap_or_default());
@@ -125,15 +133,24 @@ impl V2Records {
         let id = h.compression_id();
         let compression = Compression::from_id(id)
             .ok_or(RecordsError::UnsupportedCompression { offset: h.base_offset, id })?;
-        let data = if compression == Compression::None {
-            batch.slice(V2_HEADER.min(batch.len())..)
+        let (data, pos, end, owned) = if compression == Compression::None {
+            (batch.clone(), V2_HEADER.min(batch.len()), batch.len(), false)
         } else {
             let input = batch.get(V2_HEADER..).unwrap_or_default();
-            Bytes::from(super::compression::decompress(compression, input, cap, 2, h.base_offset)?)
+            let mut buf = pool.take();
+            match super::compression::decompress_into(compression, input, cap, 2, h.base_offset, &mut buf) {
+                Ok(n) => (Bytes::from(buf), 0, n, true),
+                Err(e) => {
+                    pool.give(Bytes::from(buf));
+                    return Err(e);
+                }
+            }
         };
         Ok(V2Records {
             data,
-            pos: 0,
+            pos,
+            end,
+            owned,
             remaining: h.count,
             base_offset: h.base_offset,
             base_timestamp: h.base_timestamp,
@@ -141,6 +158,23 @@ impl V2Records {
             // Java's `maybeLeaderEpoch`: -1 (`NO_PARTITION_LEADER_EPOCH`) means unknown.
             leader_epoch: (h.leader_epoch != -1).then_some(h.leader_epoch),
         })
+    }
+
+    /// Bytes of this batch's own decompressed buffer (0 for an uncompressed batch, whose
+    /// records point into the fetched bytes).
+    pub(super) fn decompressed_len(&self) -> usize {
+        if self.owned {
+            self.data.len()
+        } else {
+            0
+        }
+    }
+
+    /// Ends iteration, giving a decompressed buffer back to `pool`.
+    pub(super) fn retire(self, pool: &mut BufferPool) {
+        if self.owned {
+            pool.give(self.data);
+        }
     }
 
     fn corrupt(&self, reason: &'static str) -> RecordsError {
@@ -152,8 +186,8 @@ impl V2Records {
     #[inline]
     pub(super) fn next_record(&mut self) -> Option<Result<Record, RecordsError>> {
         if self.remaining <= 0 {
-            if self.pos != self.data.len() {
-                self.pos = self.data.len();
+            if self.pos != self.end {
+                self.pos = self.end;
                 return Some(Err(self.corrupt("bytes remain after the declared record count")));
             }
             return None;
@@ -163,7 +197,7 @@ impl V2Records {
             Some(r) => Some(Ok(r)),
             None => {
                 self.remaining = 0;
-                self.pos = self.data.len();
+                self.pos = self.end;
                 Some(Err(self.corrupt("malformed or truncated record")))
             }
         }
@@ -172,7 +206,7 @@ impl V2Records {
     /// Parses the record at `pos`; `None` on any malformation.
     #[inline(always)]
     fn parse_record(&mut self) -> Option<Record> {
-        let buf: &[u8] = &self.data;
+        let buf: &[u8] = &self.data[..self.end];
         let mut p = self.pos;
         let len = varint(buf, &mut p)?;
         if len < 0 {

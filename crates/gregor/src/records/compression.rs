@@ -28,23 +28,50 @@ pub(super) fn decompress(
     magic: i8,
     offset: i64,
 ) -> Result<Vec<u8>, RecordsError> {
+    let mut out = Vec::new();
+    let n = decompress_into(compression, input, cap, magic, offset, &mut out)?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Decompresses `input` into `out[..n]` and returns `n` (at most `cap`).
+///
+/// `out` is scratch that may be reused from an earlier batch: its current length counts as
+/// initialised room that is overwritten, never zeroed again, and it may stay longer than `n`.
+/// Reusing one buffer this way saves an allocation, the kernel's page faults on fresh memory and
+/// (for the codecs that write into a slice) the zero-filling of every batch.
+pub(super) fn decompress_into(
+    compression: Compression,
+    input: &[u8],
+    cap: usize,
+    magic: i8,
+    offset: i64,
+    out: &mut Vec<u8>,
+) -> Result<usize, RecordsError> {
     let err = |reason: String| RecordsError::Decompression { offset, compression, reason };
     let too_large = RecordsError::DecompressedTooLarge { offset, limit: cap };
     // Start with a guess that fits most batches without regrowth, bounded by the cap.
     let hint = input.len().saturating_mul(4).clamp(1024, cap.max(1));
     match compression {
-        Compression::None => Ok(input.to_vec()),
+        Compression::None => {
+            if input.len() > cap {
+                return Err(too_large);
+            }
+            out.clear();
+            out.extend_from_slice(input);
+            Ok(input.len())
+        }
         Compression::Gzip => {
             // Multi-member: Java's GZIPInputStream also reads concatenated gzip members.
-            read_capped(flate2::read::MultiGzDecoder::new(input), cap, hint, offset, compression)
+            read_capped_into(flate2::read::MultiGzDecoder::new(input), cap, hint, offset, compression, out)
         }
-        Compression::Snappy => snappy_decompress(input, cap).map_err(|e| match e {
+        Compression::Snappy => snappy_decompress(input, cap, out).map_err(|e| match e {
             SnappyError::TooLarge => too_large,
             SnappyError::Bad(m) => err(m),
         }),
-        Compression::Lz4 => super::lz4::decompress(input, cap, magic, offset),
+        Compression::Lz4 => super::lz4::decompress_into(input, cap, magic, offset, out),
         #[cfg(feature = "zstd")]
-        Compression::Zstd => zstd_decompress(input, cap, hint).map_err(|e| match e {
+        Compression::Zstd => zstd_decompress(input, cap, hint, out).map_err(|e| match e {
             None => too_large,
             Some(m) => err(m.into()),
         }),
@@ -60,24 +87,47 @@ pub(super) fn decompress(
 #[cfg(not(feature = "zstd"))]
 pub(crate) const NO_ZSTD: &str = "this build of gregor has no zstd codec: enable its `zstd` cargo feature";
 
-/// Reads `r` to the end into a new buffer, failing as soon as it would exceed `cap`.
-pub(super) fn read_capped<R: Read>(
-    r: R,
+/// Grows `out` (zero-filling only the new part) so that it holds at least `want` bytes, never
+/// past `limit`.
+fn grow(out: &mut Vec<u8>, want: usize, limit: usize) {
+    if out.len() < want {
+        out.resize(want.min(limit), 0);
+    }
+}
+
+/// Reads `r` to the end into `out[..n]` (scratch, see [`decompress_into`]), failing as soon as
+/// it would exceed `cap`.
+pub(super) fn read_capped_into<R: Read>(
+    mut r: R,
     cap: usize,
     hint: usize,
     offset: i64,
     compression: Compression,
-) -> Result<Vec<u8>, RecordsError> {
-    let mut out = Vec::with_capacity(hint.min(cap));
-    // `take(cap + 1)` makes one byte too many observable without letting the reader produce more.
-    let limit = (cap as u64).saturating_add(1);
-    r.take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| RecordsError::Decompression { offset, compression, reason: e.to_string() })?;
-    if out.len() > cap {
+    out: &mut Vec<u8>,
+) -> Result<usize, RecordsError> {
+    // One byte past the cap makes "too large" observable without letting the reader produce more.
+    let limit = cap.saturating_add(1);
+    grow(out, hint.min(limit).max(1), limit);
+    let mut filled = 0;
+    loop {
+        if filled == out.len() {
+            if out.len() >= limit {
+                return Err(RecordsError::DecompressedTooLarge { offset, limit: cap });
+            }
+            let want = out.len().saturating_mul(2).max(4096);
+            grow(out, want, limit);
+        }
+        match r.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(RecordsError::Decompression { offset, compression, reason: e.to_string() }),
+        }
+    }
+    if filled > cap {
         return Err(RecordsError::DecompressedTooLarge { offset, limit: cap });
     }
-    Ok(out)
+    Ok(filled)
 }
 
 enum SnappyError {
@@ -88,19 +138,17 @@ enum SnappyError {
 /// Kafka's snappy payloads come in two shapes: snappy-java's stream framing (Java producers:
 /// a 16-byte header, then blocks of `[u32 BE length][raw snappy]`), and a single raw snappy block
 /// (librdkafka and others; snappy-java's `SnappyInputStream` falls back to it when the header is
-/// absent). Accept both.
-fn snappy_decompress(input: &[u8], cap: usize) -> Result<Vec<u8>, SnappyError> {
+/// absent). Accept both. Writes into `out[..n]` (scratch, see [`decompress_into`]).
+fn snappy_decompress(input: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<usize, SnappyError> {
     let mut dec = snap::raw::Decoder::new();
     if !input.starts_with(XERIAL_MAGIC) {
-        let mut out = Vec::new();
-        snappy_block(&mut dec, input, &mut out, cap)?;
-        return Ok(out);
+        return snappy_block(&mut dec, input, out, 0, cap);
     }
     if input.len() < XERIAL_HEADER.len() {
         return Err(SnappyError::Bad("truncated snappy-java header".into()));
     }
     let mut pos = XERIAL_HEADER.len();
-    let mut out = Vec::new();
+    let mut filled = 0;
     while pos < input.len() {
         let len = super::wire::u32_at(input, pos)
             .ok_or_else(|| SnappyError::Bad("truncated snappy-java block length".into()))?
@@ -110,33 +158,32 @@ fn snappy_decompress(input: &[u8], cap: usize) -> Result<Vec<u8>, SnappyError> {
             .get(pos..pos.saturating_add(len))
             .ok_or_else(|| SnappyError::Bad("snappy-java block longer than its input".into()))?;
         pos += len;
-        snappy_block(&mut dec, block, &mut out, cap)?;
+        filled = snappy_block(&mut dec, block, out, filled, cap)?;
     }
-    Ok(out)
+    Ok(filled)
 }
 
-/// Appends one raw snappy block to `out`, checking the claimed length against the cap and against
-/// snappy's maximum expansion before allocating.
+/// Writes one raw snappy block at `out[start..]`, checking the claimed length against the cap and
+/// against snappy's maximum expansion before growing; returns the new filled length.
 fn snappy_block(
     dec: &mut snap::raw::Decoder,
     block: &[u8],
     out: &mut Vec<u8>,
+    start: usize,
     cap: usize,
-) -> Result<(), SnappyError> {
+) -> Result<usize, SnappyError> {
     let n = snap::raw::decompress_len(block).map_err(|e| SnappyError::Bad(e.to_string()))?;
     if n > block.len().saturating_mul(SNAPPY_MAX_RATIO).saturating_add(64) {
         return Err(SnappyError::Bad("snappy block claims an impossible length".into()));
     }
-    let start = out.len();
     if start.saturating_add(n) > cap {
         return Err(SnappyError::TooLarge);
     }
-    out.resize(start + n, 0);
+    grow(out, start + n, usize::MAX);
     let written = dec
-        .decompress(block, &mut out[start..])
+        .decompress(block, &mut out[start..start + n])
         .map_err(|e| SnappyError::Bad(e.to_string()))?;
-    out.truncate(start + written);
-    Ok(())
+    Ok(start + written)
 }
 
 /// Returns a copy of an LZ4 frame whose header checksum byte is recomputed over the frame
@@ -171,10 +218,11 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// Streams zstd frames (possibly several, concatenated) into one buffer of at most `cap` bytes.
-/// `Err(None)` means the cap was exceeded, `Err(Some(msg))` that the input is bad.
+/// Streams zstd frames (possibly several, concatenated) into `out[..n]` (scratch, see
+/// [`decompress_into`]), at most `cap` bytes. `Err(None)` means the cap was exceeded,
+/// `Err(Some(msg))` that the input is bad.
 #[cfg(feature = "zstd")]
-fn zstd_decompress(input: &[u8], cap: usize, hint: usize) -> Result<Vec<u8>, Option<&'static str>> {
+fn zstd_decompress(input: &[u8], cap: usize, hint: usize, out: &mut Vec<u8>) -> Result<usize, Option<&'static str>> {
     use zstd::zstd_safe::{get_error_name, get_frame_content_size, DCtx, InBuffer, OutBuffer, ResetDirective};
     ZSTD_DCTX.with(|cell| {
         let mut slot = cell.try_borrow_mut().map_err(|_| Some("zstd context busy"))?;
@@ -189,31 +237,36 @@ fn zstd_decompress(input: &[u8], cap: usize, hint: usize) -> Result<Vec<u8>, Opt
             Ok(Some(n)) if n <= cap as u64 => n as usize,
             _ => hint,
         };
-        let mut out: Vec<u8> = Vec::with_capacity(first.max(1));
+        // One byte past the cap makes "too large" observable.
+        let limit = cap.saturating_add(1);
+        grow(out, first.max(1), limit);
+        let mut filled = 0;
         let mut inb = InBuffer::around(input);
         loop {
-            if out.len() == out.capacity() {
-                let room = out.capacity().max(4096).min(cap.saturating_add(1) - out.len());
-                if room == 0 {
+            if filled == out.len() {
+                if out.len() >= limit {
                     return Err(None);
                 }
-                out.reserve_exact(room);
+                let want = out.len().saturating_add(out.len().max(4096));
+                grow(out, want, limit);
             }
-            let (in_before, out_before) = (inb.pos, out.len());
-            let pos = out.len();
-            let r = dctx
-                .decompress_stream(&mut OutBuffer::around_pos(&mut out, pos), &mut inb)
-                .map_err(|c| Some(get_error_name(c)))?;
-            if out.len() > cap {
+            let (in_before, out_before) = (inb.pos, filled);
+            let r = {
+                let mut ob = OutBuffer::around_pos(&mut out[..], filled);
+                let r = dctx.decompress_stream(&mut ob, &mut inb).map_err(|c| Some(get_error_name(c)));
+                filled = ob.pos();
+                r?
+            };
+            if filled > cap {
                 return Err(None);
             }
             let input_done = inb.pos == input.len();
             if r == 0 && input_done {
-                return Ok(out);
+                return Ok(filled);
             }
             // zstd always progresses when it has input and room; no progress means the input
             // ended inside a frame (and guarantees this loop ends).
-            if out.len() < out.capacity() && inb.pos == in_before && out.len() == out_before {
+            if filled < out.len() && inb.pos == in_before && filled == out_before {
                 return Err(Some("truncated zstd frame"));
             }
         }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::batch::{is_abort_marker, V2Header, V2Records, NO_PRODUCER_ID};
 use super::legacy::{LegacyRecords, MIN_MESSAGE_V0};
+use super::pool::BufferPool;
 use super::wire::{i32_at, i64_at};
 use super::{AbortedTransaction, DecodeOptions, IsolationLevel, Record, RecordsError};
 
@@ -78,6 +79,19 @@ pub struct FetchRecords {
     done: bool,
 }
 
+impl std::fmt::Debug for FetchRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the data itself: it may be megabytes.
+        f.debug_struct("FetchRecords")
+            .field("len", &self.data.len())
+            .field("pos", &self.pos)
+            .field("fetch_offset", &self.fetch_offset)
+            .field("next_offset", &self.next_offset)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FetchRecords {
     /// Starts decoding `records` (one partition's bytes from a Fetch response) for a consumer
     /// positioned at `fetch_offset`. `aborted` is the partition's `aborted_transactions` list
@@ -126,10 +140,126 @@ impl FetchRecords {
         self.tail
     }
 
-    fn fail(&mut self, e: RecordsError) -> Option<Result<Record, RecordsError>> {
+    fn fail(&mut self, e: RecordsError, pool: &mut BufferPool) -> Option<Result<Record, RecordsError>> {
         self.done = true;
-        self.current = None;
+        self.retire_current(pool);
         Some(Err(e))
+    }
+
+    fn retire_current(&mut self, pool: &mut BufferPool) {
+        if let Some(Current::V2(r)) = self.current.take() {
+            r.retire(pool);
+        }
+    }
+
+    /// Bytes of the fetched data not yet reached (the batch being read counts as reached).
+    pub fn remaining_bytes(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    /// Bytes of the decompressed buffer of the batch being read (0 when it is uncompressed:
+    /// its records point into the fetched bytes).
+    pub fn decompressed_bytes(&self) -> usize {
+        match &self.current {
+            Some(Current::V2(r)) => r.decompressed_len(),
+            Some(Current::Legacy(LegacyRecords::Deep { data, .. })) => data.len(),
+            _ => 0,
+        }
+    }
+
+    /// Where [`next_offset`](Self::next_offset) and [`tail`](Self::tail) will stand once every
+    /// record is read, found by walking the batch headers only (nothing is verified or
+    /// decompressed). Decoding stops earlier on a corrupt batch, which this cannot see; it
+    /// stops at the first entry whose framing is already wrong here.
+    pub fn scan_end(&self) -> (i64, FetchTail) {
+        let mut next = self.next_offset.max(match self.current {
+            Some(_) => self.current_last.wrapping_add(1),
+            None => i64::MIN,
+        });
+        if self.done {
+            return (self.next_offset, self.tail);
+        }
+        let mut pos = self.pos;
+        let mut batches = self.batches;
+        loop {
+            let rest = self.data.len() - pos;
+            if rest == 0 {
+                return (next, FetchTail::Complete);
+            }
+            let partial = |batch_size, available| {
+                if batches == 0 {
+                    FetchTail::FirstBatchTooLarge { batch_size, available }
+                } else {
+                    FetchTail::Truncated { available }
+                }
+            };
+            if rest < LOG_OVERHEAD {
+                return (next, partial(None, rest));
+            }
+            let base_offset = i64_at(&self.data, pos).unwrap_or(-1);
+            let size = i32_at(&self.data, pos + 8).unwrap_or(-1);
+            if size < MIN_MESSAGE_V0 as i32 {
+                return (next, FetchTail::Pending);
+            }
+            let total = LOG_OVERHEAD + size as usize;
+            if rest < total {
+                return (next, partial(Some(total), rest));
+            }
+            let last = match self.data[pos + MAGIC_OFFSET] as i8 {
+                2 => match V2Header::parse(&self.data[pos..pos + total]) {
+                    Ok(h) => h.last_offset(),
+                    Err(_) => return (next, FetchTail::Pending),
+                },
+                // A legacy message's offset is also the last offset it covers (a wrapper
+                // carries its last inner message's offset).
+                0 | 1 => base_offset,
+                _ => return (next, FetchTail::Pending),
+            };
+            next = next.max(last.wrapping_add(1));
+            pos += total;
+            batches += 1;
+        }
+    }
+
+    /// The next record, decompressing into buffers from `pool` (reused across batches and
+    /// partitions) instead of fresh ones. Same records as [`Iterator::next`].
+    #[inline]
+    pub fn next_pooled(&mut self, pool: &mut BufferPool) -> Option<Result<Record, RecordsError>> {
+        loop {
+            if let Some(cur) = &mut self.current {
+                let next = match cur {
+                    Current::V2(r) => r.next_record(),
+                    Current::Legacy(r) => r.next_record(),
+                };
+                match next {
+                    Some(Ok(rec)) => {
+                        // Compressed batches (and legacy wrappers) may start before the fetch
+                        // offset; those records were already delivered.
+                        if rec.offset < self.fetch_offset {
+                            continue;
+                        }
+                        self.next_offset = self.next_offset.max(rec.offset.wrapping_add(1));
+                        return Some(Ok(rec));
+                    }
+                    Some(Err(e)) => return self.fail(e, pool),
+                    None => {
+                        self.retire_current(pool);
+                        self.finish_batch(self.current_last);
+                    }
+                }
+            }
+            if self.done {
+                return None;
+            }
+            match self.advance(pool) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => return self.fail(e, pool),
+            }
+        }
     }
 
     fn finish_batch(&mut self, last: i64) {
@@ -138,7 +268,7 @@ impl FetchRecords {
     }
 
     /// Moves to the next batch that has records to yield. `Ok(false)` at the end of the data.
-    fn advance(&mut self) -> Result<bool, RecordsError> {
+    fn advance(&mut self, pool: &mut BufferPool) -> Result<bool, RecordsError> {
         loop {
             let rest = self.data.len() - self.pos;
             if rest == 0 {
@@ -166,7 +296,7 @@ impl FetchRecords {
             self.batches += 1;
             match batch[MAGIC_OFFSET] as i8 {
                 2 => {
-                    if let Some(cur) = self.start_v2(&batch)? {
+                    if let Some(cur) = self.start_v2(&batch, pool)? {
                         self.current = Some(cur);
                         return Ok(true);
                     }
@@ -197,7 +327,7 @@ impl FetchRecords {
     }
 
     /// Applies the consumer's batch-level rules to a v2 batch; `None` if it yields nothing.
-    fn start_v2(&mut self, batch: &Bytes) -> Result<Option<Current>, RecordsError> {
+    fn start_v2(&mut self, batch: &Bytes, pool: &mut BufferPool) -> Result<Option<Current>, RecordsError> {
         let h = V2Header::parse(batch)?;
         let last = h.last_offset();
         self.current_last = last;
@@ -214,8 +344,10 @@ impl FetchRecords {
                 self.aborted.pop();
             }
             if h.is_control() {
-                let mut recs = V2Records::new(batch, &h, self.check_crcs, self.cap)?;
-                if let Some(first) = recs.next_record() {
+                let mut recs = V2Records::new(batch, &h, self.check_crcs, self.cap, pool)?;
+                let first = recs.next_record();
+                recs.retire(pool);
+                if let Some(first) = first {
                     if is_abort_marker(&first?) {
                         self.aborted_producers.remove(&h.producer_id);
                     }
@@ -239,7 +371,7 @@ impl FetchRecords {
             self.finish_batch(last);
             return Ok(None);
         }
-        Ok(Some(Current::V2(V2Records::new(batch, &h, self.check_crcs, self.cap)?)))
+        Ok(Some(Current::V2(V2Records::new(batch, &h, self.check_crcs, self.cap, pool)?)))
     }
 }
 
@@ -255,42 +387,10 @@ fn verify_v2_crc(batch: &[u8], h: &V2Header) -> Result<(), RecordsError> {
 impl Iterator for FetchRecords {
     type Item = Result<Record, RecordsError>;
 
+    /// The next record; decompressed buffers are not reused (see
+    /// [`FetchRecords::next_pooled`]).
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(cur) = &mut self.current {
-                let next = match cur {
-                    Current::V2(r) => r.next_record(),
-                    Current::Legacy(r) => r.next_record(),
-                };
-                match next {
-                    Some(Ok(rec)) => {
-                        // Compressed batches (and legacy wrappers) may start before the fetch
-                        // offset; those records were already delivered.
-                        if rec.offset < self.fetch_offset {
-                            continue;
-                        }
-                        self.next_offset = self.next_offset.max(rec.offset.wrapping_add(1));
-                        return Some(Ok(rec));
-                    }
-                    Some(Err(e)) => return self.fail(e),
-                    None => {
-                        self.current = None;
-                        self.finish_batch(self.current_last);
-                    }
-                }
-            }
-            if self.done {
-                return None;
-            }
-            match self.advance() {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => return self.fail(e),
-            }
-        }
+        self.next_pooled(&mut BufferPool::new(0))
     }
 }

@@ -6,7 +6,7 @@
 //! per-frame buffers of a streaming reader; frames with linked blocks (which the lz4 C library
 //! writes by default) take the streaming decoder.
 
-use super::compression::{fix_lz4_header_checksum, read_capped};
+use super::compression::{fix_lz4_header_checksum, read_capped_into};
 use super::{Compression, RecordsError};
 
 const FRAME_MAGIC: u32 = 0x184D_2204;
@@ -19,19 +19,35 @@ const FLG_RESERVED: u8 = 0x02;
 
 /// Decompresses Kafka LZ4 data (`magic` is the message format: 0 ignores the header checksum,
 /// which Kafka before 0.10 computed wrongly, KAFKA-3160).
+#[cfg(test)]
 pub(super) fn decompress(input: &[u8], cap: usize, magic: i8, offset: i64) -> Result<Vec<u8>, RecordsError> {
+    let mut out = Vec::new();
+    let n = decompress_into(input, cap, magic, offset, &mut out)?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// [`decompress`] into `out[..n]`, returning `n`; `out` is reusable scratch (see
+/// `compression::decompress_into`).
+pub(super) fn decompress_into(
+    input: &[u8],
+    cap: usize,
+    magic: i8,
+    offset: i64,
+    out: &mut Vec<u8>,
+) -> Result<usize, RecordsError> {
     let err = |reason: &str| RecordsError::Decompression { offset, compression: Compression::Lz4, reason: reason.into() };
-    match fast(input, cap, magic) {
-        Ok(out) => Ok(out),
+    match fast(input, cap, magic, out) {
+        Ok(n) => Ok(n),
         Err(Fast::TooLarge) => Err(RecordsError::DecompressedTooLarge { offset, limit: cap }),
         Err(Fast::Bad(reason)) => Err(err(reason)),
         Err(Fast::Unsupported) => {
             let hint = input.len().saturating_mul(4).clamp(1024, cap.max(1));
             if magic == 0 {
                 let fixed = fix_lz4_header_checksum(input).ok_or_else(|| err("bad frame header"))?;
-                read_capped(lz4_flex::frame::FrameDecoder::new(&fixed[..]), cap, hint, offset, Compression::Lz4)
+                read_capped_into(lz4_flex::frame::FrameDecoder::new(&fixed[..]), cap, hint, offset, Compression::Lz4, out)
             } else {
-                read_capped(lz4_flex::frame::FrameDecoder::new(input), cap, hint, offset, Compression::Lz4)
+                read_capped_into(lz4_flex::frame::FrameDecoder::new(input), cap, hint, offset, Compression::Lz4, out)
             }
         }
     }
@@ -50,8 +66,9 @@ fn le32(b: &[u8], at: usize) -> Result<u32, Fast> {
     Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn fast(input: &[u8], cap: usize, magic: i8) -> Result<Vec<u8>, Fast> {
-    let mut out: Vec<u8> = Vec::new();
+/// Writes the decompressed bytes at `out[..n]` and returns `n`. `out` may hold initialised room
+/// from an earlier batch: it is only ever grown, so reused room is not zeroed again.
+fn fast(input: &[u8], cap: usize, magic: i8, out: &mut Vec<u8>) -> Result<usize, Fast> {
     let mut filled = 0usize;
     let mut pos = 0usize;
     while pos < input.len() {
@@ -86,13 +103,16 @@ fn fast(input: &[u8], cap: usize, magic: i8) -> Result<Vec<u8>, Fast> {
             7 => 4 << 20,
             _ => return Err(Fast::Bad("unsupported block size")),
         };
-        if out.is_empty() {
+        if filled == 0 {
             // A declared content size is a hint only (hostile): bounded by the cap.
             let declared = if flg & FLG_CONTENT_SIZE != 0 { le32(desc, 2)? as usize } else { 0 };
             // LZ4 expands at most ~255x, which bounds what a hostile declared size can make us allocate.
             let declared = declared.min(input.len().saturating_mul(255));
             let guess = input.len().saturating_mul(4).max(declared).max(block_max);
-            out.resize(guess.min(cap.saturating_add(block_max)), 0);
+            let guess = guess.min(cap.saturating_add(block_max));
+            if out.len() < guess {
+                out.resize(guess, 0);
+            }
         }
         pos += 4 + desc_len + 1;
         let frame_start = filled;
@@ -140,8 +160,7 @@ fn fast(input: &[u8], cap: usize, magic: i8) -> Result<Vec<u8>, Fast> {
     if filled > cap {
         return Err(Fast::TooLarge);
     }
-    out.truncate(filled);
-    Ok(out)
+    Ok(filled)
 }
 
 /// xxHash32 (the checksum of the LZ4 frame format).

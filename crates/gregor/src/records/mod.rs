@@ -4,10 +4,14 @@
 //! # Decoding
 //!
 //! [`FetchRecords`] walks the bytes of one partition lazily: it reads one batch header at a time,
-//! verifies it, decompresses it into one buffer if needed, and yields [`Record`]s whose key, value
-//! and header fields are [`Bytes`] slices of the fetched buffer (uncompressed batches) or of that
-//! batch's decompressed buffer. Nothing is copied per record; a `Vec` is allocated per record only
-//! when the record has headers.
+//! verifies its CRC right before reading its records (one trip through memory, the parse runs
+//! from cache), decompresses it into one buffer if needed, and yields [`Record`]s whose key,
+//! value and header fields are [`Bytes`] slices of the fetched buffer (uncompressed batches) or
+//! of that batch's decompressed buffer. Nothing is copied per record; a `Vec` is allocated per
+//! record only when the record has headers. With [`FetchRecords::next_pooled`], decompression
+//! buffers come from a [`BufferPool`] and are reused once no record refers to them.
+//! [`FetchRecords::scan_end`] tells where the partition's data ends (the next fetch offset)
+//! from the batch headers alone, so a consumer can fetch ahead before decoding anything.
 //!
 //! It understands record batches v2 (magic 2, Kafka's `DefaultRecordBatch`) and legacy message
 //! sets (magic 0 and 1, `LegacyRecord`), including compressed wrapper messages. It applies the
@@ -39,6 +43,7 @@ mod encode;
 mod fetch;
 mod legacy;
 mod lz4;
+mod pool;
 mod wire;
 
 #[cfg(test)]
@@ -56,6 +61,7 @@ pub use self::encode::{
     ProduceRecord,
 };
 pub use self::fetch::{FetchRecords, FetchTail};
+pub use self::pool::BufferPool;
 
 /// Default cap on the decompressed size of one batch: 64 MiB.
 ///
