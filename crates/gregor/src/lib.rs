@@ -113,7 +113,8 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    CommitHandle, ConnectionEvents, Consumer, ConsumerRecord, FetchBufferStats, Header, OffsetAndMetadata,
+    CommitHandle, ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, FetchBufferStats, Header,
+    OffsetAndMetadata,
     OffsetAndTimestamp, RebalanceListener, RevokeContext, TimestampType, TopicPartition, WakeupHandle,
 };
 
