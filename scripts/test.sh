@@ -42,6 +42,14 @@ python3 scripts/gen-guard-schemas.py --check
 # pure-Rust feature set, `cargo publish --dry-run --no-verify` (~30 s). The full check (builds
 # with the MSRV toolchain, without default features, rustdoc with warnings denied, the packaged
 # crates built; ~10 min) is `scripts/check-crates.sh`.
+# The examples that run against the embedded mock and check what they show (issue #17; a few
+# seconds each, built by cargo test above): producing, at-least-once with stored offsets across
+# a crash, a rebalance listener committing what was processed.
+echo "== examples"
+for example in produce at_least_once rebalance_listener; do
+    cargo run --locked -q -p gregor --example "$example"
+done
+
 echo "== crates (packaging)"
 bash scripts/check-crates.sh --quick
 
@@ -67,6 +75,9 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
     # Idempotent producer through cut connections and broker restarts (~2 min).
     cargo test --locked -p gregor --test idempotence_kafka -- --test-threads=1
+    # Exactly-once (issue #15): the eos example killed with -9 inside open transactions and
+    # restarted; gregor's and Java's read_committed consumers each see every input once (~1 min).
+    bash scripts/eos-kafka.sh
     cargo test --locked -p gregor --test consumer_kip848 kafka_ -- --test-threads=1
     cargo test --locked -p gregor-cli --test cli_hostile_and_kafka real_kafka
     cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_metadata_offsets_groups

@@ -16,6 +16,7 @@ pub(crate) const INVALID_PRODUCER_EPOCH: i16 = 47;
 pub(crate) const INVALID_TXN_STATE: i16 = 48;
 pub(crate) const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
 pub(crate) const PRODUCER_FENCED: i16 = 90;
+pub(crate) const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {

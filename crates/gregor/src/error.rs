@@ -54,6 +54,12 @@ pub enum ErrorKind {
     /// none that can carry a configured feature (Java's `UnsupportedVersionException`).
     /// Retrying does not help; the message names the feature and the Kafka release it needs.
     UnsupportedVersion,
+    /// Another producer with the same `transactional.id` has started (it bumped the epoch):
+    /// this one can only be closed (Java's `ProducerFencedException`).
+    Fenced,
+    /// The record was not sent because its transaction was aborted (Java's
+    /// `TransactionAbortedException`).
+    TransactionAborted,
     /// A blocking call was interrupted by [`WakeupHandle::wakeup`](crate::WakeupHandle::wakeup)
     /// (Java's `WakeupException`). Nothing was lost; call again.
     Wakeup,
@@ -98,6 +104,7 @@ impl Error {
         let kind = match k {
             KafkaCode::UNKNOWN_TOPIC_OR_PARTITION | KafkaCode::UNKNOWN_TOPIC_ID => ErrorKind::UnknownTopic,
             KafkaCode::OFFSET_OUT_OF_RANGE => ErrorKind::OffsetOutOfRange,
+            KafkaCode::PRODUCER_FENCED => ErrorKind::Fenced,
             _ if k.is_auth_error() => ErrorKind::Auth,
             _ => ErrorKind::Broker,
         };

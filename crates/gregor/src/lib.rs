@@ -98,6 +98,11 @@ pub mod records;
 pub mod serialization;
 
 pub use error::{Error, ErrorKind, Result};
+/// Client-side partition assignment (the classic group protocol): the [`PartitionAssignor`]
+/// trait for your own assignors, Java's built-ins, and the consumer-protocol encodings.
+///
+/// [`PartitionAssignor`]: assignor::PartitionAssignor
+pub use consumer::assignor;
 
 pub mod admin;
 pub mod producer;
@@ -108,7 +113,8 @@ pub use net::events::{
 };
 pub use config::{ConsumerConfig, ProducerConfig};
 pub use consumer::{
-    CommitHandle, ConnectionEvents, Consumer, ConsumerRecord, FetchBufferStats, Header, OffsetAndMetadata,
+    CommitHandle, ConnectionEvents, Consumer, ConsumerGroupMetadata, ConsumerRecord, FetchBufferStats, Header,
+    OffsetAndMetadata,
     OffsetAndTimestamp, RebalanceListener, RevokeContext, TimestampType, TopicPartition, WakeupHandle,
 };
 
@@ -117,3 +123,9 @@ pub use consumer::{
 #[doc(hidden)]
 #[path = "fuzz_hooks.rs"]
 pub mod __fuzz;
+
+/// `docs/from-rdkafka.md`: its gregor examples are compiled as doctests, so the guide cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/from-rdkafka.md")]
+pub struct FromRdkafkaGuide;

@@ -383,3 +383,59 @@ async fn many_tasks_share_one_producer() {
     assert!(mock.connections().len() <= 3, "still one socket per leader");
     p.close(WAIT).await.unwrap();
 }
+
+/// A metadata refresh that hangs (on a loaded cluster a Metadata request can wait behind
+/// acks=all Produce requests a broker holds until a dead follower leaves the ISR) must not hold
+/// back the batches of partitions whose leaders are known: the sender refreshes beside its
+/// sends, as Java's does. Before, the sender awaited the refresh, and every partition waited
+/// up to request.timeout.ms with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_metadata_refresh_does_not_hold_back_partitions_with_known_leaders() {
+    const METADATA: i16 = 3;
+    const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GREGOR_LOG"))
+        .with_test_writer()
+        .try_init();
+    let mock = cluster("m", 3).await;
+    let p = Producer::new(
+        ProducerConfig::from_map([
+            ("bootstrap.servers", mock.bootstrap_servers().as_str()),
+            ("request.timeout.ms", "600000"),
+            ("delivery.timeout.ms", "1200000"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    // Metadata known and a connection to every leader.
+    send_all(&p, (0..3).map(|i| ProducerRecord::new("m").partition(i).value("warm")).collect()).await;
+    let metadata_by_broker = || {
+        let mut m = std::collections::BTreeMap::new();
+        for c in mock.connections() {
+            *m.entry(c.broker_id).or_insert(0usize) += c.count(METADATA);
+        }
+        m
+    };
+    let before = metadata_by_broker();
+    // From now on a Metadata request takes 10 minutes (and holds its connection, as a broker
+    // does); a refused Produce asks for one.
+    mock.set_latency(None, Some(METADATA), Duration::from_secs(600));
+    mock.inject_errors(PRODUCE, NOT_LEADER_OR_FOLLOWER, 1);
+    let _waiting = p.send(ProducerRecord::new("m").partition(0).value("waits for metadata")).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let hanging_on = loop {
+        let now = metadata_by_broker();
+        if let Some((b, _)) = now.iter().find(|(b, n)| **n > before.get(*b).copied().unwrap_or(0)) {
+            break *b;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the refused batch asks for metadata");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Another partition, led by another broker: its record goes while the refresh hangs.
+    let other = (1..3).find(|i| mock.partition_leader("m", *i) != Some(hanging_on)).expect("a partition led elsewhere");
+    let d = p.send(ProducerRecord::new("m").partition(other).value("goes")).await.unwrap();
+    let md = tokio::time::timeout(WAIT, d).await.expect("not held back by the hanging metadata refresh").unwrap();
+    assert_eq!(md.partition, other);
+    mock.set_latency(None, Some(METADATA), Duration::ZERO);
+    let _ = p.close(Duration::from_secs(1)).await;
+}

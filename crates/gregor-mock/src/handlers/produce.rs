@@ -11,6 +11,7 @@ use super::{
 };
 use crate::log::{split_batches, BatchError};
 use crate::producer_state::Check;
+use crate::txn::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 
 /// Returns None for acks=0: the broker sends no response at all (`KafkaApis.handleProduceRequest`).
 pub(crate) fn handle(
@@ -19,6 +20,15 @@ pub(crate) fn handle(
     v: i16,
     forced: Option<i16>,
 ) -> Option<ProduceResponse> {
+    // A request with transactional batches must name its transactional.id, or the whole request
+    // is refused (`KafkaApis.handleProduceRequest`: TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+    let transactional_batches = req.topic_data.iter().flat_map(|t| &t.partition_data).any(|p| {
+        p.records.as_ref().is_some_and(|r| split_batches(r).is_ok_and(|b| b.iter().any(|(_, h)| h.is_transactional())))
+    });
+    let forced = match forced {
+        None if transactional_batches && req.transactional_id.is_none() => Some(TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        f => f,
+    };
     let mut appended = false;
     let mut leaders_to_describe = Vec::new();
     let responses = {

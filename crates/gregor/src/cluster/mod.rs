@@ -128,6 +128,13 @@ impl Cluster {
         })
     }
 
+    /// The wait before retry number `attempt` + 1 of a request: `retry.backoff.ms` doubling up
+    /// to `retry.backoff.max.ms`, with jitter (KIP-580).
+    pub(crate) fn retry_backoff(&self, attempt: u32) -> Duration {
+        let (base, max) = self.settings.retry_backoff;
+        ExponentialBackoff::new(base, max).jittered(attempt, rand::random())
+    }
+
     /// `client.dns.lookup=resolve_canonical_bootstrap_servers_only`, before the first connection:
     /// every address of every bootstrap host is replaced by its canonical host name (a reverse
     /// lookup), as Java's `ClientUtils.parseAndValidateAddresses` does in the client's

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::ConfigError;
@@ -12,6 +13,7 @@ use super::parse::{
     parse_range, parse_u32,
 };
 use super::security::SecurityProtocol;
+use crate::consumer::assignor::PartitionAssignor;
 
 /// `group.protocol` (KIP-848).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,6 +106,43 @@ impl Assignor {
     }
 }
 
+/// Partition assignors given as objects ([`ConsumerConfigBuilder::partition_assignors`]): your
+/// own [`PartitionAssignor`] implementations and the built-in ones
+/// ([`BuiltinAssignor`](crate::assignor::BuiltinAssignor)), in preference order. Compared and
+/// printed by name.
+#[derive(Clone, Default)]
+pub struct AssignorList(pub(crate) Vec<Arc<dyn PartitionAssignor>>);
+
+impl AssignorList {
+    /// The assignors, in preference order.
+    pub fn assignors(&self) -> &[Arc<dyn PartitionAssignor>] {
+        &self.0
+    }
+
+    /// Whether no assignor object was given (`partition.assignment.strategy` decides).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|a| a.name()).collect()
+    }
+}
+
+impl fmt::Debug for AssignorList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl PartialEq for AssignorList {
+    fn eq(&self, other: &Self) -> bool {
+        self.names() == other.names()
+    }
+}
+
+impl Eq for AssignorList {}
+
 /// `auto.offset.reset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AutoOffsetReset {
@@ -168,6 +207,9 @@ pub struct ConsumerConfig {
     /// `partition.assignment.strategy`, in preference order (Java 4.x default: range, then
     /// cooperative-sticky, which lets a group migrate from eager to cooperative).
     pub partition_assignment_strategy: Vec<Assignor>,
+    /// Assignor objects, custom ones included; when not empty they replace
+    /// `partition_assignment_strategy` (Java: class names in `partition.assignment.strategy`).
+    pub partition_assignors: AssignorList,
     /// `session.timeout.ms` (45 s).
     pub session_timeout: Duration,
     /// `heartbeat.interval.ms` (3 s).
@@ -226,6 +268,7 @@ impl Default for ConsumerConfig {
             group_remote_assignor: None,
             coordinator_connection: CoordinatorConnection::Auto,
             partition_assignment_strategy: vec![Assignor::Range, Assignor::CooperativeSticky],
+            partition_assignors: AssignorList::default(),
             session_timeout: Duration::from_millis(45_000),
             heartbeat_interval: Duration::from_millis(3_000),
             max_poll_interval: Duration::from_millis(300_000),
@@ -686,6 +729,29 @@ impl ConsumerConfigBuilder {
     pub fn partition_assignment_strategy(self, list: impl IntoIterator<Item = Assignor>) -> Self {
         let names: Vec<&str> = list.into_iter().map(Assignor::protocol_name).collect();
         self.set("partition.assignment.strategy", names.join(","))
+    }
+    /// The client-side partition assignors of the classic group protocol as objects, in
+    /// preference order: your own [`PartitionAssignor`] (Java: a class name in
+    /// `partition.assignment.strategy`) and the built-in
+    /// [`BuiltinAssignor`](crate::assignor::BuiltinAssignor)s. Replaces
+    /// `partition.assignment.strategy`. The names must be distinct; every member of the group
+    /// must offer at least one name in common.
+    pub fn partition_assignors(mut self, list: impl IntoIterator<Item = Arc<dyn PartitionAssignor>>) -> Self {
+        let list: Vec<Arc<dyn PartitionAssignor>> = list.into_iter().collect();
+        let mut names: Vec<&str> = list.iter().map(|a| a.name()).collect();
+        let shown = names.join(",");
+        names.sort_unstable();
+        let duplicate = names.windows(2).any(|w| w[0] == w[1]);
+        if self.error.is_none() && (list.is_empty() || duplicate || names.iter().any(|n| n.is_empty())) {
+            self.error = Some(ConfigError::invalid(
+                "partition.assignment.strategy",
+                shown,
+                "at least one assignor, each with its own non-empty name",
+            ));
+        }
+        self.config.explicit.0.insert("partition.assignment.strategy");
+        self.config.partition_assignors = AssignorList(list);
+        self
     }
     builder_ms! {
         /// `session.timeout.ms`.

@@ -53,16 +53,22 @@ fn group_id(inner: &Inner) -> String {
     inner.config.group_id.clone().unwrap_or_default()
 }
 
-/// The configured assignors, in preference order.
-pub(crate) fn assignors(inner: &Inner) -> Vec<BuiltinAssignor> {
-    let mut out: Vec<BuiltinAssignor> = inner
+/// The configured assignors, in preference order: the assignor objects
+/// (`ConsumerConfigBuilder::partition_assignors`, custom ones included) when given, else the
+/// built-ins `partition.assignment.strategy` names.
+pub(crate) fn assignors(inner: &Inner) -> Vec<Arc<dyn PartitionAssignor>> {
+    if !inner.config.partition_assignors.is_empty() {
+        return inner.config.partition_assignors.assignors().to_vec();
+    }
+    let mut out: Vec<Arc<dyn PartitionAssignor>> = inner
         .config
         .partition_assignment_strategy
         .iter()
         .filter_map(|a| BuiltinAssignor::from_name(a.protocol_name()))
+        .map(|a| Arc::new(a) as Arc<dyn PartitionAssignor>)
         .collect();
     if out.is_empty() {
-        out.push(BuiltinAssignor::Range);
+        out.push(Arc::new(BuiltinAssignor::Range));
     }
     out
 }
@@ -70,7 +76,7 @@ pub(crate) fn assignors(inner: &Inner) -> Vec<BuiltinAssignor> {
 /// Eager, or cooperative when every configured assignor supports it (KIP-429).
 pub(crate) fn rebalance_protocol(inner: &Inner) -> RebalanceProtocol {
     let list = assignors(inner);
-    let dyns: Vec<&dyn PartitionAssignor> = list.iter().map(|a| a as &dyn PartitionAssignor).collect();
+    let dyns: Vec<&dyn PartitionAssignor> = list.iter().map(|a| a.as_ref()).collect();
     assignor::select_rebalance_protocol(&dyns).unwrap_or(RebalanceProtocol::Eager)
 }
 
@@ -188,7 +194,8 @@ pub(crate) async fn join_group(
 /// metadata of every topic any member subscribes to.
 pub(crate) async fn leader_assign(inner: &Inner, protocol: &str, members: &[JoinedMember]) -> Result<Response> {
     let list = assignors(inner);
-    let chosen = BuiltinAssignor::from_name(protocol).unwrap_or(list[0]);
+    // The coordinator chose a name every member offered, so it is one of ours.
+    let chosen = list.iter().find(|a| a.name() == protocol).unwrap_or(&list[0]).clone();
     let mut gm = Vec::new();
     let mut all_topics: BTreeSet<String> = BTreeSet::new();
     for m in members {

@@ -5,7 +5,7 @@
 //! and, with a subscription, the group membership loop — and opens sockets as requests need
 //! them.
 
-pub(crate) mod assignor;
+pub mod assignor;
 mod commit_api;
 mod fetch_planner;
 #[cfg(test)]
@@ -15,6 +15,7 @@ mod budget_tests;
 mod fetch_session;
 mod fetcher;
 mod group;
+mod group_metadata;
 mod group_wire;
 mod membership;
 mod offsets;
@@ -40,6 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::net::events::{ConnectionEvent, ConnectionMetrics};
 use state::{ConsumerState, ResetTo, Subscription};
 
+pub use group_metadata::ConsumerGroupMetadata;
 pub use types::{
     ConsumerRecord, FetchBufferStats, FetchState, Header, OffsetAndMetadata, OffsetAndTimestamp, PartitionFetchState,
     TimestampType, TopicPartition,
@@ -728,6 +730,20 @@ impl Consumer {
     /// Sockets open (or opening) right now.
     pub fn open_connections(&self) -> usize {
         self.inner.cluster.net.open_connections()
+    }
+
+    /// The consumer's group membership now (Java `groupMetadata()`), for a transactional
+    /// producer's [`send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)
+    /// (KIP-447); `None` without a `group.id`.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let group_id = self.inner.config.group_id.clone()?;
+        let m = self.inner.group.membership();
+        Some(ConsumerGroupMetadata {
+            group_id,
+            generation_id: m.generation,
+            member_id: m.member_id,
+            group_instance_id: self.inner.config.group_instance_id.clone(),
+        })
     }
 
     /// How many records the consumer is behind: the sum over assigned partitions of

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use super::encode::{record_size, PendingRecord, BATCH_OVERHEAD};
 use super::idempotence::{BatchSequence, Sequencer};
+use super::txn::TxnState;
 
 /// A topic and partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +59,8 @@ pub(crate) struct Batch<T> {
     pub(crate) sequence: Option<BatchSequence>,
     /// The producer state `encoded` was made with (it is re-encoded when `sequence` differs).
     pub(crate) encoded_with: Option<BatchSequence>,
+    /// Why its last attempt failed (said when it expires: a stuck batch explains itself).
+    pub(crate) last_error: Option<String>,
 }
 
 /// What [`Accumulator::append`] did.
@@ -171,6 +174,7 @@ impl<T> Accumulator<T> {
             encoded: None,
             sequence: None,
             encoded_with: None,
+            last_error: None,
         });
         self.buffered += size;
         Appended { batch_id: id, bytes, new_batch: true, full: size >= batch_size || q.len() > 1 }
@@ -246,6 +250,7 @@ impl<T> Accumulator<T> {
         leader: impl Fn(&TopicPartition) -> Option<i32>,
         max_bytes: usize,
         mut sequencer: Option<&mut Sequencer>,
+        txn: Option<&TxnState>,
     ) -> Vec<Batch<T>> {
         let n = self.queues.len();
         if n == 0 {
@@ -261,6 +266,9 @@ impl<T> Accumulator<T> {
                 q.front().is_some_and(|b| !b.awaiting_metadata)
                     && !matches!(self.ready_at(q), Some(t) if t > now)
                     && leader(tp) == Some(node)
+                    // A transactional producer sends a partition's batches once it joined the
+                    // transaction (Java `isSendToPartitionAllowed`).
+                    && txn.is_none_or(|t| t.send_allowed(tp))
                     && match sequencer.as_deref() {
                         None => !self.muted.contains(tp),
                         Some(s) => s.may_drain(tp, q.front().and_then(|b| b.sequence)),
@@ -382,10 +390,10 @@ mod tests {
         let ready = a.poll_ready(t0, leader_all_0);
         assert!(ready.nodes.is_empty());
         assert_eq!(ready.next_check, Some(t0 + LINGER));
-        assert!(a.drain(0, t0, leader_all_0, 1 << 20, None).is_empty(), "not ready before linger");
+        assert!(a.drain(0, t0, leader_all_0, 1 << 20, None, None).is_empty(), "not ready before linger");
         let later = t0 + LINGER;
         assert_eq!(a.poll_ready(later, leader_all_0).nodes, BTreeSet::from([0]));
-        let d = a.drain(0, later, leader_all_0, 1 << 20, None);
+        let d = a.drain(0, later, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].tokens, vec![1]);
         assert!(a.is_empty());
@@ -409,7 +417,7 @@ mod tests {
         }
         // 61 + n * (100 + ~5) <= 1000 → 8 records of 100 bytes fit.
         assert_eq!(first_batch, 8);
-        let d = a.drain(0, t0, leader_all_0, 1 << 20, None);
+        let d = a.drain(0, t0, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.len(), 1, "only the full batch, not the lingering one");
         assert!(d[0].size <= 1000);
         assert_eq!(d[0].records.len(), 8);
@@ -421,7 +429,7 @@ mod tests {
         let mut a = Accumulator::new(100, LINGER, DELIVERY);
         let r = a.append(tp(0), rec(500), 0u32, t0);
         assert!(r.new_batch && r.full);
-        assert_eq!(a.drain(0, t0, leader_all_0, 1 << 20, None).len(), 1);
+        assert_eq!(a.drain(0, t0, leader_all_0, 1 << 20, None, None).len(), 1);
     }
 
     #[test]
@@ -434,12 +442,12 @@ mod tests {
         let leader = |tp: &TopicPartition| Some(tp.partition % 2);
         let later = t0 + LINGER;
         assert_eq!(a.poll_ready(later, leader).nodes, BTreeSet::from([0, 1]));
-        let d = a.drain(1, later, leader, 1 << 20, None);
+        let d = a.drain(1, later, leader, 1 << 20, None, None);
         assert_eq!(d.iter().map(|b| b.tp.partition).collect::<Vec<_>>(), vec![1, 3]);
         // max_bytes smaller than two batches: one per request.
-        let d = a.drain(0, later, leader, 400, None);
+        let d = a.drain(0, later, leader, 400, None, None);
         assert_eq!(d.len(), 1);
-        let d2 = a.drain(0, later, leader, 400, None);
+        let d2 = a.drain(0, later, leader, 400, None, None);
         assert_eq!(d2.len(), 1);
         assert_ne!(d[0].tp, d2[0].tp);
         assert!(a.is_empty());
@@ -453,7 +461,7 @@ mod tests {
         let r = a.poll_ready(t0, |_| None);
         assert!(r.nodes.is_empty());
         assert_eq!(r.unknown_leaders.iter().map(|t| t.to_string()).collect::<Vec<_>>(), vec!["t"]);
-        assert!(a.drain(0, t0, |_| None, 1 << 20, None).is_empty());
+        assert!(a.drain(0, t0, |_| None, 1 << 20, None, None).is_empty());
     }
 
     #[test]
@@ -464,7 +472,7 @@ mod tests {
         let bound = a.begin_flush();
         a.append(tp(1), rec(10), 1u32, t0);
         assert_eq!(bound, 1);
-        let d = a.drain(0, t0, leader_all_0, 1 << 20, None);
+        let d = a.drain(0, t0, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.iter().map(|b| b.tp.partition).collect::<Vec<_>>(), vec![0]);
     }
 
@@ -473,7 +481,7 @@ mod tests {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
         a.append(tp(0), rec(10), 0u32, t0);
-        let mut d = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20, None);
+        let mut d = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20, None, None);
         let mut b = d.pop().unwrap();
         b.attempts += 1;
         b.encoded = Some(Bytes::from_static(b"encoded"));
@@ -484,7 +492,7 @@ mod tests {
         let ready = a.poll_ready(t0 + LINGER, leader_all_0);
         assert!(ready.nodes.is_empty());
         assert_eq!(ready.next_check, Some(retry_at));
-        let d = a.drain(0, retry_at, leader_all_0, 1 << 20, None);
+        let d = a.drain(0, retry_at, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].tokens, vec![0], "the retry goes before newer records of its partition");
         assert_eq!(d[0].attempts, 1);
@@ -495,16 +503,16 @@ mod tests {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
         a.append(tp(0), rec(10), 0u32, t0);
-        let b = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20, None).pop().unwrap();
+        let b = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20, None, None).pop().unwrap();
         let retry_at = t0 + Duration::from_millis(100);
         a.reenqueue(b, retry_at, true);
         let later = retry_at + Duration::from_secs(1);
         let r = a.poll_ready(later, leader_all_0);
         assert!(r.nodes.is_empty(), "backoff over, but metadata not refreshed yet");
         assert_eq!(r.unknown_leaders.len(), 1, "asks for a metadata refresh");
-        assert!(a.drain(0, later, leader_all_0, 1 << 20, None).is_empty());
+        assert!(a.drain(0, later, leader_all_0, 1 << 20, None, None).is_empty());
         a.metadata_updated();
-        assert_eq!(a.drain(0, later, leader_all_0, 1 << 20, None).len(), 1);
+        assert_eq!(a.drain(0, later, leader_all_0, 1 << 20, None, None).len(), 1);
     }
 
     #[test]
@@ -515,15 +523,15 @@ mod tests {
             a.append(tp(0), rec(200), i, t0);
         }
         a.append(tp(1), rec(200), 9, t0);
-        let first = a.drain(0, t0, leader_all_0, 1 << 20, None);
+        let first = a.drain(0, t0, leader_all_0, 1 << 20, None, None);
         assert_eq!(first.len(), 2, "one batch of each partition");
         let (p0, p1): (Vec<_>, Vec<_>) = first.into_iter().partition(|b| b.tp == tp(0));
-        assert!(a.drain(0, t0, leader_all_0, 1 << 20, None).is_empty(), "both partitions are muted while in flight");
+        assert!(a.drain(0, t0, leader_all_0, 1 << 20, None, None).is_empty(), "both partitions are muted while in flight");
         // p1 succeeds; p0 fails and is retried: it goes out again before p0's later batches.
         a.unmute(&p1[0].tp);
         a.reenqueue(p0.into_iter().next().unwrap(), t0, false);
         let order: Vec<u32> =
-            (0..3).map(|_| { let b = a.drain(0, t0, leader_all_0, 1 << 20, None).pop().unwrap(); a.unmute(&b.tp); b.tokens[0] }).collect();
+            (0..3).map(|_| { let b = a.drain(0, t0, leader_all_0, 1 << 20, None, None).pop().unwrap(); a.unmute(&b.tp); b.tokens[0] }).collect();
         assert_eq!(order, vec![0, 1, 2], "partition order kept across the retry");
     }
 

@@ -164,7 +164,6 @@ impl Sequencer {
     }
 
     /// The current producer id and epoch (NONE until InitProducerId answered).
-    #[cfg(test)]
     pub(crate) fn producer(&self) -> ProducerIdAndEpoch {
         self.current
     }
@@ -189,7 +188,6 @@ impl Sequencer {
     }
 
     /// Whether an epoch bump is pending.
-    #[cfg(test)]
     pub(crate) fn bump_required(&self) -> bool {
         self.bump_required
     }

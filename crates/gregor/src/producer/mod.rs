@@ -34,6 +34,8 @@ pub(crate) mod idempotence;
 pub(crate) mod partitioner;
 pub(crate) mod request;
 mod sender;
+mod transactions;
+pub(crate) mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,6 +44,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::protocol::StrBytes;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
@@ -161,6 +164,12 @@ pub(crate) struct Resolved {
     pub(crate) idempotent: bool,
     /// A `transactional.id` is set.
     pub(crate) transactional: bool,
+    /// The `transactional.id`, which every Produce request of a transactional producer carries
+    /// (the broker refuses transactional batches without it: TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    /// `KafkaApis.handleProduceRequest`).
+    pub(crate) transactional_id: Option<StrBytes>,
+    /// `transaction.timeout.ms`.
+    pub(crate) transaction_timeout: Duration,
 }
 
 /// State shared by `Producer` and its sender task.
@@ -212,9 +221,15 @@ impl Producer {
             max_block: config.max_block,
             idempotent: config.idempotent(),
             transactional: config.transactional_id.is_some(),
+            transactional_id: config.transactional_id.clone().map(StrBytes::from_string),
+            transaction_timeout: config.transaction_timeout,
         };
         let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false));
-        Ok(Producer::with_cluster(cluster, cfg, config.linger))
+        let producer = Producer::with_cluster(cluster, cfg, config.linger);
+        if let Some(id) = config.transactional_id {
+            producer.inner.lock().txn = Some(txn::TxnState::new(id));
+        }
+        Ok(producer)
     }
 
     /// Creates a producer from Java-style `(key, value)` properties, e.g.
@@ -292,6 +307,10 @@ impl Producer {
                 }
             };
             let tp = TopicPartition { topic: partitions.topic.clone(), partition };
+            if let Some(t) = st.txn.as_mut() {
+                // Java `maybeAddPartition`: only inside a transaction; the partition joins it.
+                t.add_partition(&tp)?;
+            }
             let appended = st.acc.append(tp, pending, tx, Instant::now());
             if record.partition.is_none() {
                 st.sticky.on_append(
@@ -337,6 +356,17 @@ impl Producer {
     /// acknowledged at the timeout fail with a `Closed` error. Later `send`s fail.
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        // Java's Sender aborts a transaction still open at close.
+        let open_txn = self.inner.lock().txn.as_ref().is_some_and(|t| {
+            matches!(t.phase, txn::Phase::InTransaction | txn::Phase::AbortableError | txn::Phase::Committing | txn::Phase::Aborting)
+        });
+        if open_txn {
+            if let Err(e) = tokio::time::timeout_at(deadline, self.abort_transaction()).await.unwrap_or_else(|_| {
+                Err(Error::new(ErrorKind::Timeout, "aborting the open transaction at close timed out"))
+            }) {
+                tracing::warn!(error = %e, "could not abort the open transaction at close");
+            }
+        }
         {
             let mut st = self.inner.lock();
             st.closed = true;

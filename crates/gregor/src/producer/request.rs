@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
@@ -18,10 +18,12 @@ pub(crate) const PRODUCE_VERSIONS: (i16, i16) = (3, 12);
 
 /// The request for `batches` (topic, partition, encoded batch, topic id from metadata). Topic
 /// names are set and, when metadata has one, the topic id too, so the request is valid at
-/// any version the connection layer picks.
+/// any version the connection layer picks. `transactional_id`: a transactional producer's
+/// (Java `ProduceRequest.Builder.forMagic(..., transactionalId)`).
 pub(crate) fn build(
     acks: i16,
     timeout_ms: i32,
+    transactional_id: Option<&StrBytes>,
     batches: &[(TopicPartition, Bytes)],
     topic_ids: &HashMap<String, Uuid>,
 ) -> ProduceRequest {
@@ -40,7 +42,11 @@ pub(crate) fn build(
             PartitionProduceData::default().with_index(tp.partition).with_records(Some(bytes.clone())),
         );
     }
-    ProduceRequest::default().with_acks(acks).with_timeout_ms(timeout_ms).with_topic_data(topics)
+    ProduceRequest::default()
+        .with_transactional_id(transactional_id.cloned().map(TransactionalId))
+        .with_acks(acks)
+        .with_timeout_ms(timeout_ms)
+        .with_topic_data(topics)
 }
 
 /// One partition's result.
@@ -104,7 +110,7 @@ mod tests {
             (tp("b", 1), Bytes::from_static(b"b1")),
             (tp("a", 2), Bytes::from_static(b"b2")),
         ];
-        let req = build(-1, 30_000, &batches, &HashMap::from([("a".to_string(), id)]));
+        let req = build(-1, 30_000, None, &batches, &HashMap::from([("a".to_string(), id)]));
         assert_eq!(req.acks, -1);
         assert_eq!(req.topic_data.len(), 2);
         assert_eq!(req.topic_data[0].name.0.as_str(), "a");

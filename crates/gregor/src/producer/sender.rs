@@ -16,6 +16,7 @@ use super::idempotence::{ProducerIdAndEpoch, Sequencer, Verdict};
 use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
 use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
+use super::txn::Phase as TxnPhase;
 use super::{Completion, Inner, RecordMetadata, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
@@ -49,8 +50,12 @@ pub(crate) struct State {
     /// A fatal error (e.g. InitProducerId refused for good): every waiting batch and every
     /// later `send` fails with it.
     pub(crate) fatal: Option<Error>,
+    /// The transactional producer's state (`None` without `transactional.id`).
+    pub(crate) txn: Option<super::txn::TxnState>,
     /// Per-broker dispatchers (see [`dispatch`]), fed in drain order.
     pub(crate) dispatchers: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>>,
+    /// The sender's metadata refresh is in flight ([`refresh_metadata`]).
+    refreshing: bool,
 }
 
 /// Where the idempotent producer's InitProducerId stands.
@@ -80,7 +85,9 @@ impl State {
             idem: cfg.idempotent.then(|| Sequencer::new(cfg.transactional)),
             init: InitProgress::default(),
             fatal: None,
+            txn: None,
             dispatchers: HashMap::new(),
+            refreshing: false,
         }
     }
 
@@ -138,6 +145,7 @@ impl State {
             tracing::debug!(tp = %b.tp, attempt = b.attempts + 1, error = %err, "retrying produce");
             let backoff = self.retry.jittered(b.attempts, rand::random());
             b.attempts += 1;
+            b.last_error = Some(err.to_string());
             if let Some(s) = self.idem.as_mut() {
                 s.on_requeued(&b.tp, b.id);
             }
@@ -148,17 +156,19 @@ impl State {
         if let Some(s) = self.idem.as_mut() {
             s.on_failed(&b.tp, b.id, code, b.attempts < cfg.retries);
         }
+        // Java `maybeTransitionToErrorState`: fenced is fatal, anything else makes the
+        // transaction abortable.
+        if let Some(t) = self.txn.as_mut() {
+            if code.map(produce_action) == Some(ProduceAction::Fenced) {
+                t.fatal(err.clone());
+            } else {
+                t.abortable(err.clone());
+            }
+        }
         let err = if retriable && expired {
-            Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation",
-                    b.records.len(),
-                    b.tp,
-                    cfg.delivery_timeout.as_millis()
-                ),
-            )
-            .with_source(err)
+            b.attempts += 1;
+            b.last_error = Some(err.to_string());
+            expiry_error(&b, cfg, None, Some(err))
         } else {
             err
         };
@@ -171,6 +181,35 @@ impl State {
         for b in self.acc.abort_all() {
             self.fail(b, &err);
         }
+    }
+}
+
+/// The error of a batch that expired (Java `RecordBatch.timedOut`'s message), saying what
+/// became of it meanwhile — how many attempts failed and why the last did, and the leader the
+/// metadata gave when it expired waiting — so that a batch held back for a reason (an offline
+/// partition, a broker answering nothing) can be told from one the producer forgot.
+fn expiry_error(b: &Batch<Completion>, cfg: &Resolved, leader: Option<i32>, source: Option<Error>) -> Error {
+    let history = match (&b.last_error, b.attempts) {
+        (None, _) => "never sent".to_string(),
+        (Some(last), n) => format!("{n} failed attempt(s), the last: {last}"),
+    };
+    let waiting = match (source.is_none(), leader) {
+        (false, _) => String::new(),
+        (true, Some(id)) => format!("; leader: node {id}"),
+        (true, None) => "; no leader known".to_string(),
+    };
+    let e = Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation ({history}{waiting})",
+            b.records.len(),
+            b.tp,
+            cfg.delivery_timeout.as_millis()
+        ),
+    );
+    match source {
+        Some(s) => e.with_source(s),
+        None => e,
     }
 }
 
@@ -302,7 +341,7 @@ async fn run(inner: Arc<Inner>) {
         let now = Instant::now();
         let snap = inner.cluster.snapshot();
         let leader = |tp: &TopicPartition| snap.leader(&tp.topic, tp.partition);
-        let (sends, next_check, unknown, done, waiting, start_init) = {
+        let (sends, next_check, unknown, done, waiting, start_init, add_partitions) = {
             let mut guard = inner.lock();
             let st = &mut *guard;
             if !st.last_snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &snap)) {
@@ -312,15 +351,9 @@ async fn run(inner: Arc<Inner>) {
             let expired = st.acc.expire(now);
             let had_expired = !expired.is_empty();
             for b in expired {
-                let err = Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation",
-                        b.records.len(),
-                        b.tp,
-                        inner.cfg.delivery_timeout.as_millis()
-                    ),
-                );
+                let leader = snap.leader(&b.tp.topic, b.tp.partition);
+                let err = expiry_error(&b, &inner.cfg, leader, None);
+                tracing::warn!(error = %err, "producer batch expired");
                 if let (Some(s), Some(_)) = (st.idem.as_mut(), b.sequence) {
                     // It was sent at least once: whether the broker has it is unknown.
                     s.mark_unresolved(&b.tp, b.id);
@@ -330,6 +363,22 @@ async fn run(inner: Arc<Inner>) {
             if had_expired {
                 inner.progress.notify_waiters();
             }
+            // Java `Sender.maybeSendAndPollTransactionalRequest`: in an abortable or fatal
+            // error, or while aborting, the batches not sent yet fail at once.
+            let mut add_partitions = None;
+            if let Some(t) = st.txn.as_mut() {
+                if matches!(t.phase, TxnPhase::AbortableError | TxnPhase::Aborting | TxnPhase::FatalError) && !st.acc.is_empty() {
+                    let err = t.error().cloned().unwrap_or_else(|| Error::new(ErrorKind::TransactionAborted, "the transaction was aborted before the record was sent"));
+                    for b in st.acc.abort_all() {
+                        if let (Some(s), Some(_)) = (st.idem.as_mut(), b.sequence) {
+                            s.on_failed(&b.tp, b.id, None, false);
+                        }
+                        st.fail(b, &err);
+                    }
+                    inner.progress.notify_waiters();
+                }
+                add_partitions = st.txn.as_mut().and_then(|t| t.take_to_add());
+            }
             let mut next_check_init = None;
             let mut start_init = false;
             if let Some(s) = st.idem.as_mut() {
@@ -337,7 +386,8 @@ async fn run(inner: Arc<Inner>) {
                 if let Some(renumbered) = s.maybe_bump() {
                     st.acc.renumber(&renumbered);
                 }
-                if s.needs_producer_id() && !st.init.in_flight && !st.acc.is_empty() && st.fatal.is_none() {
+                // A transactional producer gets its id from `init_transactions`.
+                if s.needs_producer_id() && !inner.cfg.transactional && !st.init.in_flight && !st.acc.is_empty() && st.fatal.is_none() {
                     match st.init.due {
                         Some(due) if due > now => next_check_init = Some(due),
                         _ => {
@@ -351,7 +401,7 @@ async fn run(inner: Arc<Inner>) {
             let mut sends = Vec::new();
             for node in ready.nodes {
                 while st.in_flight.get(&node).copied().unwrap_or(0) < inner.cfg.max_in_flight {
-                    let batches = st.acc.drain(node, now, leader, inner.cfg.max_request_size, st.idem.as_mut());
+                    let batches = st.acc.drain(node, now, leader, inner.cfg.max_request_size, st.idem.as_mut(), st.txn.as_ref());
                     if batches.is_empty() {
                         break;
                     }
@@ -377,7 +427,7 @@ async fn run(inner: Arc<Inner>) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            (sends, next_check, ready.unknown_leaders, done, waiting, start_init)
+            (sends, next_check, ready.unknown_leaders, done, waiting, start_init, add_partitions)
         };
         if done {
             inner.lock().dispatchers.clear();
@@ -385,6 +435,9 @@ async fn run(inner: Arc<Inner>) {
         }
         if start_init {
             tokio::spawn(init_producer_id(inner.clone()));
+        }
+        if let Some(parts) = add_partitions {
+            tokio::spawn(super::transactions::add_partitions(inner.clone(), parts));
         }
         for (node, batches) in sends {
             settle_request(&inner, node, batches, Vec::new(), Err(Error::closed()));
@@ -395,16 +448,25 @@ async fn run(inner: Arc<Inner>) {
         }
         // Batches are waiting: refresh metadata when it is due (a leader error or a disconnect
         // asked for it, or metadata.max.age.ms passed), so retries go to the current leader.
+        // The refresh runs beside the sender, never in its way: a Metadata request can wait
+        // up to request.timeout.ms (queued behind acks=all Produce requests a broker holds
+        // until a dead follower leaves the ISR), and meanwhile the batches of partitions whose
+        // leaders are known keep going — Java's Sender does not wait for metadata either
+        // (`NetworkClient.poll` sends the MetadataRequest beside the Produce requests).
         if waiting {
             let due = inner.cluster.next_refresh();
             if due <= Instant::now() {
-                let topics = inner.lock().topics.clone();
-                if let Err(e) = inner.cluster.refresh_if_due(Some(&topics)).await {
-                    tracing::debug!(error = %e, "producer metadata refresh failed");
+                let start = {
+                    let mut st = inner.lock();
+                    !std::mem::replace(&mut st.refreshing, true)
+                };
+                if start {
+                    tokio::spawn(refresh_metadata(inner.clone()));
                 }
-                continue;
+                // Its end wakes the sender.
+            } else {
+                wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
             }
-            wake_at = Some(wake_at.map_or(due, |w| w.min(due)));
         }
         match wake_at {
             Some(t) => {
@@ -416,6 +478,16 @@ async fn run(inner: Arc<Inner>) {
             None => woken.await,
         }
     }
+}
+
+/// The sender's metadata refresh (see [`run`]): one at a time, waking the sender when done.
+async fn refresh_metadata(inner: Arc<Inner>) {
+    let topics = inner.lock().topics.clone();
+    if let Err(e) = inner.cluster.refresh_if_due(Some(&topics)).await {
+        tracing::debug!(error = %e, "producer metadata refresh failed");
+    }
+    inner.lock().refreshing = false;
+    inner.wake.notify_one();
 }
 
 /// Sends one Produce request with `batches` to `node` and settles every batch.
@@ -460,7 +532,7 @@ pub(crate) async fn dispatch(inner: Arc<Inner>, node: i32, mut requests: tokio::
             .collect();
         let parts: Vec<_> = batches.iter().map(|b| (b.tp.clone(), b.encoded.clone().unwrap_or_default())).collect();
         let timeout_ms = cfg.request_timeout.as_millis().min(i32::MAX as u128) as i32;
-        let req = request::build(cfg.acks, timeout_ms, &parts, &ids);
+        let req = request::build(cfg.acks, timeout_ms, cfg.transactional_id.as_ref(), &parts, &ids);
         let net = &inner.cluster.net;
         if cfg.acks == 0 {
             let result = net.send_no_response(Target::Broker(node), OpenReason::Produce, req).await.map(|()| None);

@@ -17,6 +17,7 @@ pub(crate) mod group;
 pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod produce;
+pub(crate) mod txn;
 
 #[cfg(test)]
 mod tests;

@@ -33,9 +33,9 @@
 //!    handed out in the follow-up round (KIP-429).
 
 pub mod protocol;
-pub mod range;
-pub mod roundrobin;
-pub mod sticky;
+mod range;
+mod roundrobin;
+mod sticky;
 
 #[cfg(test)]
 mod tests;
@@ -232,11 +232,12 @@ impl std::error::Error for AssignorError {}
 /// A client-side partition assignor (Java `ConsumerPartitionAssignor`). Implementations are pure:
 /// the same input always gives the same output.
 pub trait PartitionAssignor: fmt::Debug + Send + Sync {
-    /// The name sent in JoinGroup and chosen by the coordinator ("range", ...).
-    fn name(&self) -> &'static str;
+    /// The name sent in JoinGroup and chosen by the coordinator ("range", ...). Every member
+    /// of a group must use the same name for the same algorithm.
+    fn name(&self) -> &str;
 
     /// The rebalance protocols this assignor supports (Java `supportedProtocols()`).
-    fn supported_protocols(&self) -> &'static [RebalanceProtocol];
+    fn supported_protocols(&self) -> &[RebalanceProtocol];
 
     /// The `user_data` to put in this member's subscription, given the member's last assignment
     /// and its generation (Java `subscriptionUserData`, which reads state Java keeps in the
@@ -281,12 +282,13 @@ impl BuiltinAssignor {
 
     /// Looks an assignor up by its wire name (the JoinGroup response's `protocol_name`).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.name() == name)
+        Self::ALL.into_iter().find(|a| a.wire_name() == name)
     }
 }
 
-impl PartitionAssignor for BuiltinAssignor {
-    fn name(&self) -> &'static str {
+impl BuiltinAssignor {
+    /// The wire name ("range", "roundrobin", "sticky", "cooperative-sticky").
+    pub fn wire_name(self) -> &'static str {
         match self {
             BuiltinAssignor::Range => "range",
             BuiltinAssignor::RoundRobin => "roundrobin",
@@ -295,7 +297,14 @@ impl PartitionAssignor for BuiltinAssignor {
         }
     }
 
-    fn supported_protocols(&self) -> &'static [RebalanceProtocol] {
+}
+
+impl PartitionAssignor for BuiltinAssignor {
+    fn name(&self) -> &str {
+        self.wire_name()
+    }
+
+    fn supported_protocols(&self) -> &[RebalanceProtocol] {
         match self {
             BuiltinAssignor::CooperativeSticky => BOTH,
             _ => EAGER_ONLY,
