@@ -15,7 +15,7 @@ import statistics
 import sys
 
 raw, out_dir, chart = sys.argv[1], sys.argv[2], sys.argv[3]
-ORDER = ["gregor", "java", "librdkafka", "franz-go", "perf-test"]
+ORDER = ["gregor", "java", "librdkafka", "librdkafka-tuned", "franz-go", "kcat", "perf-test"]
 
 
 def load(prefix):
@@ -36,6 +36,23 @@ def load(prefix):
         mb, n, fetch_ms = float(f[2]), int(f[4]), float(f[7])
         r.update(records=n, bytes=int(mb * 1048576), steady_s=fetch_ms / 1000, ok=True,
                  checksum=None, ttfr_ms=None)
+    elif prefix.endswith("kcat"):
+        # One "partition offset payload-size" line per record; kcat has no checksum of its own
+        # and its clock starts at exec (steady = from start).
+        n, nbytes, gaps, nxt = 0, 0, 0, {}
+        for line in text.splitlines():
+            try:
+                p, o, size = (int(x) for x in line.split())
+            except ValueError:
+                continue
+            if nxt.setdefault(p, o) != o:
+                gaps += 1
+            nxt[p] = o + 1
+            n, nbytes = n + 1, nbytes + max(size, 0)
+        if n == 0:
+            return None
+        r.update(records=n, bytes=nbytes, checksum=None, gaps=gaps, ttfr_ms=None,
+                 steady_s=float(wall), start_s=float(wall), ok=gaps == 0)
     else:
         try:
             j = json.loads(text.splitlines()[-1])

@@ -7,15 +7,23 @@
 # CRC checks on, the same fetch settings):
 #   gregor      bench/gregor-consumer (this repo's crates/gregor, release build)
 #   java        bench/java/BenchConsumer.java on kafka-clients 4.3.1
-#   librdkafka  bench/rdkafka-consumer (rust-rdkafka BaseConsumer, bundled librdkafka)
+#   librdkafka  bench/rdkafka-consumer (rust-rdkafka BaseConsumer, bundled librdkafka), defaults
+#   librdkafka-tuned  the same binary with RDK_TUNED=1: batch consume API, queued.min.messages,
+#               fetch.queue.backoff.ms as librdkafka's maintainers advise for throughput
 #   franz-go    bench/franz (kgo)
+#   kcat        kcat -C (Debian's package, plain C over librdkafka; reference only: it prints
+#               partition, offset and payload size per record, which the report counts and checks)
 #   perf-test   org.apache.kafka.tools.ConsumerPerformance (reference only; its own work per record)
 #
 # Environment (defaults in brackets):
 #   BENCH_RECORDS_100 [1000000]   records in each 100-byte dataset (100 MB)
 #   BENCH_RECORDS_1K  [100000]    records in each 1 KiB dataset (~100 MB)
 #   BENCH_CODECS ["none lz4 zstd"], BENCH_SIZES ["100 1024"], BENCH_ROUNDS [3]
-#   BENCH_CLIENTS ["gregor java librdkafka franz-go perf-test"]
+#   BENCH_PARTITIONS [12]         partitions of those datasets
+#   BENCH_WIDE ["2000"]           extra 100-byte uncompressed datasets of BENCH_RECORDS_100 records
+#                                 spread over this many partitions ("" for none)
+#   BENCH_CLIENTS ["gregor java librdkafka librdkafka-tuned franz-go kcat perf-test"]
+#   BENCH_OUT [bench/results], BENCH_CHART [bench/bench.png]   where the report goes
 #   BENCH_GROUP_RUN [1]           one group (subscribe) run per client and round, for the
 #                                 time to first record in a group (rebalance delay 0)
 #   BENCH_STRACE [1]              one strace run per client counting connect() calls
@@ -34,9 +42,12 @@ R1K="${BENCH_RECORDS_1K:-100000}"
 CODECS="${BENCH_CODECS:-none lz4 zstd}"
 SIZES="${BENCH_SIZES:-100 1024}"
 ROUNDS="${BENCH_ROUNDS:-3}"
-CLIENTS="${BENCH_CLIENTS:-gregor java librdkafka franz-go perf-test}"
+CLIENTS="${BENCH_CLIENTS:-gregor java librdkafka librdkafka-tuned franz-go kcat perf-test}"
+PARTS="${BENCH_PARTITIONS:-12}"
+WIDE="${BENCH_WIDE-2000}"
 TARGET="${BENCH_TARGET_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/bench}"
-OUT="$BENCH_DIR/results"
+OUT="${BENCH_OUT:-$BENCH_DIR/results}"
+CHART="${BENCH_CHART:-$BENCH_DIR/bench.png}"
 RAW="$TARGET/raw-$(date -u +%Y%m%dT%H%M%SZ)"
 CLUSTER="$REPO/scripts/kafka-cluster.sh"
 VENV="${BENCH_VENV:-$HOME/.cache/gregor/bench-venv}"
@@ -93,13 +104,13 @@ PY
     echo "$f"
 }
 
-ensure_topic() { # NAME SIZE CODEC RECORDS
-    local t="$1" size="$2" codec="$3" n="$4" have
+ensure_topic() { # NAME SIZE CODEC RECORDS PARTITIONS
+    local t="$1" size="$2" codec="$3" n="$4" parts="$5" have
     have="$(topic_count "$t")"
     if [[ "$have" == "$n" ]]; then log "dataset $t present ($n records)"; return 0; fi
     log "producing dataset $t: $n x $size B, $codec (had $have)"
     if ((have > 0)); then "$CLUSTER" topic --delete --topic "$t" >&2; sleep 2; fi
-    "$CLUSTER" topic-create "$t" 12 1 >&2
+    "$CLUSTER" topic-create "$t" "$parts" 1 >&2
     "$CLUSTER" tool org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$BOOT" \
         --topic "$t" --num-records "$n" --payload-file "$(payload_file "$size")" --throughput -1 \
         --reporting-interval 60000 --command-property acks=1 linger.ms=20 batch.size=262144 \
@@ -113,9 +124,15 @@ for size in $SIZES; do
     n=$R100; ((size >= 1000)) && n=$R1K
     for codec in $CODECS; do
         t="bench-${size}b-${codec}-${n}"
-        ensure_topic "$t" "$size" "$codec" "$n"
+        ((PARTS != 12)) && t="bench-${size}b-${codec}-p${PARTS}-${n}"
+        ensure_topic "$t" "$size" "$codec" "$n" "$PARTS"
         DATASETS+=("$t:$size:$codec:$n")
     done
+done
+for p in $WIDE; do
+    t="bench-100b-none-p${p}-${R100}"
+    ensure_topic "$t" 100 none "$R100" "$p"
+    DATASETS+=("$t:100:none:$R100")
 done
 
 # ----------------------------------------------------------------------------------- builds
@@ -125,6 +142,8 @@ CARGO_DIR="${CARGO_TARGET_DIR:-$TARGET/cargo}"
 (cd "$BENCH_DIR/rdkafka-consumer" && CARGO_TARGET_DIR="$CARGO_DIR" cargo build -q --release)
 (cd "$BENCH_DIR/franz" && go build -o "$TARGET/bench-franz" .)
 LIB="$("$CLUSTER" jars | tail -1)"
+KCAT=""
+[[ " $CLIENTS " == *" kcat "* ]] && KCAT="$("$REPO/scripts/setup-kcat.sh" | tail -1)"
 mkdir -p "$TARGET/java" && javac -d "$TARGET/java" -cp "$LIB/*" "$BENCH_DIR/java/BenchConsumer.java"
 GREGOR_BIN="$CARGO_DIR/release/bench-gregor"
 RDK_BIN="$CARGO_DIR/release/bench-rdkafka"
@@ -136,6 +155,7 @@ client_cmd() { # CLIENT TOPIC N [GROUP]
     case "$c" in
         gregor) echo "$GREGOR_BIN" "$BOOT" "$@" ;;
         librdkafka) echo "$RDK_BIN" "$BOOT" "$@" ;;
+        librdkafka-tuned) echo env RDK_TUNED=1 "$RDK_BIN" "$BOOT" "$@" ;;
         franz-go) echo "$FRANZ_BIN" "$BOOT" "$@" ;;
         java) echo "${JAVA_CMD[@]}" "$BOOT" "$@" ;;
     esac
@@ -154,6 +174,10 @@ run_one() { # OUTFILE CLIENT TOPIC N [GROUP]
             --command-property fetch.max.bytes=52428800 --command-property max.partition.fetch.bytes=1048576 \
             --command-property fetch.min.bytes=1 --command-property fetch.max.wait.ms=500 \
             --command-property check.crcs=true >"$out.out" 2>"$out.err" || true
+    elif [[ "$c" == kcat ]]; then
+        /usr/bin/time -f '%e %U %S %M' -o "$out.time" "$KCAT" -C -b "$BOOT" -t "$t" -o beginning -e -q \
+            -c "$n" -f '%p %o %S\n' -X fetch.max.bytes=52428800 -X max.partition.fetch.bytes=1048576 \
+            -X fetch.min.bytes=1 -X fetch.wait.max.ms=500 -X check.crcs=true >"$out.out" 2>"$out.err" || true
     else
         # shellcheck disable=SC2046
         /usr/bin/time -f '%e %U %S %M' -o "$out.time" $(client_cmd "$c" "$t" "$n" $g) >"$out.out" 2>"$out.err" || true
@@ -176,7 +200,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     if [[ "${BENCH_GROUP_RUN:-1}" == 1 ]]; then
         IFS=: read -r t size codec n <<<"${DATASETS[0]}"
         for c in "${CL[@]}"; do
-            [[ "$c" == perf-test ]] && continue
+            [[ "$c" == perf-test || "$c" == kcat || "$c" == librdkafka-tuned ]] && continue
             log "round $r group $t $c"
             run_one "$RAW/group.$r.$t.$c" "$c" "$t" 1000 "bench-group-$c-$r-$$"
         done
@@ -187,7 +211,7 @@ if [[ "${BENCH_STRACE:-1}" == 1 ]]; then
     IFS=: read -r t size codec n <<<"${DATASETS[0]}"
     ports="$(echo "$BOOT" | tr ',' '\n' | cut -d: -f2 | paste -sd'|')"
     for c in "${CL[@]}"; do
-        [[ "$c" == perf-test ]] && continue
+        [[ "$c" == perf-test || "$c" == kcat || "$c" == librdkafka-tuned ]] && continue
         for mode in assign group; do
             g=""; [[ $mode == group ]] && g="bench-strace-$c-$$"
             log "strace $mode $c"
@@ -200,5 +224,5 @@ if [[ "${BENCH_STRACE:-1}" == 1 ]]; then
 fi
 
 # ------------------------------------------------------------------------------------ report
-"$VENV/bin/python" "$BENCH_DIR/report.py" "$RAW" "$OUT" "$BENCH_DIR/bench.png"
+"$VENV/bin/python" "$BENCH_DIR/report.py" "$RAW" "$OUT" "$CHART"
 log "results in $OUT (raw runs in $RAW)"

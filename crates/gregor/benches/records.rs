@@ -1,5 +1,6 @@
 //! Record-layer micro-benchmarks: decoding fetched records per codec at 100 B and 1 KiB values,
-//! CRC32C throughput, encoding, and an end-to-end "Fetch response partition to records" case.
+//! CRC32C throughput, encoding, an end-to-end "Fetch response partition to records" case, and
+//! `zero_copy/*`: the consumer's record path before and after issue #14, side by side.
 //!
 //! Run: `cargo bench -p gregor --bench records` (add `-- decode/none` to filter).
 //! Throughput is reported in records/s (`elem/s`) or bytes/s.
@@ -11,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gregor::records::{
     encode_batch, encode_control_batch, AbortedTransaction, Compression, ControlMarker, DecodeOptions,
-    FetchRecords, IsolationLevel, ProduceRecord, Record,
+    BufferPool, FetchRecords, IsolationLevel, ProduceRecord, Record,
 };
 use kafka_protocol::messages::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
 use kafka_protocol::protocol::{Decodable, Encodable};
@@ -157,5 +158,49 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, crc, encode, end_to_end);
+/// What issue #14's record path saved, both paths in one run (`zero_copy/100B/<codec>/{before,after}`):
+///
+/// - `before`: the path until #14: a fetched partition is decoded into a `Vec` of records (each
+///   compressed batch decompressed into a fresh buffer), moved into the consumer's buffer, and
+///   moved again into the `Vec` that `poll` returns.
+/// - `after`: records are decoded in `poll` straight into the returned `Vec` (one move), as
+///   `Bytes` views into the fetched or decompressed buffer, and decompression buffers come from a
+///   [`BufferPool`] (reused once the application has dropped the previous batch's records).
+///
+/// Both then do the same per-record work (sum of value lengths) and drop the records, as an
+/// application that polls in a loop does.
+fn zero_copy(c: &mut Criterion) {
+    let o = DecodeOptions::default();
+    for codec in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        let data = fetch_bytes(codec, 100, 500, 20);
+        let mut g = c.benchmark_group(format!("zero_copy/100B/{}", codec));
+        g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+        g.throughput(Throughput::Elements(10_000));
+        g.bench_function("before", |b| {
+            b.iter(|| {
+                let decoded: Vec<Record> = FetchRecords::new(data.clone(), 0, &[], &o).map(|r| r.unwrap()).collect();
+                let mut buffer: std::collections::VecDeque<Record> = std::collections::VecDeque::new();
+                buffer.extend(decoded);
+                let out: Vec<Record> = buffer.drain(..).collect();
+                black_box(out.iter().map(|r| r.value.as_ref().map_or(0, |v| v.len())).sum::<usize>())
+            })
+        });
+        let mut pool = BufferPool::default();
+        g.bench_function("after", |b| {
+            b.iter(|| {
+                let mut it = FetchRecords::new(data.clone(), 0, &[], &o);
+                let mut out: Vec<Record> = Vec::with_capacity(10_000);
+                while let Some(r) = it.next_pooled(&mut pool) {
+                    out.push(r.unwrap());
+                }
+                black_box(out.iter().map(|r| r.value.as_ref().map_or(0, |v| v.len())).sum::<usize>())
+            })
+        });
+        let (reused, allocated) = pool.stats();
+        eprintln!("zero_copy/100B/{codec}: decompression buffers reused {reused}, allocated {allocated}");
+        g.finish();
+    }
+}
+
+criterion_group!(benches, decode, crc, encode, end_to_end, zero_copy);
 criterion_main!(benches);
