@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gregor::{Consumer, OffsetAndMetadata, TopicPartition};
+use gregor::{Consumer, TopicPartition};
 
 use crate::connect::{explain, last, ClientArgs};
-use crate::consume_start::{apply, resolve, Assigned, Eof, Listener, StartOffset};
+use crate::consume_start::{apply, resolve, Assigned, Eof, Listener, Printed, StartOffset};
 use crate::kcat;
 use crate::logging::info;
 use crate::output::{write_record, Format};
@@ -171,10 +171,12 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
     let counts = count_events(consumer.connection_events());
     let consumed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let assigned = Arc::new(Assigned::default());
+    let uncommitted = Arc::new(Printed::default());
     consumer.set_rebalance_listener(Listener {
         assigned: assigned.clone(),
         consumer: Arc::downgrade(&consumer),
         start: if group.is_some() { start } else { None },
+        printed: own_commits.then(|| uncommitted.clone()),
     });
     let mut stats = RunStats { process_start, started: Instant::now(), records: 0, bytes: 0, first_record: None };
     if let Some(addr) = &args.metrics_addr {
@@ -264,6 +266,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
                     }
                 })
                 .and_then(|_| out.flush());
+            uncommitted.extend(std::mem::take(&mut printed));
             stats.add(&recs[..take]);
             consumed.store(stats.records, std::sync::atomic::Ordering::Relaxed);
             match written {
@@ -278,7 +281,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
                 return Ok(());
             }
             if own_commits && last_commit.elapsed() >= AUTO_COMMIT_INTERVAL {
-                commit_printed(&consumer, &mut printed, &assigned).await;
+                commit_printed(&consumer, &uncommitted, &assigned).await;
                 last_commit = Instant::now();
             }
             let (now, ever) = if group.is_some() { assigned.current() } else { (manual.clone(), true) };
@@ -310,7 +313,7 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
     }
     drop(out);
     if own_commits {
-        commit_printed(&consumer, &mut printed, &assigned).await;
+        commit_printed(&consumer, &uncommitted, &assigned).await;
     }
     consumer.close(Duration::from_secs(30)).await;
     if let Some(path) = &args.stats {
@@ -325,13 +328,12 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
 const AUTO_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Commits the next offset after the last printed record of each partition still assigned.
-async fn commit_printed(consumer: &Consumer, printed: &mut BTreeMap<TopicPartition, i64>, assigned: &Assigned) {
+async fn commit_printed(consumer: &Consumer, printed: &Printed, assigned: &Assigned) {
     let (now, _) = assigned.current();
-    printed.retain(|tp, _| now.contains(tp));
-    if printed.is_empty() {
+    let offsets = printed.take(|tp| now.contains(tp));
+    if offsets.is_empty() {
         return;
     }
-    let offsets = std::mem::take(printed).into_iter().map(|(tp, o)| (tp, OffsetAndMetadata::new(o))).collect();
     if let Err(e) = consumer.commit_offsets_sync(offsets).await {
         eprintln!("gregor: commit failed: {}", crate::connect::one_line(&e.to_string()));
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
 
-use gregor::{Consumer, RebalanceListener, TopicPartition};
+use gregor::{Consumer, OffsetAndMetadata, RebalanceListener, TopicPartition};
 
 use crate::connect::explain;
 
@@ -159,6 +159,40 @@ impl Assigned {
     }
 }
 
+/// What `gregor consume` printed and has not committed yet: per partition, the offset after
+/// the last record printed. Committed every few seconds, on the way out, and — for partitions
+/// a rebalance takes away — before they move to another member, so the next owner starts
+/// right after what was printed here. (With enable.auto.commit=false the consumer commits
+/// nothing by itself when partitions are revoked, as Java's `ConsumerCoordinator.onJoinPrepare`;
+/// without this the next owner would read everything since the last periodic commit again.)
+#[derive(Default)]
+pub struct Printed(Mutex<BTreeMap<TopicPartition, i64>>);
+
+impl Printed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<TopicPartition, i64>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds what one batch printed.
+    pub fn extend(&self, batch: impl IntoIterator<Item = (TopicPartition, i64)>) {
+        self.lock().extend(batch);
+    }
+
+    /// Takes everything not committed yet, as offsets to commit, for the partitions `keep`
+    /// accepts (the rest is dropped: partitions lost, no longer ours to commit).
+    pub fn take(&self, keep: impl Fn(&TopicPartition) -> bool) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        let mut g = self.lock();
+        let taken = std::mem::take(&mut *g);
+        taken.into_iter().filter(|(tp, _)| keep(tp)).map(|(tp, o)| (tp, OffsetAndMetadata::new(o))).collect()
+    }
+
+    /// Takes the offsets of these partitions only.
+    fn take_partitions(&self, partitions: &[TopicPartition]) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        let mut g = self.lock();
+        partitions.iter().filter_map(|tp| g.remove(tp).map(|o| (tp.clone(), OffsetAndMetadata::new(o)))).collect()
+    }
+}
+
 /// Tracks the group's assignment and applies `-o` to every newly assigned partition, as kcat's
 /// rebalance callback does: beginning, end and N by seeking at once; -N and s@TS (which need
 /// a broker round trip) by pausing the partition until the poll loop has looked them up.
@@ -166,6 +200,9 @@ pub struct Listener {
     pub assigned: Arc<Assigned>,
     pub consumer: Weak<Consumer>,
     pub start: Option<StartOffset>,
+    /// Set when gregor commits what it printed (no enable.auto.commit given): revoked
+    /// partitions get their printed offsets committed before they move.
+    pub printed: Option<Arc<Printed>>,
 }
 
 impl RebalanceListener for Listener {
@@ -189,8 +226,14 @@ impl RebalanceListener for Listener {
         }
     }
 
-    fn on_partitions_revoked(&self, partitions: &[TopicPartition], _ctx: &mut gregor::RevokeContext) {
+    fn on_partitions_revoked(&self, partitions: &[TopicPartition], ctx: &mut gregor::RevokeContext) {
         self.forget(partitions);
+        if let Some(printed) = &self.printed {
+            let offsets = printed.take_partitions(partitions);
+            if !offsets.is_empty() {
+                ctx.commit(offsets);
+            }
+        }
     }
 
     fn on_partitions_lost(&self, partitions: &[TopicPartition]) {
