@@ -118,10 +118,11 @@ async fn consume_through_fault(
                 };
                 if !recs.is_empty() {
                     if let Err(e) = m.commit_sync().await {
-                        // A commit racing a rebalance fails cleanly; the records will be
-                        // redelivered to the partition's next owner.
+                        // A commit racing a rebalance fails cleanly (Java's
+                        // RebalanceInProgressException / CommitFailedException); the records
+                        // will be redelivered to the partition's next owner.
                         assert!(
-                            matches!(e.kind(), ErrorKind::CommitFailed | ErrorKind::Timeout)
+                            matches!(e.kind(), ErrorKind::CommitFailed | ErrorKind::RebalanceInProgress | ErrorKind::Timeout)
                                 || e.is_retriable(),
                             "commit error: {e}"
                         );
