@@ -90,6 +90,9 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test security_sasl real_kafka -- --test-threads=1
     cargo test --locked -p gregor --test security_tls real_kafka
     cargo test --locked -p gregor-cli --test inspect_cmds real_kafka_wrong_security_protocol
+    # `gregor produce` over SASL_SSL (a Java .properties file, SCRAM-SHA-512) and SASL_PLAINTEXT
+    # (PLAIN from -X), read back over SASL_SSL with SCRAM-SHA-256 (issue #15 item 6; ~5 s).
+    cargo test --locked -p gregor-cli --test produce_config real_kafka
     # Issue #18 (the script's MTLS, OAUTH, OIDC and REAUTH listeners, see
     # scripts/kafka/security-extra.sh): encrypted client keys over mTLS (in security_tls above),
     # OAUTHBEARER unsecured + token callback + OIDC client credentials with refresh (~12 s), and

@@ -111,3 +111,86 @@ async fn lines_without_the_key_separator_are_sent_whole_and_reported() {
         );
     assert_eq!(c.high_watermark("t", 0), Some(4), "nothing lost");
 }
+
+/// Real Kafka's SASL listeners (scripts/test.sh with KAFKA_SECURITY=1 sets GREGOR_KAFKA_SASL_*):
+/// `gregor produce` configured only by a Java-style `.properties` file (SASL_SSL, SCRAM-SHA-512
+/// through `sasl.jaas.config`, the CA as truststore, the serializer keys a Java application's
+/// file carries) creates a topic and writes keyed lines, one of them without the separator; a
+/// second run over SASL_PLAINTEXT with PLAIN from `-X` keys is told its `--partitions` was not
+/// applied; `gregor consume` over SASL_SSL with SCRAM-SHA-256 reads back exactly what was sent.
+#[test]
+fn real_kafka_produce_over_sasl_ssl_and_sasl_plaintext_from_a_properties_file() {
+    let (Ok(ssl), Ok(plain), Ok(ca)) = (
+        std::env::var("GREGOR_KAFKA_SASL_BOOTSTRAP"),
+        std::env::var("GREGOR_KAFKA_SASL_PLAINTEXT_BOOTSTRAP"),
+        std::env::var("GREGOR_KAFKA_SSL_TRUSTSTORE"),
+    ) else {
+        eprintln!("skipped: GREGOR_KAFKA_SASL_* are not set (run scripts/test.sh)");
+        return;
+    };
+    let user = std::env::var("GREGOR_KAFKA_SASL_USERNAME").unwrap_or_else(|_| "alice".into());
+    let password = std::env::var("GREGOR_KAFKA_SASL_PASSWORD").unwrap_or_else(|_| "alice-secret".into());
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let topic = format!("cli-produce-sasl-{n}");
+    let file = properties(
+        &format!("sasl-ssl-{n}.properties"),
+        &format!(
+            "# as a Java application would write it\n\
+             bootstrap.servers={ssl}\n\
+             security.protocol=SASL_SSL\n\
+             sasl.mechanism=SCRAM-SHA-512\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n  \
+               username=\"{user}\" password=\"{password}\";\n\
+             ssl.truststore.type=PEM\n\
+             ssl.truststore.location={ca}\n\
+             key.serializer=org.apache.kafka.common.serialization.StringSerializer\n\
+             value.serializer=org.apache.kafka.common.serialization.StringSerializer\n\
+             acks=all\n"
+        ),
+    );
+    let gregor = || {
+        let mut c = Command::cargo_bin("gregor").unwrap();
+        c.timeout(Duration::from_secs(120));
+        c
+    };
+    gregor()
+        .args(["produce", "-F", file.to_str().unwrap(), "-t", &topic, "--partitions", "2", "-K", ":", "-p", "0"])
+        .write_stdin("k1:v1\nnot split\nk2:v2\n")
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains(format!("created topic {topic} with 2 partitions"))
+                .and(predicate::str::contains("warning: line 2 has no key separator ':'"))
+                .and(predicate::str::contains("produced 3 records"))
+                .and(predicate::str::contains("; 0 failed")),
+        );
+    gregor()
+        .args(["produce", "-b", &plain, "-t", &topic, "--partitions", "4", "-p", "0", "-z", "zstd"])
+        .args(["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=PLAIN"])
+        .args(["-X", &format!("sasl.username={user}"), "-X", &format!("sasl.password={password}")])
+        .write_stdin("over sasl_plaintext\n")
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains(format!("topic {topic} already exists with 2 partitions; --partitions 4 was not applied"))
+                .and(predicate::str::contains("produced 1 records")),
+        );
+    let out = gregor()
+        .args(["consume", "-b", &ssl, "-t", &topic, "-p", "0", "-o", "beginning", "-c", "4", "-f", "%k=%s\\n"])
+        .args(["-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanism=SCRAM-SHA-256"])
+        .args(["-X", &format!("sasl.username={user}"), "-X", &format!("sasl.password={password}")])
+        .args(["-X", &format!("ssl.truststore.location={ca}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "k1=v1\n=not split\nk2=v2\n=over sasl_plaintext\n");
+    // A wrong password is one clear authentication error, nothing written.
+    gregor()
+        .args(["produce", "-b", &plain, "-t", &topic, "-X", "security.protocol=SASL_PLAINTEXT"])
+        .args(["-X", "sasl.mechanism=PLAIN", "-X", &format!("sasl.username={user}"), "-X", "sasl.password=wrong"])
+        .args(["-X", "max.block.ms=20000"])
+        .write_stdin("never\n")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("uthentication"));
+}
