@@ -843,6 +843,7 @@ impl Consumer {
     /// let consumer = Consumer::from_properties([
     ///     ("bootstrap.servers", cluster.bootstrap_servers().as_str()),
     ///     ("max.poll.records", "1"),
+    ///     ("auto.offset.reset", "earliest"),
     /// ])?;
     /// let tp = TopicPartition::new("events", 0);
     /// consumer.assign([tp.clone()])?;

@@ -24,6 +24,7 @@
 //! let consumer = gregor::Consumer::from_properties([
 //!     ("bootstrap.servers", cluster.bootstrap_servers().as_str()),
 //!     ("client.id", "reader"),
+//!     ("auto.offset.reset", "earliest"),
 //! ])?;
 //! consumer.assign([gregor::TopicPartition::new("t", 0)])?;
 //! while consumer.poll(std::time::Duration::from_millis(200)).await?.is_empty() {}
