@@ -23,11 +23,15 @@
 #
 # Environment (defaults in brackets):
 #   LAT_RATES ["1000 50000"]   records/s        LAT_SECONDS [30]   measured seconds per point
-#   LAT_WARMUP [10]            seconds of records not measured (consumer start-up, JIT)
+#   LAT_WARMUP [5]             seconds of records not measured (consumer start-up, JIT)
 #   LAT_MODES ["default low"]  LAT_CLIENTS ["gregor java franz-go librdkafka"]
 #   LAT_PARTITIONS [12]        LAT_RF [1]        LAT_OUT [bench/results-latency]
+#   LAT_ROUNDS [1]             rounds; each rotates the client order; the report gives every
+#                              round and the median over rounds of each percentile
 #   KAFKA_PORT_BASE [49090], KAFKA_DATA_DIR [/tmp/kafka-bench], KAFKA_KEEP_DATA [1]
-# Run time: (LAT_SECONDS + LAT_WARMUP + ~8 s) per point; the defaults are 16 points, ~13 min.
+# The producer starts once the consumer has polled once (it prints "latency-ready" on stderr).
+# Run time: (LAT_SECONDS + LAT_WARMUP + ~15 s) per point; the defaults are 16 points, ~15 min
+# per round on a quiet machine.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,11 +41,12 @@ export KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-/tmp/kafka-bench}"
 export KAFKA_KEEP_DATA="${KAFKA_KEEP_DATA:-1}"
 RATES="${LAT_RATES:-1000 50000}"
 SECONDS_PER_POINT="${LAT_SECONDS:-30}"
-WARMUP="${LAT_WARMUP:-10}"
+WARMUP="${LAT_WARMUP:-5}"
 MODES="${LAT_MODES:-default low}"
 CLIENTS="${LAT_CLIENTS:-gregor java franz-go librdkafka}"
 PARTS="${LAT_PARTITIONS:-12}"
 RF="${LAT_RF:-1}"
+ROUNDS="${LAT_ROUNDS:-1}"
 OUT="${LAT_OUT:-$BENCH_DIR/results-latency}"
 TARGET="${BENCH_TARGET_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/bench}"
 RAW="$TARGET/latency-$(date -u +%Y%m%dT%H%M%SZ)"
@@ -76,28 +81,37 @@ consumer_cmd() { # CLIENT
 }
 
 : >"$RAW/points.jsonl"
+read -r -a CL <<<"$CLIENTS"
+for ((round = 1; round <= ROUNDS; round++)); do
 for rate in $RATES; do
     total=$((rate * (SECONDS_PER_POINT + WARMUP)))
     warm=$((rate * WARMUP))
     for mode in $MODES; do
-        for c in $CLIENTS; do
-            t="latency-$rate-$mode-$c-$$"
-            log "point rate=$rate mode=$mode client=$c topic=$t ($total records, $warm warm-up)"
+        for ((i = 0; i < ${#CL[@]}; i++)); do
+            c="${CL[$(((i + round - 1) % ${#CL[@]}))]}"
+            t="latency-$round-$rate-$mode-$c-$$"
+            log "round $round point rate=$rate mode=$mode client=$c topic=$t ($total records, $warm warm-up)"
             "$CLUSTER" topic-create "$t" "$PARTS" "$RF" >&2
-            p="$RAW/$rate.$mode.$c"
+            p="$RAW/$round.$rate.$mode.$c"
             # The consumer reads from the start, so it may still be starting when the producer
             # begins: records of the warm-up seconds are not measured.
             # shellcheck disable=SC2046
             /usr/bin/time -f '%e %U %S %M' -o "$p.time" $(consumer_cmd "$c") "$BOOT" "$t" "$total" "$warm" "$mode" \
                 >"$p.out" 2>"$p.err" &
             cpid=$!
+            for ((w = 0; w < 600; w++)); do
+                grep -q latency-ready "$p.err" 2>/dev/null && break
+                kill -0 "$cpid" 2>/dev/null || break
+                sleep 0.1
+            done
             cat /proc/loadavg >"$p.load0"
             "$TARGET/latency-produce" "$BOOT" "$t" "$rate" "$total" >"$p.producer" 2>"$p.producer.err" || true
             wait "$cpid" || true
             cat /proc/loadavg >"$p.load1"
-            python3 - "$p" "$rate" "$RAW/points.jsonl" "$c" "$mode" <<'PY'
+            python3 - "$p" "$rate" "$RAW/points.jsonl" "$c" "$mode" "$round" <<'PY'
 import json, sys
 p, rate, out, client, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+rnd = int(sys.argv[6])
 def last_json(path):
     try:
         lines = [l for l in open(path) if l.startswith("{")]
@@ -107,7 +121,7 @@ def last_json(path):
 r = last_json(p + ".out")
 r.setdefault("client", client + " (no result)")
 r.setdefault("mode", mode)
-r["rate"] = rate
+r["rate"], r["round"] = rate, rnd
 r["producer"] = last_json(p + ".producer")
 try:
     e, u, s, m = open(p + ".time").read().split()[-4:]
@@ -125,28 +139,7 @@ PY
         done
     done
 done
+done
 
-python3 - "$RAW/points.jsonl" "$OUT" "$SECONDS_PER_POINT" "$WARMUP" "$PARTS" "$RF" <<'PY'
-import json, os, sys
-src, out, secs, warm, parts, rf = sys.argv[1:]
-rows = [json.loads(l) for l in open(src) if l.strip()]
-os.makedirs(out, exist_ok=True)
-with open(os.path.join(out, "latency.jsonl"), "w") as f:
-    for r in rows:
-        f.write(json.dumps(r) + "\n")
-ms = lambda us: "—" if us is None or us < 0 else f"{us / 1000:.1f}"
-lines = [f"{secs} s measured after {warm} s warm-up per point; {parts} partitions, RF {rf}; "
-         "latency = produce call -> record returned by the consumer's poll, ms (nearest rank).", "",
-         "| rate/s | settings | client | p50 | p99 | p99.9 | max | measured | consumer CPU s | RSS MiB | load before/after |",
-         "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-for r in rows:
-    lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-        r.get("rate"), r.get("mode", "?"), r.get("client", "(failed)"), ms(r.get("p50_us")),
-        ms(r.get("p99_us")), ms(r.get("p999_us")), ms(r.get("max_us")), r.get("measured", 0),
-        f"{r['cpu_s']:.1f}" if "cpu_s" in r else "—",
-        f"{r['rss_kib'] / 1024:.0f}" if "rss_kib" in r else "—",
-        "/".join(f"{x:.1f}" for x in r.get("load", [])) or "—"))
-open(os.path.join(out, "latency.md"), "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
-PY
+python3 "$BENCH_DIR/latency_report.py" "$RAW/points.jsonl" "$OUT" "$SECONDS_PER_POINT" "$WARMUP" "$PARTS" "$RF"
 log "results in $OUT (raw runs in $RAW)"

@@ -58,7 +58,17 @@ func main() {
 	defer cancel()
 	lat := make([]int64, 0, want)
 	var n, bad int64
+	ready := false
 	for n < want && ctx.Err() == nil {
+		if !ready {
+			// bench/latency.sh starts the producer once every consumer has polled once; franz-go
+			// polls until records arrive, so it says so once the client is up.
+			if err := cl.Ping(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "latency-franz: ping:", err)
+			}
+			fmt.Fprintln(os.Stderr, "latency-ready")
+			ready = true
+		}
 		fs := cl.PollFetches(ctx)
 		fs.EachError(func(t string, p int32, err error) {
 			if err != context.DeadlineExceeded {

@@ -44,6 +44,7 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut lat: Vec<i64> = Vec::with_capacity(want as usize);
     let (mut n, mut bad) = (0u64, 0u64);
+    let mut ready = false;
     while n < want && Instant::now() < deadline {
         let recs = match consumer.poll(Duration::from_millis(100)).await {
             Ok(r) => r,
@@ -52,6 +53,11 @@ async fn main() {
                 continue;
             }
         };
+        if !ready {
+            // bench/latency.sh starts the producer once every consumer has polled once.
+            eprintln!("latency-ready");
+            ready = true;
+        }
         for r in &recs {
             let now = now_ns();
             n += 1;

@@ -52,8 +52,15 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut lat: Vec<i64> = Vec::with_capacity(want as usize);
     let (mut n, mut bad) = (0u64, 0u64);
+    let mut ready = false;
     while n < want && Instant::now() < deadline {
-        let Some(res) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let polled = consumer.poll(Duration::from_millis(100));
+        if !ready {
+            // bench/latency.sh starts the producer once every consumer has polled once.
+            eprintln!("latency-ready");
+            ready = true;
+        }
+        let Some(res) = polled else { continue };
         let m = match res {
             Ok(m) => m,
             Err(e) => {
