@@ -18,7 +18,7 @@
 # Environment (defaults in brackets):
 #   BENCH_RECORDS_100 [1000000]   records in each 100-byte dataset (100 MB)
 #   BENCH_RECORDS_1K  [100000]    records in each 1 KiB dataset (~100 MB)
-#   BENCH_CODECS ["none lz4 zstd"], BENCH_SIZES ["100 1024"], BENCH_ROUNDS [3]
+#   BENCH_CODECS ["none lz4 zstd"], BENCH_SIZES ["100 1024"] ("" for none), BENCH_ROUNDS [3]
 #   BENCH_PARTITIONS [12]         partitions of those datasets
 #   BENCH_WIDE ["2000"]           extra 100-byte uncompressed datasets of BENCH_RECORDS_100 records
 #                                 spread over this many partitions ("" for none)
@@ -44,8 +44,8 @@ export KAFKA_KEEP_DATA="${KAFKA_KEEP_DATA:-1}"
 export GROUP_INITIAL_REBALANCE_DELAY_MS=0
 R100="${BENCH_RECORDS_100:-1000000}"
 R1K="${BENCH_RECORDS_1K:-100000}"
-CODECS="${BENCH_CODECS:-none lz4 zstd}"
-SIZES="${BENCH_SIZES:-100 1024}"
+CODECS="${BENCH_CODECS-none lz4 zstd}"
+SIZES="${BENCH_SIZES-100 1024}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CLIENTS="${BENCH_CLIENTS:-gregor java librdkafka librdkafka-tuned franz-go kcat perf-test}"
 PARTS="${BENCH_PARTITIONS:-12}"
