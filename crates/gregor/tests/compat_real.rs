@@ -11,12 +11,14 @@
 //! release and to the other Kafka-protocol servers, and one Python process per step costs far
 //! less than a JVM tool launch on this machine.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::{cluster_script, repo, unique};
 use gregor::{Consumer, ConsumerConfig, ConsumerRecord, ErrorKind, TopicPartition};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -30,23 +32,10 @@ impl Cluster {
     fn get() -> Option<Cluster> {
         // gregor's own log (RUST_LOG, default warn) goes to the test's output, which the test
         // harness prints for a failing check: scripts/compat.sh keeps it in target/compat/.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-            )
-            .with_test_writer()
-            .try_init();
-        match std::env::var("GREGOR_KAFKA_BOOTSTRAP") {
-            Ok(b) if !b.is_empty() => Some(Cluster {
-                bootstrap: b,
-                version: std::env::var("GREGOR_KAFKA_VERSION").unwrap_or_else(|_| "4.3.1".into()),
-            }),
-            _ => {
-                eprintln!("skipped: GREGOR_KAFKA_BOOTSTRAP is not set (run scripts/compat.sh)");
-                None
-            }
-        }
+        common::init_tracing("warn");
+        let bootstrap = common::kafka_bootstrap("scripts/compat.sh")?;
+        let version = std::env::var("GREGOR_KAFKA_VERSION").unwrap_or_else(|_| "4.3.1".into());
+        Some(Cluster { bootstrap, version })
     }
 
     /// Whether the Apache Kafka release is `major.minor` or newer, for features that need a
@@ -72,26 +61,6 @@ impl Cluster {
     fn first_broker(&self) -> String {
         self.bootstrap.split(',').next().unwrap().to_string()
     }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn script(args: &[&str]) -> String {
-    let out = Command::new("bash").arg(repo().join("scripts/kafka-cluster.sh")).args(args).output().expect("run kafka-cluster.sh");
-    assert!(
-        out.status.success(),
-        "kafka-cluster.sh {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn unique(name: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    format!("{name}-{n}")
 }
 
 /// The project venv's Python (confluent-kafka), set up once per test process.
@@ -380,7 +349,7 @@ async fn compat_broker_restart() {
     for r in poll_distinct(&c, 500).await {
         *seen.entry((r.partition, r.offset)).or_default() += 1;
     }
-    script(&["stop-broker", "1"]);
+    cluster_script(&["stop-broker", "1"]);
     produce(&k, &topic, 1000, 100, "none");
     let deadline = tokio::time::Instant::now() + WAIT;
     while seen.len() < 5000 {
@@ -389,7 +358,7 @@ async fn compat_broker_restart() {
             *seen.entry((r.partition, r.offset)).or_default() += 1;
         }
     }
-    script(&["start-broker", "1"]);
+    cluster_script(&["start-broker", "1"]);
     produce(&k, &topic, 500, 100, "none");
     let deadline = tokio::time::Instant::now() + WAIT;
     while seen.len() < 5500 {

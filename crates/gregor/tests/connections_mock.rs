@@ -4,6 +4,8 @@
 //! `bootstrap.servers` = one broker's address. The Java consumer opens 5 sockets here (the
 //! bootstrap one duplicates a broker's); gregor must open exactly 4 and leave none behind.
 
+mod common;
+
 use std::time::Duration;
 
 use gregor::{ConnectionEventKind, Consumer, ConsumerConfig, Role};
@@ -11,29 +13,9 @@ use gregor_mock::MockCluster;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-}
-
-async fn consume_all(consumer: &Consumer, want: usize) -> Vec<gregor::ConsumerRecord> {
-    let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while got.len() < want {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {want} records arrived", got.len());
-        got.extend(consumer.poll(Duration::from_millis(500)).await.expect("poll"));
-    }
-    got
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_consumer_opens_l_plus_one_sockets_and_closes_them_all() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("orders", 6).start().await.unwrap();
     for p in 0..6 {
         cluster.append_records("orders", p, &[("k", format!("v{p}"))]).unwrap();
@@ -57,7 +39,7 @@ async fn group_consumer_opens_l_plus_one_sockets_and_closes_them_all() {
     consumer.subscribe(["orders"]).unwrap();
     assert!(cluster.connections().is_empty(), "subscribe opens nothing");
 
-    let got = consume_all(&consumer, 6).await;
+    let got = common::poll_until(&consumer, 6, WAIT).await;
     assert_eq!(got.len(), 6);
     consumer.commit_sync().await.unwrap();
 
@@ -99,7 +81,7 @@ async fn group_consumer_opens_l_plus_one_sockets_and_closes_them_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_through_a_non_broker_address_is_retired_even_with_idle_minus_one() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("t", 3).start().await.unwrap();
     cluster.append_records("t", 0, &[("k", "v")]).unwrap();
     // "localhost" is not what the brokers advertise (127.0.0.1): like a load balancer's name,
@@ -114,7 +96,7 @@ async fn bootstrap_through_a_non_broker_address_is_retired_even_with_idle_minus_
     let consumer = Consumer::new(config).unwrap();
     let mut events = consumer.connection_events();
     consumer.assign([gregor::TopicPartition::new("t", 0)]).unwrap();
-    let got = consume_all(&consumer, 1).await;
+    let got = common::poll_until(&consumer, 1, WAIT).await;
     assert_eq!(got[0].value_str(), Some("v"));
     // The retirement event arrives within 1 s of the metadata response; wait for the event
     // itself (not a sleep), then check the broker saw the close.

@@ -2,6 +2,8 @@
 //! real Apache Kafka when `GREGOR_KAFKA_BOOTSTRAP` names one (those tests print a note and pass
 //! when it is unset). Topics on the real cluster are created with `scripts/kafka-cluster.sh`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,16 +14,6 @@ use gregor_mock::MockCluster;
 const WAIT: Duration = Duration::from_secs(90);
 const FETCH: i16 = 1;
 const HEARTBEAT_848: i16 = 68;
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-}
 
 fn config(bootstrap: &str, group: &str, extra: &[(&str, &str)]) -> ConsumerConfig {
     let mut b = ConsumerConfig::builder()
@@ -195,7 +187,7 @@ async fn mock(brokers: usize, topic: &str, partitions: i32) -> MockCluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_three_members_get_a_full_disjoint_assignment() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = mock(3, "t", 6).await;
     scenario_three_members(&cluster.bootstrap_servers(), "t", "g3").await;
     // The coordinator agrees, and every member left on close (epoch -1).
@@ -205,14 +197,14 @@ async fn mock_three_members_get_a_full_disjoint_assignment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_join_and_leave_move_only_what_they_must() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = mock(3, "t", 6).await;
     scenario_join_and_leave(&cluster.bootstrap_servers(), "t", "gjl").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_commits_survive_a_restart_and_records_resume() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = mock(3, "t", 6).await;
     scenario_commits_survive_restart(&cluster.bootstrap_servers(), "t", "gc").await;
     assert_eq!(cluster.committed_offset("gc", "t", 5), Some(57));
@@ -249,7 +241,7 @@ async fn mock_commits_survive_a_restart_and_records_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_fenced_member_loses_partitions_and_rejoins() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = mock(3, "t", 6).await;
     let a = member(&cluster.bootstrap_servers(), "gf", "t", &[]);
     poll_until(&[&a], "a owns everything", || owned(&a).len() == 6).await;
@@ -292,7 +284,7 @@ async fn mock_fenced_member_loses_partitions_and_rejoins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_static_member_restart_keeps_its_partitions() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = mock(3, "t", 6).await;
     let bs = cluster.bootstrap_servers();
     let a = member(&bs, "gs", "t", &[("group.instance.id", "a")]);
@@ -354,7 +346,7 @@ fn summary(gaps: &[u128]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_shared_coordinator_uses_one_socket_per_broker() {
-    init_tracing();
+    common::init_tracing("warn");
     let (open, ever, gaps, together) = sockets_for("shared").await;
     println!("shared: open {open}, ever opened {ever}; heartbeat interval 500 ms; {}", summary(&gaps));
     assert_eq!(open, 3, "L = 3 sockets: the coordinator rides on its broker's fetch socket");
@@ -365,7 +357,7 @@ async fn mock_shared_coordinator_uses_one_socket_per_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_dedicated_coordinator_adds_one_socket() {
-    init_tracing();
+    common::init_tracing("warn");
     let (open, ever, gaps, together) = sockets_for("dedicated").await;
     println!("dedicated: open {open}, ever opened {ever}; heartbeat interval 500 ms; {}", summary(&gaps));
     assert_eq!(open, 4, "L + 1 sockets");
@@ -416,7 +408,7 @@ fn rand_suffix() -> u128 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_three_members_get_a_full_disjoint_assignment() {
-    init_tracing();
+    common::init_tracing("warn");
     let Some(bs) = real_kafka() else { return };
     let (topic, group) = real_topic(&bs, "three");
     scenario_three_members(&bs, &topic, &group).await;
@@ -424,7 +416,7 @@ async fn kafka_three_members_get_a_full_disjoint_assignment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_join_and_leave_move_only_what_they_must() {
-    init_tracing();
+    common::init_tracing("warn");
     let Some(bs) = real_kafka() else { return };
     let (topic, group) = real_topic(&bs, "joinleave");
     scenario_join_and_leave(&bs, &topic, &group).await;
@@ -432,7 +424,7 @@ async fn kafka_join_and_leave_move_only_what_they_must() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_commits_survive_a_restart() {
-    init_tracing();
+    common::init_tracing("warn");
     let Some(bs) = real_kafka() else { return };
     let (topic, group) = real_topic(&bs, "commit");
     scenario_commits_survive_restart(&bs, &topic, &group).await;

@@ -1,5 +1,7 @@
 //! The consumer end to end against gregor-mock: groups, offsets, rebalances, seeks.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,16 +10,6 @@ use gregor::{Consumer, ConsumerConfig, ConsumerRecord, RebalanceListener, Revoke
 use gregor_mock::MockCluster;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-}
 
 fn config(cluster: &MockCluster, group: Option<&str>, extra: &[(&str, &str)]) -> ConsumerConfig {
     let mut b = ConsumerConfig::builder()
@@ -44,23 +36,13 @@ fn fill(cluster: &MockCluster, topic: &str, partitions: i32, per_partition: usiz
     partitions as usize * per_partition
 }
 
-async fn poll_until(consumer: &Consumer, want: usize) -> Vec<ConsumerRecord> {
-    let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while got.len() < want {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {want} records arrived", got.len());
-        got.extend(consumer.poll(Duration::from_millis(200)).await.expect("poll"));
-    }
-    got
-}
-
 fn values(records: &[ConsumerRecord]) -> Vec<String> {
     records.iter().map(|r| r.value_str().unwrap_or("").to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_share_partitions_without_overlap_and_read_everything() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("t", 6).start().await.unwrap();
     let total = fill(&cluster, "t", 6, 50, "");
     let members: Vec<Arc<Consumer>> =
@@ -112,12 +94,12 @@ async fn three_members_share_partitions_without_overlap_and_read_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_member_resumes_from_committed_offsets() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("r", 3).start().await.unwrap();
     let first = fill(&cluster, "r", 3, 20, "a");
     let c1 = Consumer::new(config(&cluster, Some("gr"), &[("enable.auto.commit", "false")])).unwrap();
     c1.subscribe(["r"]).unwrap();
-    let got = poll_until(&c1, first).await;
+    let got = common::poll_until(&c1, first, WAIT).await;
     assert_eq!(got.len(), first);
     c1.commit_sync().await.unwrap();
     for p in 0..3 {
@@ -128,7 +110,7 @@ async fn a_restarted_member_resumes_from_committed_offsets() {
     let second = fill(&cluster, "r", 3, 5, "b");
     let c2 = Consumer::new(config(&cluster, Some("gr"), &[("enable.auto.commit", "false")])).unwrap();
     c2.subscribe(["r"]).unwrap();
-    let got = poll_until(&c2, second).await;
+    let got = common::poll_until(&c2, second, WAIT).await;
     let v = values(&got);
     assert!(v.iter().all(|s| s.starts_with('b')), "nothing before the committed offset: {v:?}");
     assert_eq!(got.len(), second);
@@ -140,12 +122,12 @@ async fn a_restarted_member_resumes_from_committed_offsets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_commit_commits_consumed_positions() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(2).topic("ac", 2).start().await.unwrap();
     let total = fill(&cluster, "ac", 2, 10, "");
     let c = Consumer::new(config(&cluster, Some("gac"), &[("auto.commit.interval.ms", "100")])).unwrap();
     c.subscribe(["ac"]).unwrap();
-    poll_until(&c, total).await;
+    common::poll_until(&c, total, WAIT).await;
     // Keep polling (as an application does) while waiting for the broker to see the commits.
     {
         let waiter = cluster.wait_for(
@@ -184,7 +166,7 @@ impl RebalanceListener for Listener {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooperative_rebalance_keeps_unaffected_partitions_assigned() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("co", 6).start().await.unwrap();
     fill(&cluster, "co", 6, 5, "");
     let extra = [("partition.assignment.strategy", "cooperative-sticky")];
@@ -192,7 +174,7 @@ async fn cooperative_rebalance_keeps_unaffected_partitions_assigned() {
     let rec_a = Arc::new(Recorder::default());
     a.set_rebalance_listener(Listener(rec_a.clone()));
     a.subscribe(["co"]).unwrap();
-    poll_until(&a, 30).await;
+    common::poll_until(&a, 30, WAIT).await;
     assert_eq!(a.assignment().len(), 6);
 
     let b = Arc::new(Consumer::new(config(&cluster, Some("gco"), &extra)).unwrap());
@@ -221,7 +203,7 @@ async fn cooperative_rebalance_keeps_unaffected_partitions_assigned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assign_seek_pause_and_offset_lookups() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(2).topic("s", 2).start().await.unwrap();
     fill(&cluster, "s", 2, 10, "");
     let c = Consumer::new(config(&cluster, None, &[])).unwrap();
@@ -238,15 +220,15 @@ async fn assign_seek_pause_and_offset_lookups() {
     c.seek(&p0, 7).unwrap();
     c.pause(&[p1.clone()]).unwrap();
     assert_eq!(c.position(&p0).await.unwrap(), 7);
-    let got = poll_until(&c, 3).await;
+    let got = common::poll_until(&c, 3, WAIT).await;
     assert!(got.iter().all(|r| r.partition == 0), "paused partition delivers nothing");
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![7, 8, 9]);
     assert_eq!(c.position(&p0).await.unwrap(), 10);
     c.resume(&[p1.clone()]).unwrap();
-    let got = poll_until(&c, 10).await;
+    let got = common::poll_until(&c, 10, WAIT).await;
     assert!(got.iter().all(|r| r.partition == 1));
     c.seek_to_beginning(&[p0.clone()]).unwrap();
-    let got = poll_until(&c, 10).await;
+    let got = common::poll_until(&c, 10, WAIT).await;
     assert_eq!(got[0].offset, 0);
     assert_eq!(c.lag(), Some(0), "everything read: no lag");
     c.seek(&p1, 4).unwrap();
@@ -260,18 +242,18 @@ async fn assign_seek_pause_and_offset_lookups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumption_follows_a_moved_leader() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("m", 1).start().await.unwrap();
     fill(&cluster, "m", 1, 5, "a");
     let c = Consumer::new(config(&cluster, None, &[])).unwrap();
     let p0 = TopicPartition::new("m", 0);
     c.assign([p0.clone()]).unwrap();
-    poll_until(&c, 5).await;
+    common::poll_until(&c, 5, WAIT).await;
     let old = cluster.partition_leader("m", 0).unwrap();
     let new = (old + 1) % 3;
     cluster.move_leader("m", 0, new);
     fill(&cluster, "m", 1, 5, "b");
-    let got = poll_until(&c, 5).await;
+    let got = common::poll_until(&c, 5, WAIT).await;
     assert!(values(&got).iter().all(|v| v.starts_with('b')));
     let fetched_from_new = cluster
         .connections()
@@ -287,14 +269,14 @@ async fn consumption_follows_a_moved_leader() {
 /// and closes it, with the reason `unneeded`, back to one fetch socket per leader.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_socket_to_a_former_leader_is_closed_as_unneeded() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(3).topic("u", 1).start().await.unwrap();
     fill(&cluster, "u", 1, 5, "a");
     let c = Consumer::new(config(&cluster, None, &[("connections.max.idle.ms", "-1")])).unwrap();
     let mut events = c.connection_events();
     let p0 = TopicPartition::new("u", 0);
     c.assign([p0.clone()]).unwrap();
-    poll_until(&c, 5).await;
+    common::poll_until(&c, 5, WAIT).await;
     let old = cluster.partition_leader("u", 0).unwrap();
     let new = (old + 1) % 3;
     cluster.move_leader("u", 0, new);
@@ -302,7 +284,7 @@ async fn the_socket_to_a_former_leader_is_closed_as_unneeded() {
     let reader = {
         let c = Arc::new(c);
         let r = c.clone();
-        (c, tokio::spawn(async move { poll_until(&r, 5).await }))
+        (c, tokio::spawn(async move { common::poll_until(&r, 5, WAIT).await }))
     };
     let closed = tokio::time::timeout(Duration::from_secs(120), async {
         loop {
@@ -326,12 +308,12 @@ async fn the_socket_to_a_former_leader_is_closed_as_unneeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_after_being_fenced_is_a_commit_failed_error() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(1).topic("f", 1).start().await.unwrap();
     fill(&cluster, "f", 1, 3, "");
     let c = Consumer::new(config(&cluster, Some("gf"), &[("enable.auto.commit", "false")])).unwrap();
     c.subscribe(["f"]).unwrap();
-    poll_until(&c, 3).await;
+    common::poll_until(&c, 3, WAIT).await;
     // The next OffsetCommit is answered ILLEGAL_GENERATION (22), as after a rebalance that went
     // on without this member.
     cluster.inject_errors(8, 22, 1);
@@ -344,17 +326,17 @@ async fn commit_after_being_fenced_is_a_commit_failed_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pattern_subscription_picks_up_matching_topics_as_they_appear() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(2).topic("pat-a", 2).topic("other", 1).start().await.unwrap();
     fill(&cluster, "pat-a", 2, 5, "a");
     fill(&cluster, "other", 1, 5, "o");
     let c = Consumer::new(config(&cluster, Some("gp"), &[("metadata.max.age.ms", "300")])).unwrap();
     c.subscribe_pattern("pat-.*").unwrap();
-    let got = poll_until(&c, 10).await;
+    let got = common::poll_until(&c, 10, WAIT).await;
     assert!(values(&got).iter().all(|v| v.starts_with('a')), "only matching topics");
     cluster.create_topic("pat-b", 1);
     fill(&cluster, "pat-b", 1, 3, "b");
-    let got = poll_until(&c, 3).await;
+    let got = common::poll_until(&c, 3, WAIT).await;
     assert!(values(&got).iter().all(|v| v.starts_with('b')), "a new matching topic is consumed");
     assert!(c.assignment().iter().any(|tp| &*tp.topic == "pat-b"));
     assert!(c.assignment().iter().all(|tp| &*tp.topic != "other"));
@@ -364,7 +346,7 @@ async fn pattern_subscription_picks_up_matching_topics_as_they_appear() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_member_restarting_keeps_its_partitions_without_a_rebalance() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(2).topic("st", 4).start().await.unwrap();
     fill(&cluster, "st", 4, 5, "");
     let stat = |id: &str| config(&cluster, Some("gst"), &[("group.instance.id", id), ("enable.auto.commit", "false")]);
@@ -405,7 +387,7 @@ async fn a_static_member_restarting_keeps_its_partitions_without_a_rebalance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_polling_leaves_and_rejoins_on_its_next_poll() {
-    init_tracing();
+    common::init_tracing("warn");
     let cluster = MockCluster::builder().brokers(2).topic("mp", 2).start().await.unwrap();
     fill(&cluster, "mp", 2, 3, "");
     let slow = Consumer::new(config(&cluster, Some("gmp"), &[("max.poll.interval.ms", "1000")])).unwrap();

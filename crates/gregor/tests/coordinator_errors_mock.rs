@@ -8,6 +8,8 @@
 //! answers every group API with that code a few times; the consumer must read everything,
 //! commit, see no error, and open exactly the sockets it opens without the errors.
 
+mod common;
+
 use std::time::Duration;
 
 use gregor::{Consumer, ConsumerConfig};
@@ -21,16 +23,6 @@ const JOIN_GROUP: i16 = 11;
 const HEARTBEAT: i16 = 12;
 const SYNC_GROUP: i16 = 14;
 const CONSUMER_GROUP_HEARTBEAT: i16 = 68;
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-}
 
 /// Sockets ever opened by one group member reading 6 records of a topic led by 3 brokers, the
 /// coordinator on broker 2, group requests on their own socket; with `inject`, the group
@@ -86,7 +78,7 @@ async fn sockets_opened(protocol: &str, inject: bool) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_coordinator_load_in_progress_keeps_the_coordinator_socket() {
-    init_tracing();
+    common::init_tracing("warn");
     let clean = sockets_opened("classic", false).await;
     let loaded = sockets_opened("classic", true).await;
     assert_eq!(clean, 4, "L + 1 sockets without errors");
@@ -95,7 +87,7 @@ async fn classic_coordinator_load_in_progress_keeps_the_coordinator_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip848_coordinator_load_in_progress_keeps_the_coordinator_socket() {
-    init_tracing();
+    common::init_tracing("warn");
     let clean = sockets_opened("consumer", false).await;
     let loaded = sockets_opened("consumer", true).await;
     assert_eq!(clean, 4, "L + 1 sockets without errors");

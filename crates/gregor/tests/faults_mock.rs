@@ -7,6 +7,8 @@
 //! * once the fault clears, consumption resumes with no action from the application;
 //! * the socket count (counted by the mock) returns to L+1 per member: nothing leaked.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,16 +20,6 @@ const TOPIC: &str = "f";
 const PARTITIONS: i32 = 6;
 const PER_PARTITION: usize = 17_000; // 102k records
 const WAIT: Duration = Duration::from_secs(90);
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_test_writer()
-        .try_init();
-}
 
 async fn cluster() -> MockCluster {
     let c = MockCluster::builder().brokers(3).topic(TOPIC, PARTITIONS).start().await.unwrap();
@@ -72,7 +64,7 @@ async fn consume_through_fault(
     inject: impl FnOnce(&MockCluster) -> futures_util::future::BoxFuture<'_, ()>,
     heal: impl FnOnce(&MockCluster) -> futures_util::future::BoxFuture<'_, ()>,
 ) -> usize {
-    init_tracing();
+    common::init_tracing("error");
     let cluster = cluster().await;
     let group = format!("g-{name}");
     let members = [member(&cluster, &group), member(&cluster, &group)];
@@ -277,7 +269,7 @@ async fn advertised_endpoint_changes() {
 /// `metadata.max.age.ms` instead of the retry backoff.
 #[tokio::test]
 async fn a_metadata_request_cut_off_by_the_broker_is_retried() {
-    init_tracing();
+    common::init_tracing("error");
     let c = MockCluster::builder().brokers(1).topic(TOPIC, 2).start().await.unwrap();
     let consumer = Consumer::from_properties([("bootstrap.servers", c.bootstrap_servers().as_str())]).unwrap();
     assert_eq!(consumer.partitions_for(TOPIC).await.unwrap().len(), 2);

@@ -8,39 +8,19 @@
 //! restarts brokers, so run it alone: `cargo test -p gregor --test idempotence_kafka --
 //! --test-threads=1`. About a minute and a half, most of it broker restarts.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::cluster_script;
 use gregor::{Consumer, Producer, ProducerRecord, TopicPartition};
 
 const PARTITIONS: i32 = 6;
 const WAIT: Duration = Duration::from_secs(180);
-
-fn bootstrap() -> Option<String> {
-    match std::env::var("GREGOR_KAFKA_BOOTSTRAP") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ => {
-            eprintln!("skipped: GREGOR_KAFKA_BOOTSTRAP is not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-fn script(args: &[&str]) -> String {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("bash").arg(repo.join("scripts/kafka-cluster.sh")).args(args).output().expect("kafka-cluster.sh");
-    assert!(
-        out.status.success(),
-        "kafka-cluster.sh {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Cuts every established TCP connection to the brokers' PLAINTEXT ports (the producer's, and
 /// the brokers' own replication connections to them) with `ss -K`. Returns how many were
@@ -59,18 +39,12 @@ fn cut_connections(bootstrap: &str) -> Option<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_kafka_idempotent_producer_survives_restarts_and_cut_connections_without_duplicates_or_gaps() {
     // RUST_LOG=gregor=debug shows what the producer did with each batch (default: warnings).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    let Some(bootstrap) = bootstrap() else { return };
-    let topic = format!("gregor-idempotence-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+    common::init_tracing("warn");
+    let Some(bootstrap) = common::kafka_bootstrap("scripts/test.sh") else { return };
+    let topic = common::unique("gregor-idempotence");
     // RF 3: a stopped broker's partitions move to another replica, and acks=all records survive
     // an unclean kill.
-    script(&["topic-create", &topic, &PARTITIONS.to_string(), "3"]);
+    cluster_script(&["topic-create", &topic, &PARTITIONS.to_string(), "3"]);
 
     let producer = Arc::new(
         Producer::from_properties([
@@ -151,15 +125,15 @@ async fn real_kafka_idempotent_producer_survives_restarts_and_cut_connections_wi
     cuts.push(cut_connections(&bootstrap));
     flowing(acked.load(Ordering::Relaxed) + 5_000).await;
     // A controlled shutdown (SIGTERM) and restart.
-    tokio::task::spawn_blocking(|| script(&["stop-broker", "1"])).await.unwrap();
+    tokio::task::spawn_blocking(|| cluster_script(&["stop-broker", "1"])).await.unwrap();
     flowing(acked.load(Ordering::Relaxed) + 5_000).await;
-    tokio::task::spawn_blocking(|| script(&["start-broker", "1"])).await.unwrap();
+    tokio::task::spawn_blocking(|| cluster_script(&["start-broker", "1"])).await.unwrap();
     cuts.push(cut_connections(&bootstrap));
     flowing(acked.load(Ordering::Relaxed) + 5_000).await;
     // An unclean kill (SIGKILL) and restart.
-    tokio::task::spawn_blocking(|| script(&["stop-broker", "2", "--kill"])).await.unwrap();
+    tokio::task::spawn_blocking(|| cluster_script(&["stop-broker", "2", "--kill"])).await.unwrap();
     flowing(acked.load(Ordering::Relaxed) + 5_000).await;
-    tokio::task::spawn_blocking(|| script(&["start-broker", "2"])).await.unwrap();
+    tokio::task::spawn_blocking(|| cluster_script(&["start-broker", "2"])).await.unwrap();
     cuts.push(cut_connections(&bootstrap));
     flowing(acked.load(Ordering::Relaxed) + 5_000).await;
     stop.store(true, Ordering::Relaxed);
@@ -178,33 +152,9 @@ async fn real_kafka_idempotent_producer_survives_restarts_and_cut_connections_wi
     let tps: Vec<TopicPartition> = (0..PARTITIONS).map(|p| TopicPartition::new(&topic, p)).collect();
     c.assign(tps.clone()).unwrap();
     c.seek_to_beginning(&[]).unwrap();
-    let end = c.end_offsets(&tps).await.unwrap();
     let mut back: BTreeMap<i32, Vec<String>> = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let mut done = true;
-        for tp in &tps {
-            if c.position(tp).await.unwrap() < end[tp] {
-                done = false;
-            }
-        }
-        if done {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "read back in time");
-        // Right after the restarts a partition may answer with a retriable error (e.g. a leader
-        // epoch the broker has not caught up with); poll again.
-        let records = match c.poll(Duration::from_millis(500)).await {
-            Ok(r) => r,
-            Err(e) if e.is_retriable() => {
-                eprintln!("poll: {e} (retrying)");
-                continue;
-            }
-            Err(e) => panic!("poll: {e}"),
-        };
-        for r in records {
-            back.entry(r.partition).or_default().push(r.value_str().unwrap_or_default().to_string());
-        }
+    for r in common::read_to_end(&c, &tps, WAIT).await {
+        back.entry(r.partition).or_default().push(r.value_str().unwrap_or_default().to_string());
     }
     c.close(WAIT).await;
     for part in 0..PARTITIONS {

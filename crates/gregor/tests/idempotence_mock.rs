@@ -4,6 +4,8 @@
 //! (KIP-360), up to 5 batches in flight per partition with order kept across a cut
 //! connection and a leader change, and every record's outcome reported.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -18,10 +20,7 @@ const UNKNOWN_PRODUCER_ID: i16 = 59;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn config(mock: &MockCluster, extra: &[(&str, &str)]) -> ProducerConfig {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GREGOR_LOG"))
-        .with_test_writer()
-        .try_init();
+    common::init_tracing("error");
     let mut kv = vec![("bootstrap.servers", mock.bootstrap_servers()), ("client.id", "idem-test".to_string())];
     kv.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     ProducerConfig::from_map(kv).unwrap()
@@ -57,23 +56,9 @@ async fn read_back(mock: &MockCluster, topic: &str, partitions: i32) -> BTreeMap
     let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
     c.assign(tps.clone()).unwrap();
     c.seek_to_beginning(&[]).unwrap();
-    let end = c.end_offsets(&tps).await.unwrap();
     let mut out: BTreeMap<i32, Vec<String>> = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let mut done = true;
-        for tp in &tps {
-            if c.position(tp).await.unwrap() < end[tp] {
-                done = false;
-            }
-        }
-        if done {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "read back in time");
-        for r in c.poll(Duration::from_millis(200)).await.unwrap() {
-            out.entry(r.partition).or_default().push(r.value_str().unwrap_or_default().to_string());
-        }
+    for r in common::read_to_end(&c, &tps, WAIT).await {
+        out.entry(r.partition).or_default().push(r.value_str().unwrap_or_default().to_string());
     }
     c.close(WAIT).await;
     out

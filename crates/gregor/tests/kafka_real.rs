@@ -5,61 +5,28 @@
 //! written with the cluster script's tools (Java's ProducerPerformance) and, for transactions,
 //! with librdkafka's transactional producer (confluent-kafka from PyPI).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use gregor::{CloseReason, ConnectionEventKind, Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
+use common::{cluster_script, repo, unique};
+use gregor::{CloseReason, ConnectionEventKind, Consumer, ConsumerConfig, TopicPartition};
 
 const WAIT: Duration = Duration::from_secs(120);
 
+/// The cluster of scripts/test.sh, with gregor's own log (RUST_LOG, default warn) in the
+/// test's output, which the harness prints for a failing test.
 fn bootstrap() -> Option<String> {
-    // gregor's own log (RUST_LOG, default warn) goes to the test's output, which the harness
-    // prints for a failing test.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    match std::env::var("GREGOR_KAFKA_BOOTSTRAP") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ => {
-            eprintln!("skipped: GREGOR_KAFKA_BOOTSTRAP is not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn script(args: &[&str]) -> String {
-    let out = Command::new("bash")
-        .arg(repo().join("scripts/kafka-cluster.sh"))
-        .args(args)
-        .output()
-        .expect("run kafka-cluster.sh");
-    assert!(
-        out.status.success(),
-        "kafka-cluster.sh {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn unique(name: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    format!("{name}-{n}")
+    common::init_tracing("warn");
+    common::kafka_bootstrap("scripts/test.sh")
 }
 
 /// Creates a topic and returns the set of brokers leading its partitions.
 fn create_topic(name: &str, partitions: u32, rf: u32) -> BTreeSet<i32> {
-    script(&["topic-create", name, &partitions.to_string(), &rf.to_string()]);
-    let described = script(&["topic", "--describe", "--topic", name]);
+    cluster_script(&["topic-create", name, &partitions.to_string(), &rf.to_string()]);
+    let described = cluster_script(&["topic", "--describe", "--topic", name]);
     described
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -70,7 +37,7 @@ fn create_topic(name: &str, partitions: u32, rf: u32) -> BTreeSet<i32> {
 }
 
 fn produce(topic: &str, n: usize, size: usize, compression: &str) {
-    script(&["produce", topic, &n.to_string(), &size.to_string(), compression]);
+    cluster_script(&["produce", topic, &n.to_string(), &size.to_string(), compression]);
 }
 
 fn config(bootstrap: &str, group: Option<&str>, extra: &[(&str, &str)]) -> ConsumerConfig {
@@ -85,16 +52,6 @@ fn config(bootstrap: &str, group: Option<&str>, extra: &[(&str, &str)]) -> Consu
         b = b.set(k, *v);
     }
     b.build().unwrap()
-}
-
-async fn poll_until(c: &Consumer, want: usize) -> Vec<ConsumerRecord> {
-    let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while got.len() < want {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {want} records", got.len());
-        got.extend(c.poll(Duration::from_millis(500)).await.expect("poll"));
-    }
-    got
 }
 
 fn first_broker(bootstrap: &str) -> String {
@@ -112,7 +69,7 @@ async fn real_kafka_group_consumer_opens_l_plus_one_sockets() {
     let c = Consumer::new(config(&first_broker(&b), Some(&unique("g")), &[("connections.max.idle.ms", "-1")])).unwrap();
     let mut events = c.connection_events();
     c.subscribe([topic.clone()]).unwrap();
-    let got = poll_until(&c, 3000).await;
+    let got = common::poll_until(&c, 3000, WAIT).await;
     assert_eq!(got.len(), 3000);
     c.commit_sync().await.unwrap();
     let m = c.connection_metrics();
@@ -182,7 +139,7 @@ async fn real_kafka_two_members_share_and_a_restart_resumes_from_commits() {
     produce(&topic, 100, 50, "zstd");
     let r = Consumer::new(config(&b, Some(&group), &[])).unwrap();
     r.subscribe([topic.clone()]).unwrap();
-    let got = poll_until(&r, 100).await;
+    let got = common::poll_until(&r, 100, WAIT).await;
     assert_eq!(got.len(), 100, "only the records produced after the commits");
     assert!(r.poll(Duration::from_secs(1)).await.unwrap().is_empty());
     r.close(Duration::from_secs(30)).await;
@@ -199,10 +156,10 @@ async fn real_kafka_broker_restart_mid_consumption() {
     let c = Consumer::new(config(&b, Some(&unique("gr")), &[])).unwrap();
     c.subscribe([topic.clone()]).unwrap();
     let mut seen: BTreeMap<(i32, i64), usize> = BTreeMap::new();
-    for r in poll_until(&c, 500).await {
+    for r in common::poll_until(&c, 500, WAIT).await {
         *seen.entry((r.partition, r.offset)).or_default() += 1;
     }
-    script(&["stop-broker", "1"]);
+    cluster_script(&["stop-broker", "1"]);
     produce(&topic, 1000, 100, "none");
     let deadline = tokio::time::Instant::now() + WAIT;
     while seen.len() < 5000 {
@@ -211,7 +168,7 @@ async fn real_kafka_broker_restart_mid_consumption() {
             *seen.entry((r.partition, r.offset)).or_default() += 1;
         }
     }
-    script(&["start-broker", "1"]);
+    cluster_script(&["start-broker", "1"]);
     produce(&topic, 500, 100, "none");
     let deadline = tokio::time::Instant::now() + WAIT;
     while seen.len() < 5500 {
@@ -253,7 +210,7 @@ for tag, commit in (("c1", True), ("ab", False), ("c2", True)):
     let tp = TopicPartition::new(&topic, 0);
     let committed = Consumer::new(config(&b, None, &[("isolation.level", "read_committed")])).unwrap();
     committed.assign([tp.clone()]).unwrap();
-    let got = poll_until(&committed, 20).await;
+    let got = common::poll_until(&committed, 20, WAIT).await;
     let values: Vec<String> = got.iter().map(|r| r.value_str().unwrap().to_string()).collect();
     assert_eq!(values.len(), 20, "{values:?}");
     assert!(values.iter().all(|v| v.starts_with('c')), "no aborted record: {values:?}");
@@ -262,7 +219,7 @@ for tag, commit in (("c1", True), ("ab", False), ("c2", True)):
 
     let all = Consumer::new(config(&b, None, &[])).unwrap();
     all.assign([tp]).unwrap();
-    let got = poll_until(&all, 30).await;
+    let got = common::poll_until(&all, 30, WAIT).await;
     assert_eq!(got.iter().filter(|r| r.value_str().unwrap().starts_with("ab")).count(), 10);
     all.close(Duration::from_secs(10)).await;
 }

@@ -1,6 +1,8 @@
 //! The producer against the embedded mock cluster: batching, partitioning, compression, acks,
 //! retries and the sockets it opens.
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -393,10 +395,7 @@ async fn many_tasks_share_one_producer() {
 async fn a_hanging_metadata_refresh_does_not_hold_back_partitions_with_known_leaders() {
     const METADATA: i16 = 3;
     const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GREGOR_LOG"))
-        .with_test_writer()
-        .try_init();
+    common::init_tracing("error");
     let mock = cluster("m", 3).await;
     let p = Producer::new(
         ProducerConfig::from_map([

@@ -8,8 +8,9 @@
 //! listener) with tokens this test's endpoint issues, refreshed and re-authenticated several
 //! times on the same sockets.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -200,40 +201,11 @@ fn oidc_config(bootstrap: &str, url: &str, secret: &str, extra: &[(&str, &str)])
     b.build().unwrap()
 }
 
-/// A `tracing` writer that keeps everything in memory (one global subscriber per binary).
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let sink = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        capture
-    })
-}
-
 /// The token request, a rejected client secret, and what may be printed: the secret and the
 /// tokens appear in no error, no Debug output and no log line (TRACE).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_endpoint_request_errors_and_secrecy() {
-    let capture = capture();
+    let capture = common::log_capture();
     let cluster = MockCluster::builder().brokers(1).topic("t", 1).start().await.unwrap();
     let bootstrap = format!("127.0.0.1:{}", cluster.broker_addr(0).unwrap().port());
     let endpoint = start_endpoint(Signer::None, test_claims(Duration::from_secs(3600)), None).await;
@@ -285,7 +257,7 @@ async fn token_endpoint_request_errors_and_secrecy() {
     assert!(err.to_string().contains("SaslHandshake"), "{err}");
     c.close(Duration::from_secs(5)).await;
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     assert!(logs.contains("new OAUTHBEARER token"), "the capture works");
     let basic = B64.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     for secret in [CLIENT_SECRET, "Wrong-S3cret-also-hidden", basic.as_str(), "eyJhbGciOiJub25lIn0"] {

@@ -3,10 +3,11 @@
 //! gregor-mock broker. Plus the real-Kafka SASL_SSL check, skipped unless
 //! GREGOR_KAFKA_SASL_BOOTSTRAP is set.
 
-use std::io::Write;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -259,7 +260,7 @@ async fn consume_two(consumer: &Consumer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scram_sha512_consumes() {
-    capture();
+    common::log_capture();
     let (_cluster, front) = cluster_behind(Mech::Scram512, PASSWORD).await;
     let consumer = Consumer::new(config(&front, Mech::Scram512, PASSWORD)).unwrap();
     consume_two(&consumer).await;
@@ -268,7 +269,7 @@ async fn scram_sha512_consumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_consumes() {
-    capture();
+    common::log_capture();
     let (_cluster, front) = cluster_behind(Mech::Plain, PASSWORD).await;
     let consumer = Consumer::new(config(&front, Mech::Plain, PASSWORD)).unwrap();
     consume_two(&consumer).await;
@@ -277,7 +278,7 @@ async fn plain_consumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_one_clear_error_without_retry_storm() {
-    capture();
+    common::log_capture();
     for mech in [Mech::Scram512, Mech::Plain] {
         let (cluster, front) = cluster_behind(mech, PASSWORD).await;
         let consumer = Consumer::new(config(&front, mech, "wrong-password")).unwrap();
@@ -306,40 +307,9 @@ async fn wrong_password_is_one_clear_error_without_retry_storm() {
     }
 }
 
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every test of this binary logs at TRACE into one in-memory capture (a global subscriber:
-/// a scoped one races with the callsite-interest cache when tests run in parallel).
-fn capture() -> &'static Capture {
-    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let sink = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        capture
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_logs_debug_or_errors() {
-    let capture = capture();
+    let capture = common::log_capture();
     let mut seen = String::new();
     for mech in [Mech::Scram512, Mech::Plain] {
         let (_cluster, front) = cluster_behind(mech, PASSWORD).await;
@@ -353,7 +323,7 @@ async fn secrets_never_reach_logs_debug_or_errors() {
         let err = bad.partitions_for("t").await.unwrap_err();
         seen.push_str(&format!("{err} {err:?}"));
     }
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     assert!(logs.contains("SASL authentication succeeded"), "the capture works");
     assert!(logs.contains("TRACE"), "trace events were captured");
     for secret in [PASSWORD, "wrong-Tr0ub4dor&3"] {
@@ -471,7 +441,7 @@ async fn real_kafka_sasl_plaintext_every_mechanism() {
 /// connection is killed or opened again, and records keep flowing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reauthenticates_before_each_session_ends() {
-    capture();
+    common::log_capture();
     for mech in [Mech::Scram512, Mech::Plain] {
         let cluster = MockCluster::builder().brokers(1).topic("t", 1).start().await.unwrap();
         cluster.append_records("t", 0, &[("k", "v0"), ("k", "v1")]).unwrap();

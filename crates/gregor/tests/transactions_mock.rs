@@ -9,6 +9,8 @@
 #[allow(dead_code)]
 mod pipeline;
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -27,15 +29,8 @@ const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
 
-fn log_init() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GREGOR_LOG"))
-        .with_test_writer()
-        .try_init();
-}
-
 async fn mock(topics: &[(&str, i32)]) -> MockCluster {
-    log_init();
+    common::init_tracing("error");
     let mut b = MockCluster::builder().brokers(3);
     for (t, n) in topics {
         b = b.topic(t, *n);
@@ -73,24 +68,8 @@ async fn read_all(mock: &MockCluster, topic: &str, partitions: i32, isolation: &
     let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
     c.assign(tps.clone()).unwrap();
     c.seek_to_beginning(&[]).unwrap();
-    let end = c.end_offsets(&tps).await.unwrap();
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let mut done = true;
-        for tp in &tps {
-            if c.position(tp).await.unwrap() < end[tp] {
-                done = false;
-            }
-        }
-        if done {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "read back in time");
-        for r in c.poll(Duration::from_millis(100)).await.unwrap() {
-            out.push(r.value_str().unwrap_or_default().to_string());
-        }
-    }
+    let mut out: Vec<String> =
+        common::read_to_end(&c, &tps, WAIT).await.iter().map(|r| r.value_str().unwrap_or_default().to_string()).collect();
     c.close(WAIT).await;
     out.sort();
     out

@@ -128,8 +128,6 @@ pub(crate) async fn join_group(
 ) -> Result<Response> {
     // Metadata must cover the subscription (a pattern needs every topic).
     let topics = inner.subscription_topics().await?;
-    let owned: Vec<assignor::TopicPartition> =
-        owned.iter().map(|tp| assignor::TopicPartition::new(tp.topic.to_string(), tp.partition)).collect();
     let protocols: Vec<JoinGroupRequestProtocol> = assignors(inner)
         .iter()
         .map(|a| {
@@ -274,9 +272,6 @@ pub(crate) async fn sync_group(
         assignor::decode_assignment(&resp.assignment)
             .map_err(|e| Error::new(ErrorKind::State, format!("cannot decode the group assignment: {e}")))?
             .partitions
-            .iter()
-            .map(|tp| TopicPartition::new(&tp.topic, tp.partition))
-            .collect()
     } else {
         Vec::new()
     };

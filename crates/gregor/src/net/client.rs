@@ -55,7 +55,6 @@ struct Queued {
     /// into it as they become known.
     span: tracing::Span,
     conn_id: u64,
-    api_key: ApiKey,
     /// `None`: the connection was gone before the request could be queued.
     reply: Option<oneshot::Receiver<Result<RawResponse>>>,
 }
@@ -187,7 +186,7 @@ impl NetClient {
     {
         let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
         let raw = self.send_raw(target, why, api_key, versions, true, None, encoder(api_key, req)).await?;
-        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+        codec::decode_body::<R::Response>(raw.body)
     }
 
     /// Sends a request built for the negotiated version: `build(version)` is called once the
@@ -210,7 +209,7 @@ impl NetClient {
             codec::encode_request(api_key, version, correlation_id, client_id, &build(version))
         });
         let raw = self.send_raw(target, why, api_key, versions, true, timeout, encode).await?;
-        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+        codec::decode_body::<R::Response>(raw.body)
     }
 
     /// Like [`send_built`](Self::send_built) for requests that some versions cannot carry:
@@ -234,7 +233,7 @@ impl NetClient {
             codec::encode_request(api_key, version, correlation_id, client_id, &build(version)?)
         });
         let raw = self.send_raw(target, why, api_key, versions, true, timeout, encode).await?;
-        codec::decode_body::<R::Response>(raw.body, api_key, raw.version)
+        codec::decode_body::<R::Response>(raw.body)
     }
 
     /// Sends a request that gets no response (Produce with acks=0).
@@ -293,10 +292,9 @@ impl NetClient {
 
     /// Waits for the response of a submitted request.
     pub(crate) async fn response<T: kafka_protocol::protocol::Decodable>(&self, s: Submitted<T>) -> Result<T> {
-        let api_key = s.queued.api_key;
         let span = s.queued.span.clone();
         let raw = self.complete_raw(s.queued).instrument(span).await?;
-        codec::decode_body::<T>(raw.body, api_key, raw.version)
+        codec::decode_body::<T>(raw.body)
     }
 
     /// Picks (or opens) the connection for `target` and queues the request on it.
@@ -354,12 +352,12 @@ impl NetClient {
             Ok(()) => Some(reply_rx),
             Err(_) => None,
         };
-        Ok(Queued { span, conn_id, api_key, reply })
+        Ok(Queued { span, conn_id, reply })
     }
 
     /// Waits for a queued request's response and does the connection's bookkeeping.
     async fn complete_raw(&self, queued: Queued) -> Result<RawResponse> {
-        let Queued { conn_id, reply, span, .. } = queued;
+        let Queued { conn_id, reply, span } = queued;
         let dead = reply.is_none();
         let result = match reply {
             Some(rx) => match rx.await {
@@ -379,7 +377,7 @@ impl NetClient {
         let broker = st.mgr.describe(conn_id);
         st.mgr.request_finished(conn_id, now);
         if let Ok(r) = &result {
-            span.record("api_version", r.version);
+            span.record("api_version", r.body.version());
             span.record("correlation_id", r.correlation_id);
             st.mgr.record_traffic(conn_id, r.bytes_out, r.bytes_in);
             self.shared.telemetry.request_done(&label, r.bytes_out, r.bytes_in, r.latency, now);

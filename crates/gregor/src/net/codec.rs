@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::collections::HashMap;
 
+use super::guard::CheckedBody;
 use crate::error::{Error, Result};
 use crate::protocol_errors::KafkaCode;
 
@@ -109,11 +110,12 @@ pub(crate) fn strip_response_header(
     Ok(frame)
 }
 
-/// Decodes a response body. Decoding runs under `catch_unwind` as a second line of defence:
-/// anything a broker sends must become an error, never a panic in the caller's task.
-pub(crate) fn decode_body<T: Decodable>(mut body: Bytes, api_key: ApiKey, version: i16) -> Result<T> {
-    // Array counts are checked against the bytes first: the decoder preallocates from them.
-    super::guard::check(api_key, version, &body)?;
+/// Decodes a response body the guard has walked. Decoding runs under `catch_unwind` as a second
+/// line of defence: anything a broker sends must become an error, never a panic in the
+/// caller's task.
+pub(crate) fn decode_body<T: Decodable>(checked: CheckedBody) -> Result<T> {
+    let (api_key, version) = (checked.api_key(), checked.version());
+    let mut body = checked.into_bytes();
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::decode(&mut body, version)));
     match res {
         Ok(Ok(v)) => Ok(v),
@@ -124,6 +126,12 @@ pub(crate) fn decode_body<T: Decodable>(mut body: Bytes, api_key: ApiKey, versio
             "malformed {api_key:?} v{version} response (decoder rejected it)"
         ))),
     }
+}
+
+/// Checks (the guard) and decodes a body that did not come through a connection task, e.g. a
+/// handshake frame read before the task starts.
+pub(crate) fn check_and_decode<T: Decodable>(body: Bytes, api_key: ApiKey, version: i16) -> Result<T> {
+    decode_body(CheckedBody::new(api_key, version, body)?)
 }
 
 /// The API versions a broker supports, from its ApiVersions response.
@@ -198,10 +206,10 @@ pub(crate) enum ApiVersionsOutcome {
 /// layout of the version that was asked for. So the body is read at `sent_version` first and,
 /// when that fails, at v0. Whichever layout reads is the answer.
 pub(crate) fn parse_api_versions(body: Bytes, sent_version: i16) -> Result<ApiVersionsResponse> {
-    match decode_body::<ApiVersionsResponse>(body.clone(), ApiKey::ApiVersions, sent_version) {
+    match check_and_decode::<ApiVersionsResponse>(body.clone(), ApiKey::ApiVersions, sent_version) {
         Ok(r) => Ok(r),
         Err(e) if sent_version == 0 => Err(e),
-        Err(e) => decode_body::<ApiVersionsResponse>(body, ApiKey::ApiVersions, 0).map_err(|e0| {
+        Err(e) => check_and_decode::<ApiVersionsResponse>(body, ApiKey::ApiVersions, 0).map_err(|e0| {
             Error::protocol(format!(
                 "ApiVersions response is neither in the v{sent_version} layout ({e}) nor in the v0 layout ({e0})"
             ))
@@ -326,7 +334,7 @@ mod tests {
     #[test]
     fn request_layout_refusal_retries_at_the_advertised_max() {
         let body = answer(3, KafkaCode::UNSUPPORTED_VERSION, &[(ApiKey::ApiVersions, 0, 2)]);
-        assert!(decode_body::<ApiVersionsResponse>(body.clone(), ApiKey::ApiVersions, 0).is_err(), "not v0-readable");
+        assert!(check_and_decode::<ApiVersionsResponse>(body.clone(), ApiKey::ApiVersions, 0).is_err(), "not v0-readable");
         assert_eq!(retry_version(body, 3), 2);
     }
 

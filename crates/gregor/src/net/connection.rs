@@ -42,13 +42,12 @@ pub(crate) struct Envelope {
     pub(crate) reply: oneshot::Sender<Result<RawResponse>>,
 }
 
-/// A response body (header stripped) and what it cost.
+/// A response body (header stripped, walked by the guard) and what it cost.
 #[derive(Debug)]
 pub(crate) struct RawResponse {
-    pub(crate) version: i16,
+    pub(crate) body: super::guard::CheckedBody,
     /// The request's correlation id (for the request's tracing span).
     pub(crate) correlation_id: i32,
-    pub(crate) body: Bytes,
     pub(crate) bytes_out: u64,
     pub(crate) bytes_in: u64,
     pub(crate) latency: Duration,
@@ -427,7 +426,8 @@ fn start_request(
                 });
             } else {
                 let _ = env.reply.send(Ok(RawResponse {
-                    version, correlation_id, body: Bytes::new(), bytes_out, bytes_in: 0, latency: Duration::ZERO,
+                    body: super::guard::CheckedBody::none(env.api_key, version),
+                    correlation_id, bytes_out, bytes_in: 0, latency: Duration::ZERO,
                 }));
             }
         }
@@ -481,12 +481,12 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>, broker: &str) -> Resu
     tracing::trace!(api = ?p.api_key, correlation_id, bytes = frame.len(), "response received");
     let bytes_in = frame.len() as u64 + 4;
     let checked = codec::strip_response_header(frame, p.api_key, p.version)
-        .and_then(|body| super::guard::check(p.api_key, p.version, &body).map(|()| body))
+        .and_then(|body| super::guard::CheckedBody::new(p.api_key, p.version, body))
         .map_err(|e| e.with_broker(broker));
     let latency = p.sent_at.elapsed();
     match checked {
         Ok(body) => {
-            let _ = p.reply.send(Ok(RawResponse { version: p.version, correlation_id: p.correlation_id, body, bytes_out: p.bytes_out, bytes_in, latency }));
+            let _ = p.reply.send(Ok(RawResponse { body, correlation_id: p.correlation_id, bytes_out: p.bytes_out, bytes_in, latency }));
             Ok(())
         }
         Err(e) => {

@@ -25,6 +25,7 @@
 //! fill exactly its declared size — then reading by type and skipping by size agree, whichever
 //! the decoder does.
 
+use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use crate::error::{Error, Result};
@@ -130,6 +131,48 @@ fn schema(api_key: i16) -> Option<&'static Schema> {
 /// version the guard has no layout for is an error (fail closed).
 pub(crate) fn check(api_key: ApiKey, version: i16, body: &[u8]) -> Result<()> {
     check_key(api_key as i16, version, body)
+}
+
+/// A response body the guard has walked for one API and version: the only input
+/// [`decode_body`](super::codec::decode_body) takes, so no path can decode a body that skipped
+/// the guard, and none walks it twice (the connection task checks each response once, as it
+/// arrives, and closes the socket on a bad one).
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedBody {
+    api_key: ApiKey,
+    version: i16,
+    body: Bytes,
+}
+
+impl CheckedBody {
+    /// Walks `body` as a `api_key` response at `version`.
+    pub(crate) fn new(api_key: ApiKey, version: i16, body: Bytes) -> Result<CheckedBody> {
+        check(api_key, version, &body)?;
+        Ok(CheckedBody { api_key, version, body })
+    }
+
+    /// The answer to a request that gets no response (Produce with acks=0): empty, and no
+    /// decoder reads it.
+    pub(crate) fn none(api_key: ApiKey, version: i16) -> CheckedBody {
+        CheckedBody { api_key, version, body: Bytes::new() }
+    }
+
+    pub(crate) fn api_key(&self) -> ApiKey {
+        self.api_key
+    }
+
+    pub(crate) fn version(&self) -> i16 {
+        self.version
+    }
+
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        self.body
+    }
 }
 
 fn check_key(key: i16, version: i16, body: &[u8]) -> Result<()> {

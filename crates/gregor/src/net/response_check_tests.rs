@@ -124,6 +124,6 @@ fn a_well_formed_response_is_handed_over() {
     let f = Bytes::from(frame(7, &body)[4..].to_vec());
     complete(f, &mut pending, LABEL).unwrap();
     let raw = rx.try_recv().unwrap().unwrap();
-    assert_eq!(&raw.body[..], &body[..]);
+    assert_eq!(&raw.body.bytes()[..], &body[..]);
     assert!(pending.is_empty());
 }

@@ -127,7 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<'_, S> {
                 let raw = rx
                     .await
                     .map_err(|_| Error::new(ErrorKind::Disconnected, "connection closed during re-authentication"))??;
-                codec::decode_body(raw.body, api_key, raw.version)
+                codec::decode_body(raw.body)
             }
         }
     }
@@ -376,7 +376,7 @@ where
         return Err(Error::protocol(format!("{api_key:?} response has the wrong correlation id")));
     }
     let body = codec::strip_response_header(body, api_key, version)?;
-    codec::decode_body(body, api_key, version)
+    codec::check_and_decode(body, api_key, version)
 }
 
 fn fresh_nonce() -> String {

@@ -60,30 +60,10 @@ pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
 /// The generation a member reports when it has none (Java `AbstractStickyAssignor.DEFAULT_GENERATION`).
 pub const DEFAULT_GENERATION: i32 = -1;
 
-/// A partition of a topic. Orders by topic, then partition (Java's `TopicPartitionComparator`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// Builds a topic-partition.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
+/// A partition of a topic: the consumer's own [`crate::TopicPartition`], so that an assignor's
+/// result goes to `assign`, `seek` or a rebalance listener as it is. It orders by topic, then
+/// partition (Java's `TopicPartitionComparator`), which the assignors rely on.
+pub use crate::consumer::types::TopicPartition;
 
 /// A member's subscription as carried in JoinGroup metadata (`ConsumerProtocolSubscription`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

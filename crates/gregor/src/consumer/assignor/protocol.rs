@@ -53,8 +53,8 @@ fn group_by_topic(partitions: &[TopicPartition]) -> Vec<(String, Vec<i32>)> {
     let mut out: Vec<(String, Vec<i32>)> = Vec::new();
     for tp in sorted {
         match out.last_mut() {
-            Some((topic, parts)) if *topic == tp.topic => parts.push(tp.partition),
-            _ => out.push((tp.topic.clone(), vec![tp.partition])),
+            Some((topic, parts)) if **topic == *tp.topic => parts.push(tp.partition),
+            _ => out.push((tp.topic.to_string(), vec![tp.partition])),
         }
     }
     out
@@ -150,9 +150,9 @@ pub fn encode_assignment(assignment: &Assignment, version: i16) -> Result<Bytes,
     let version = version.min(CONSUMER_PROTOCOL_VERSION);
     let mut grouped: Vec<(&str, Vec<i32>)> = Vec::new();
     for tp in &assignment.partitions {
-        match grouped.iter_mut().find(|(t, _)| *t == tp.topic) {
+        match grouped.iter_mut().find(|(t, _)| *t == &*tp.topic) {
             Some((_, parts)) => parts.push(tp.partition),
-            None => grouped.push((tp.topic.as_str(), vec![tp.partition])),
+            None => grouped.push((&*tp.topic, vec![tp.partition])),
         }
     }
     let topics = grouped

@@ -130,7 +130,7 @@ fn sticky_target(
     }
     let exists = |tp: &TopicPartition| {
         topics
-            .get(&tp.topic)
+            .get(&*tp.topic)
             .is_some_and(|info| tp.partition >= 0 && tp.partition < info.partition_count)
     };
 
@@ -176,7 +176,7 @@ fn sticky_target(
     }
     pool.sort();
     for (_, tp) in pool {
-        let Some(elig) = eligible.get(tp.topic.as_str()) else {
+        let Some(elig) = eligible.get(&*tp.topic) else {
             continue;
         };
         if let Some(&to) = elig.iter().min_by_key(|&&i| (held[i].len(), i)) {
@@ -252,7 +252,7 @@ fn rebalance(held: &mut [Holding], eligible: &BTreeMap<&str, Vec<usize>>) {
                 .map(|tp| (tp, false))
                 .chain(h.kept.iter().rev().map(|tp| (tp, true)));
             for (tp, was_kept) in candidates {
-                if let Some(&to) = emptiest.get(tp.topic.as_str()) {
+                if let Some(&to) = emptiest.get(&*tp.topic) {
                     if held[to].len() + 2 <= from_len {
                         chosen = Some((from, to, tp.clone(), was_kept));
                         break 'search;

@@ -170,7 +170,7 @@ fn assert_locally_balanced(members: &[GroupMember], out: &GroupAssignment, ctx: 
         let from = out[&a.member_id].partitions.len();
         for p in &out[&a.member_id].partitions {
             for b in members {
-                if b.subscription.topics.contains(&p.topic) {
+                if b.subscription.topics.iter().any(|t| **t == *p.topic) {
                     let to = out[&b.member_id].partitions.len();
                     assert!(
                         to + 2 > from,
