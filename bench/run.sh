@@ -18,10 +18,15 @@
 # Environment (defaults in brackets):
 #   BENCH_RECORDS_100 [1000000]   records in each 100-byte dataset (100 MB)
 #   BENCH_RECORDS_1K  [100000]    records in each 1 KiB dataset (~100 MB)
-#   BENCH_CODECS ["none lz4 zstd"], BENCH_SIZES ["100 1024"], BENCH_ROUNDS [3]
+#   BENCH_CODECS ["none lz4 zstd"], BENCH_SIZES ["100 1024"] ("" for none), BENCH_ROUNDS [3]
 #   BENCH_PARTITIONS [12]         partitions of those datasets
 #   BENCH_WIDE ["2000"]           extra 100-byte uncompressed datasets of BENCH_RECORDS_100 records
 #                                 spread over this many partitions ("" for none)
+#   BENCH_REGEX_TOPICS ["1000"]   extra 100-byte uncompressed dataset of BENCH_RECORDS_100 records
+#                                 spread over this many one-partition topics bench-rx<N>-0000..,
+#                                 read by a regex group subscription "^bench-rx<N>-.+" (time to
+#                                 first record includes the group join); kcat and perf-test skip
+#                                 it ("" for none). Made by bench/franz/fill-topics.
 #   BENCH_CLIENTS ["gregor java librdkafka librdkafka-tuned franz-go kcat perf-test"]
 #   BENCH_OUT [bench/results], BENCH_CHART [bench/bench.png]   where the report goes
 #   BENCH_GROUP_RUN [1]           one group (subscribe) run per client and round, for the
@@ -39,8 +44,8 @@ export KAFKA_KEEP_DATA="${KAFKA_KEEP_DATA:-1}"
 export GROUP_INITIAL_REBALANCE_DELAY_MS=0
 R100="${BENCH_RECORDS_100:-1000000}"
 R1K="${BENCH_RECORDS_1K:-100000}"
-CODECS="${BENCH_CODECS:-none lz4 zstd}"
-SIZES="${BENCH_SIZES:-100 1024}"
+CODECS="${BENCH_CODECS-none lz4 zstd}"
+SIZES="${BENCH_SIZES-100 1024}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CLIENTS="${BENCH_CLIENTS:-gregor java librdkafka librdkafka-tuned franz-go kcat perf-test}"
 PARTS="${BENCH_PARTITIONS:-12}"
@@ -134,6 +139,12 @@ for p in $WIDE; do
     ensure_topic "$t" 100 none "$R100" "$p"
     DATASETS+=("$t:100:none:$R100")
 done
+for nt in ${BENCH_REGEX_TOPICS-1000}; do
+    log "dataset bench-rx${nt}-*: $nt topics x $((R100 / nt)) records of 100 B"
+    (cd "$BENCH_DIR/franz" && go build -o "$TARGET/fill-topics" ./fill-topics)
+    "$TARGET/fill-topics" "$BOOT" "bench-rx${nt}-" "$nt" "$((R100 / nt))" "$(payload_file 100)" >&2
+    DATASETS+=("^bench-rx${nt}-.+:100:none:$(((R100 / nt) * nt))")
+done
 
 # ----------------------------------------------------------------------------------- builds
 log "building clients (release) into $TARGET"
@@ -193,6 +204,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
         # Rotate the client order every round so no client always runs first (page cache, JIT).
         for ((i = 0; i < ${#CL[@]}; i++)); do
             c="${CL[$(((i + r - 1) % ${#CL[@]}))]}"
+            if [[ "$t" == ^* ]]; then
+                # A regex: a group subscription (fresh group, so from the start).
+                [[ "$c" == perf-test || "$c" == kcat ]] && continue
+                log "round $r $t $c"
+                run_one "$RAW/assign.$r.$t.$c" "$c" "$t" "$n" "bench-rx-$c-$r-$$"
+                continue
+            fi
             log "round $r $t $c"
             run_one "$RAW/assign.$r.$t.$c" "$c" "$t" "$n"
         done

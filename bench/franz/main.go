@@ -2,6 +2,8 @@
 // other bench client: FNV-1a 64 over key then value, per-record hashes summed (order-independent,
 // so every client prints the same checksum for a topic), offsets checked contiguous per partition.
 // Usage: bench-franz BOOTSTRAP TOPIC RECORDS [GROUP]   (prints one JSON line)
+// A TOPIC starting with ^ is a regular expression (librdkafka's convention): a group subscription
+// to every matching topic (ConsumeRegex), offsets then checked per topic and partition.
 package main
 
 import (
@@ -38,6 +40,10 @@ func main() {
 		kgo.FetchMinBytes(1),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
+	regex := strings.HasPrefix(topic, "^")
+	if regex {
+		opts = append(opts, kgo.ConsumeRegex())
+	}
 	if len(os.Args) > 4 {
 		opts = append(opts, kgo.ConsumerGroup(os.Args[4]), kgo.DisableAutoCommit(), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -54,6 +60,11 @@ func main() {
 	defer cancel()
 	var n, nbytes, sum, gaps uint64
 	next := map[int32]int64{}
+	type tp struct {
+		t string
+		p int32
+	}
+	nextTP := map[tp]int64{}
 	var firstUs int64
 	for n < want && ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
@@ -71,16 +82,24 @@ func main() {
 			h = fnv1a(h, r.Value)
 			nbytes += uint64(len(r.Key) + len(r.Value))
 			sum += h
-			e, ok := next[r.Partition]
-			if ok && e != r.Offset {
-				gaps++
+			if regex {
+				k := tp{r.Topic, r.Partition}
+				if e, ok := nextTP[k]; ok && e != r.Offset {
+					gaps++
+				}
+				nextTP[k] = r.Offset + 1
+			} else {
+				e, ok := next[r.Partition]
+				if ok && e != r.Offset {
+					gaps++
+				}
+				next[r.Partition] = r.Offset + 1
 			}
-			next[r.Partition] = r.Offset + 1
 			n++
 		})
 	}
 	lastUs := time.Now().UnixMicro()
 	fmt.Printf("{\"client\":\"franz-go\",\"records\":%d,\"bytes\":%d,\"checksum\":\"%016x\",\"gaps\":%d,\"partitions\":%d,\"first_us\":%d,\"last_us\":%d}\n",
-		n, nbytes, sum, gaps, len(next), firstUs, lastUs)
+		n, nbytes, sum, gaps, len(next)+len(nextTP), firstUs, lastUs)
 	cl.Close()
 }

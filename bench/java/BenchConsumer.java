@@ -4,6 +4,8 @@
 // contiguous per partition. Kept apart from scripts/kafka/ConnHarness.java (subscribe-only,
 // relative clock) because the bench needs assign() and absolute first/last-record timestamps.
 // Usage: BenchConsumer BOOTSTRAP TOPIC RECORDS [GROUP]   (prints one JSON line)
+// A TOPIC starting with ^ is a regular expression (librdkafka's convention): a group subscription
+// to every matching topic (subscribe(Pattern)), offsets then checked per topic and partition.
 import java.time.Duration;
 import java.util.*;
 import org.apache.kafka.clients.consumer.*;
@@ -40,8 +42,12 @@ public final class BenchConsumer {
         p.put("value.deserializer", ByteArrayDeserializer.class.getName());
         long n = 0, bytes = 0, sum = 0, gaps = 0, firstUs = 0;
         Map<Integer, Long> next = new HashMap<>();
+        Map<TopicPartition, Long> nextTp = new HashMap<>();
+        boolean regex = topic.startsWith("^");
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            if (group != null) {
+            if (regex) {
+                c.subscribe(java.util.regex.Pattern.compile(topic.substring(1)));
+            } else if (group != null) {
                 c.subscribe(List.of(topic));
             } else {
                 List<TopicPartition> tps = new ArrayList<>();
@@ -66,9 +72,16 @@ public final class BenchConsumer {
                         bytes += v.length;
                     }
                     sum += h;
-                    Long e = next.get(r.partition());
-                    if (e != null && e != r.offset()) gaps++;
-                    next.put(r.partition(), r.offset() + 1);
+                    if (regex) {
+                        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                        Long e = nextTp.get(tp);
+                        if (e != null && e != r.offset()) gaps++;
+                        nextTp.put(tp, r.offset() + 1);
+                    } else {
+                        Long e = next.get(r.partition());
+                        if (e != null && e != r.offset()) gaps++;
+                        next.put(r.partition(), r.offset() + 1);
+                    }
                     n++;
                 }
             }
@@ -76,7 +89,7 @@ public final class BenchConsumer {
             System.out.printf(Locale.ROOT,
                     "{\"client\":\"java\",\"records\":%d,\"bytes\":%d,\"checksum\":\"%016x\",\"gaps\":%d,"
                             + "\"partitions\":%d,\"first_us\":%d,\"last_us\":%d}%n",
-                    n, bytes, sum, gaps, next.size(), firstUs, lastUs);
+                    n, bytes, sum, gaps, next.size() + nextTp.size(), firstUs, lastUs);
             System.out.flush();
         }
     }

@@ -2,6 +2,8 @@
 //! bench client: FNV-1a 64 over key then value, per-record hashes summed (order-independent, so
 //! every client prints the same checksum for a topic), offsets checked contiguous per partition.
 //! Usage: bench-gregor BOOTSTRAP TOPIC RECORDS [GROUP]   (prints one JSON line)
+//! A TOPIC starting with `^` is a regular expression (librdkafka's convention): a group
+//! subscription to every matching topic, offsets then checked per topic and partition.
 use gregor::{Consumer, TopicPartition};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,7 +53,10 @@ async fn run(args: Vec<String>) {
         props.push(("group.id", g));
     }
     let consumer = Consumer::from_properties(props).expect("consumer");
-    if group.is_some() {
+    let regex = topic.strip_prefix('^');
+    if let Some(re) = regex {
+        consumer.subscribe_pattern(re).expect("subscribe_pattern");
+    } else if group.is_some() {
         consumer.subscribe([topic]).expect("subscribe");
     } else {
         let parts: Vec<TopicPartition> = consumer.partitions_for(topic).await.expect("partitions_for");
@@ -60,6 +65,7 @@ async fn run(args: Vec<String>) {
     let deadline = Instant::now() + Duration::from_secs(600);
     let (mut n, mut bytes, mut sum, mut gaps) = (0u64, 0u64, 0u64, 0u64);
     let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut next_tp: HashMap<(std::sync::Arc<str>, i32), i64> = HashMap::new();
     let mut first_us = 0u128;
     while n < want && Instant::now() < deadline {
         let recs = match consumer.poll(Duration::from_millis(100)).await {
@@ -83,7 +89,11 @@ async fn run(args: Vec<String>) {
                 bytes += v.len() as u64;
             }
             sum = sum.wrapping_add(h);
-            let e = next.entry(r.partition).or_insert(r.offset);
+            let e = if regex.is_some() {
+                next_tp.entry((r.topic.clone(), r.partition)).or_insert(r.offset)
+            } else {
+                next.entry(r.partition).or_insert(r.offset)
+            };
             if *e != r.offset {
                 gaps += 1;
             }
@@ -95,7 +105,7 @@ async fn run(args: Vec<String>) {
     let m = consumer.connection_metrics();
     println!(
         "{{\"client\":\"gregor\",\"records\":{n},\"bytes\":{bytes},\"checksum\":\"{sum:016x}\",\"gaps\":{gaps},\"partitions\":{},\"first_us\":{first_us},\"last_us\":{last_us},\"connections_opened\":{}}}",
-        next.len(),
+        next.len() + next_tp.len(),
         m.connection_creation_total
     );
     consumer.close(Duration::from_secs(5)).await;

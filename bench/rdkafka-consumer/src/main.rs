@@ -3,6 +3,8 @@
 //! per-record hashes summed (order-independent, so all clients must print the same checksum),
 //! and a per-partition check that offsets are contiguous from the first one.
 //! Usage: bench-rdkafka BOOTSTRAP TOPIC RECORDS [GROUP]   (prints one JSON line)
+//! A TOPIC starting with `^` is a regular expression (librdkafka's own convention): a group
+//! subscription to every matching topic, offsets then checked per topic and partition.
 //!
 //! `RDK_TUNED=1` runs librdkafka as its maintainers advise for throughput (issue #14): the batch
 //! consume API (`rd_kafka_consume_batch_queue`, up to 10,000 messages a call, no per-message
@@ -72,6 +74,8 @@ fn main() {
         consume_batches(&consumer, want, deadline, &mut st);
     }
     let Stats { mut n, mut bytes, mut sum, mut gaps, mut next, mut first_us } = st;
+    let regex = topic.starts_with('^');
+    let mut next_tp: HashMap<(String, i32), i64> = HashMap::new();
     while n < want && Instant::now() < deadline {
         let Some(res) = consumer.poll(Duration::from_millis(100)) else { continue };
         let m = match res {
@@ -94,7 +98,11 @@ fn main() {
             bytes += v.len() as u64;
         }
         sum = sum.wrapping_add(h);
-        let e = next.entry(m.partition()).or_insert(m.offset());
+        let e = if regex {
+            next_tp.entry((m.topic().to_string(), m.partition())).or_insert(m.offset())
+        } else {
+            next.entry(m.partition()).or_insert(m.offset())
+        };
         if *e != m.offset() {
             gaps += 1;
         }
@@ -105,7 +113,7 @@ fn main() {
     println!(
         "{{\"client\":\"{}\",\"records\":{n},\"bytes\":{bytes},\"checksum\":\"{sum:016x}\",\"gaps\":{gaps},\"partitions\":{},\"first_us\":{first_us},\"last_us\":{last_us}}}",
         if tuned { "librdkafka-tuned" } else { "librdkafka" },
-        next.len()
+        next.len() + next_tp.len()
     );
     drop(consumer);
 }

@@ -167,6 +167,8 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
         (None, _, false) => Some(StartOffset::Beginning),
         (None, _, true) => None,
     };
+    // The recorder first: the consumer registers its metrics when it is created.
+    let prometheus = args.metrics_addr.as_ref().map(|_| crate::metrics_http::install()).transpose()?;
     let consumer = Arc::new(Consumer::from_properties(props).map_err(|e| anyhow::anyhow!("{e}"))?);
     let counts = count_events(consumer.connection_events());
     let consumed = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -179,9 +181,9 @@ pub async fn run(args: ConsumeArgs, process_start: Instant, verbosity: u8) -> an
         printed: own_commits.then(|| uncommitted.clone()),
     });
     let mut stats = RunStats { process_start, started: Instant::now(), records: 0, bytes: 0, first_record: None };
-    if let Some(addr) = &args.metrics_addr {
+    if let (Some(addr), Some(library)) = (&args.metrics_addr, prometheus) {
         let (c, n) = (consumer.clone(), consumed.clone());
-        crate::metrics_http::serve(addr, move || (c.connection_metrics(), n.load(std::sync::atomic::Ordering::Relaxed)))
+        crate::metrics_http::serve(addr, library, move || (c.connection_metrics(), n.load(std::sync::atomic::Ordering::Relaxed)))
             .await?;
     }
     let manual = async {

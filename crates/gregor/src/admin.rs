@@ -84,7 +84,7 @@ impl Admin {
         // The calls carry their own timeout; 60 s (Java's default.api.timeout.ms) bounds the
         // metadata waits the cluster layer does on its own.
         let api_timeout = Duration::from_millis(60_000);
-        Ok(Admin { cluster: Cluster::new(ClusterSettings::from_net(&net, api_timeout, false)) })
+        Ok(Admin { cluster: Cluster::new(ClusterSettings::from_net(&net, api_timeout, false, crate::telemetry::ClientKind::Admin)) })
     }
 
     /// An admin handle from Java-style connection and security properties

@@ -96,6 +96,8 @@ pub(crate) mod rules;
 pub(crate) mod time;
 pub mod records;
 pub mod serialization;
+pub mod statistics;
+pub mod telemetry;
 
 pub use error::{Error, ErrorKind, Result};
 /// Client-side partition assignment (the classic group protocol): the [`PartitionAssignor`]

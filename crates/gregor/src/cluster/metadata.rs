@@ -135,13 +135,20 @@ impl Snapshot {
     }
 
     pub(crate) fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
-        let t = self.topics.get(topic)?;
-        let p = t.partitions.iter().find(|p| p.partition == partition)?;
+        let p = self.partition(topic, partition)?;
         (p.leader >= 0).then_some(p.leader)
     }
 
+    /// The fetch planner asks this for every assigned partition on every pass, so it must not
+    /// scan: brokers list partitions 0..n in order, so index `partition` is tried first; the scan
+    /// is only for a response that lists them otherwise (issue #14: with 2000 partitions the
+    /// scan alone was half of the consumer's CPU).
     pub(crate) fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionInfo> {
-        self.topics.get(topic)?.partitions.iter().find(|p| p.partition == partition)
+        let parts = &self.topics.get(topic)?.partitions;
+        match usize::try_from(partition).ok().and_then(|i| parts.get(i)) {
+            Some(p) if p.partition == partition => Some(p),
+            _ => parts.iter().find(|p| p.partition == partition),
+        }
     }
 
     pub(crate) fn topic_name_by_id(&self, id: Uuid) -> Option<&str> {
@@ -251,6 +258,29 @@ mod tests {
         assert_eq!(s.leader("t", 2), None, "no leader");
         assert_eq!(s.topics["t"].partitions[0].partition, 0);
         assert_eq!(s.topics["t"].partitions.len(), 3);
+    }
+
+    #[test]
+    fn partition_lookup_indexes_when_dense_and_still_finds_partitions_after_a_gap() {
+        let part = |i: i32| PartitionInfo { partition: i, leader: i + 10, leader_epoch: 0, replicas: vec![], error: 0 };
+        let topic = |parts: Vec<PartitionInfo>| TopicInfo {
+            name: "t".into(),
+            id: Uuid::nil(),
+            internal: false,
+            error: 0,
+            partitions: parts,
+        };
+        let mut s = Snapshot::default();
+        s.topics.insert("t".into(), topic((0..2000).map(part).collect()));
+        assert_eq!(s.leader("t", 1999), Some(2009));
+        assert_eq!(s.leader("t", 2000), None);
+        assert_eq!(s.leader("t", -1), None, "a hostile index finds nothing, without panicking");
+        // A listing with a hole (partition 1 missing): index 1 holds partition 2.
+        s.topics.insert("t".into(), topic(vec![part(0), part(2), part(3)]));
+        assert_eq!(s.partition("t", 2).map(|p| p.partition), Some(2));
+        assert_eq!(s.leader("t", 3), Some(13));
+        assert_eq!(s.leader("t", 1), None);
+        assert_eq!(s.leader("u", 0), None);
     }
 
     /// Issue #19: a broker that just restarted answers Metadata from a lagging cache; an older

@@ -48,11 +48,20 @@ pub(crate) struct ClusterSettings {
     /// `allow.auto.create.topics` (consumer): Metadata requests for explicit topics may let the
     /// broker create missing ones (when its `auto.create.topics.enable` allows it).
     pub(crate) allow_auto_create_topics: bool,
+    /// Which client this is (the group of its connection metrics).
+    pub(crate) kind: crate::telemetry::ClientKind,
+    /// `metrics.*`.
+    pub(crate) metrics: crate::config::MetricsConfig,
 }
 
 impl ClusterSettings {
     /// The connection settings of a client config.
-    pub(crate) fn from_net(net: &crate::config::NetConfig, api_timeout: Duration, shared_coordinator: bool) -> Self {
+    pub(crate) fn from_net(
+        net: &crate::config::NetConfig,
+        api_timeout: Duration,
+        shared_coordinator: bool,
+        kind: crate::telemetry::ClientKind,
+    ) -> Self {
         use crate::config::MetadataRecoveryStrategy;
         ClusterSettings {
             bootstrap: net.bootstrap_servers.iter().map(|b| (b.host.clone(), b.port)).collect(),
@@ -76,6 +85,8 @@ impl ClusterSettings {
             security: net.security.clone(),
             canonical_bootstrap: net.client_dns_lookup == crate::config::ClientDnsLookup::ResolveCanonicalBootstrapServersOnly,
             allow_auto_create_topics: false,
+            kind,
+            metrics: net.metrics,
         }
     }
 }
@@ -119,7 +130,11 @@ impl Cluster {
         };
         let retry = ExponentialBackoff::new(settings.retry_backoff.0, settings.retry_backoff.1);
         Arc::new(Cluster {
-            net: NetClient::new(mgr, sockets),
+            net: NetClient::new(
+                mgr,
+                sockets,
+                Arc::new(crate::telemetry::NetTelemetry::new(settings.kind, &settings.client_id, settings.metrics)),
+            ),
             policy: Mutex::new(RefreshPolicy::new(settings.metadata_max_age, retry)),
             settings,
             snapshot: Mutex::new(Arc::new(Snapshot::default())),

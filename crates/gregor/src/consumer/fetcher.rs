@@ -30,7 +30,8 @@ use crate::records::{self, AbortedTransaction, DecodeOptions, FetchRecords, Fetc
 /// Fetch versions gregor speaks: v4 (Kafka 0.11, record batches) .. v17 (Kafka 4.x).
 const FETCH_VERSIONS: (i16, i16) = (4, 17);
 
-type FetchResult = (i32, FetchId, Result<FetchResponse>);
+/// The broker, the fetch, its response and its round trip.
+type FetchResult = (i32, FetchId, Result<FetchResponse>, std::time::Duration);
 
 /// The fetch loop. Returns when the consumer closes.
 pub(crate) async fn run(inner: Arc<Inner>) {
@@ -111,8 +112,9 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             let req = build_request(&inner, plan);
             let net = inner.cluster.net.clone();
             in_flight.push(Box::pin(async move {
+                let sent = Instant::now();
                 let r = net.send_built(Target::Broker(broker), OpenReason::Fetch, FETCH_VERSIONS, None, req).await;
-                (broker, id, r)
+                (broker, id, r, sent.elapsed())
             }));
         }
 
@@ -129,8 +131,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             .unwrap_or(now + std::time::Duration::from_secs(3600))
             .max(now + std::time::Duration::from_millis(1));
         tokio::select! {
-            Some((broker, id, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                handle_result(&inner, broker, id, result);
+            Some((broker, id, result, latency)) = in_flight.next(), if !in_flight.is_empty() => {
+                handle_result(&inner, broker, id, result, latency);
             }
             _ = &mut wake => {}
             _ = tokio::time::sleep_until(sleep_until) => { retry_at = retry_at.filter(|t| *t > Instant::now()); }
@@ -235,7 +237,7 @@ fn build_request(
     }
 }
 
-fn handle_result(inner: &Inner, broker: i32, id: FetchId, result: Result<FetchResponse>) {
+fn handle_result(inner: &Inner, broker: i32, id: FetchId, result: Result<FetchResponse>, latency: std::time::Duration) {
     let now = Instant::now();
     let resp = match result {
         Ok(r) => r,
@@ -269,8 +271,23 @@ fn handle_result(inner: &Inner, broker: i32, id: FetchId, result: Result<FetchRe
             }
         }
     }
+    // Java `FetchMetricsManager.recordLatency` / `recordBytesFetched`: every response counts,
+    // with the record data it brought.
+    let bytes: usize = decoded
+        .iter()
+        .map(|(_, o)| match o {
+            PartitionOutcome::Data { bytes, .. } => *bytes,
+            _ => 0,
+        })
+        .sum();
+    inner.telemetry.fetch_done(latency, bytes as u64, now);
     let effects = {
         let mut st = inner.lock_state();
+        for (tp, _) in &decoded {
+            if let Some(s) = st.assignment.get_mut(tp) {
+                s.last_fetch_latency = Some(latency);
+            }
+        }
         let mut planner = inner.lock_planner();
         planner.handle_response(now, crate::time::now_ms(), broker, id, top, resp.session_id, decoded, &mut st)
     };

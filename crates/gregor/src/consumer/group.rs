@@ -22,7 +22,9 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
+use super::group_telemetry::{self, RebalanceTracker};
 use super::group_wire as wire;
 use super::membership::classic::{ClassicConfig, ClassicMember};
 use super::membership::commits::{CommitOrigin, Committed, OpId};
@@ -289,13 +291,15 @@ struct Driver {
     /// The snapshot the member's metadata view was computed from.
     seen: Option<Arc<Snapshot>>,
     refreshing: bool,
+    /// Rebalance spans and metrics.
+    rebalances: RebalanceTracker,
 }
 
 /// The group task. Runs until the consumer closes (which aborts it).
 async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Command>) {
     let mut d = Driver {
         member: new_member(&inner),
-        inner,
+        inner: inner.clone(),
         in_flight: FuturesUnordered::new(),
         commit_replies: HashMap::new(),
         fetch_replies: HashMap::new(),
@@ -305,6 +309,7 @@ async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Command>) {
         told_subscribed: false,
         seen: None,
         refreshing: false,
+        rebalances: RebalanceTracker::new(inner.config.group_protocol == GroupProtocol::Classic),
     };
     loop {
         d.pump();
@@ -336,13 +341,19 @@ impl Driver {
             let mut progress = false;
             while let Some(e) = self.member.poll_event() {
                 progress = true;
+                let closing = self.close_reply.is_some();
+                let ends_rebalance = self.rebalances.on_event(&self.inner, &e, now, closing);
                 self.event(now, e);
+                if ends_rebalance {
+                    self.rebalances.finish(&self.inner, now);
+                }
             }
             while let Some(o) = self.member.poll_request(now) {
                 progress = true;
                 self.send(o);
             }
             if !progress {
+                self.rebalances.after_pump(&self.inner, now);
                 break;
             }
         }
@@ -406,6 +417,7 @@ impl Driver {
 
     fn finished(&mut self, done: Done) {
         let now = Instant::now();
+        self.rebalances.on_response(now);
         match done {
             Done::Metadata => {
                 self.refreshing = false;
@@ -431,6 +443,10 @@ impl Driver {
             Target::AnyNode | Target::Local => -1,
         };
         let id = o.id;
+        let now = Instant::now();
+        self.rebalances.on_send(&self.inner, &o.request, now);
+        let span = group_telemetry::request_span(&self.inner, &o.request, coord, self.rebalances.parent());
+        let heartbeat = matches!(o.request, Request::Heartbeat(_) | Request::ConsumerHeartbeat(_));
         self.in_flight.push(Box::pin(async move {
             let r = match o.request {
                 Request::FindCoordinator => wire::find_coordinator(&inner).await,
@@ -451,8 +467,12 @@ impl Driver {
                     wire::offset_fetch(&inner, coord, partitions, member).await
                 }
             };
+            if heartbeat && r.is_ok() {
+                let done = Instant::now();
+                inner.telemetry.heartbeat_done(done.saturating_duration_since(now), done);
+            }
             Done::Request(id, r)
-        }));
+        }.instrument(span)));
     }
 
     /// Carries out one of the member's events on the consumer.

@@ -341,17 +341,30 @@ pub(crate) async fn offset_commit(
             .with_group_instance_id(if v >= 7 && static_member { inst.as_deref().map(sb) } else { None })
             .with_topics(topics)
     };
+    let sent = tokio::time::Instant::now();
     let resp = inner
         .cluster
         .net
         .send_built(Target::Coordinator(coord), OpenReason::Commit, OFFSET_COMMIT_VERSIONS, None, build)
         .await?;
+    let now = tokio::time::Instant::now();
+    // Java `ConsumerCoordinator.sendOffsetCommitRequest`: `commit-latency` covers every
+    // answered OffsetCommit.
+    inner.telemetry.commit_done(now.saturating_duration_since(sent), now);
     let mut out = Vec::new();
     for t in resp.topics {
         for p in t.partitions {
             out.push((TopicPartition::new(t.name.0.as_str(), p.partition_index), KafkaCode(p.error_code)));
         }
     }
+    // What the statistics snapshot reports as committed: the offsets the coordinator took.
+    let mut st = inner.lock_state();
+    for (tp, code) in &out {
+        if let (true, Some(om), Some(ps)) = (code.is_ok(), offsets.get(tp), st.assignment.get_mut(tp)) {
+            ps.committed = Some(om.offset);
+        }
+    }
+    drop(st);
     Ok(Response::OffsetCommit(out))
 }
 

@@ -15,6 +15,7 @@ mod budget_tests;
 mod fetch_session;
 mod fetcher;
 mod group;
+mod group_telemetry;
 mod group_metadata;
 mod group_wire;
 mod membership;
@@ -32,6 +33,7 @@ use regex::Regex;
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::cluster::metadata::Snapshot;
 use crate::cluster::{Cluster, ClusterSettings};
@@ -136,6 +138,8 @@ pub(crate) struct Inner {
     closed: AtomicBool,
     /// Interrupts blocking calls (Java's `wakeup`).
     pub(crate) wakeup: WakeupHandle,
+    /// The fetch-manager and coordinator metrics (the `metrics` facade).
+    pub(crate) telemetry: crate::telemetry::ConsumerTelemetry,
 }
 
 impl Inner {
@@ -258,7 +262,7 @@ impl Inner {
 /// Builds the connection-layer settings from a consumer's network config.
 pub(crate) fn cluster_settings(config: &ConsumerConfig) -> ClusterSettings {
     // The one place that decides it: `ConsumerConfig::coordinator_dedicated`.
-    let mut settings = ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated());
+    let mut settings = ClusterSettings::from_net(&config.net, config.default_api_timeout, !config.coordinator_dedicated(), crate::telemetry::ClientKind::Consumer);
     settings.allow_auto_create_topics = config.allow_auto_create_topics;
     settings
 }
@@ -312,8 +316,10 @@ impl Consumer {
         let cluster = Cluster::new(cluster_settings(&config));
         let planner = fetch_planner::FetchPlanner::new(fetch_planner::PlannerConfig::from_consumer(&config));
         let state = ConsumerState { manual_offset_store: !config.enable_auto_offset_store, ..ConsumerState::default() };
+        let telemetry = crate::telemetry::ConsumerTelemetry::new(&config.net.client_id, &config.net.metrics);
         Ok(Consumer {
             inner: Arc::new(Inner {
+                telemetry,
                 cluster,
                 config,
                 state: Mutex::new(state),
@@ -438,7 +444,24 @@ impl Consumer {
     ///
     /// A [`WakeupHandle::wakeup`] makes it return an [`ErrorKind::Wakeup`] error at once.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        self.inner.wakeup.guard(self.poll_inner(timeout)).await
+        let span = tracing::debug_span!(
+            "gregor.poll",
+            client_id = %self.inner.config.net.client_id,
+            timeout_ms = timeout.as_millis() as u64,
+            records = tracing::field::Empty,
+        );
+        let r = self.inner.wakeup.guard(self.poll_inner(timeout)).instrument(span.clone()).await;
+        if let Ok(recs) = &r {
+            span.record("records", recs.len());
+        }
+        r
+    }
+
+    /// Records what a `poll` returned in the metrics: the records, and every partition's lag.
+    fn record_poll(&self, st: &ConsumerState, records: usize) {
+        let read_committed = self.inner.config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
+        let lags = st.assignment.iter().map(|(tp, s)| (tp, ConsumerState::partition_lag(s, read_committed)));
+        self.inner.telemetry.polled(records, lags, st.assignment.len(), Instant::now());
     }
 
     async fn poll_inner(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
@@ -465,6 +488,7 @@ impl Consumer {
                 }
                 let recs = st.drain_records(self.inner.config.max_poll_records as usize);
                 if !recs.is_empty() {
+                    self.record_poll(&st, recs.len());
                     drop(st);
                     self.inner.fetch_wake.notify_one();
                     return Ok(recs);
@@ -480,6 +504,7 @@ impl Consumer {
                 return Err(Error::closed());
             }
             if tokio::time::timeout_at(deadline, ready).await.is_err() {
+                self.record_poll(&self.inner.lock_state(), 0);
                 return Ok(Vec::new());
             }
         }
@@ -800,6 +825,69 @@ impl Consumer {
             peak_committed_bytes: planner.peak_committed().max(m.peak),
             buffers_reused: reused,
             buffers_allocated: allocated,
+        }
+    }
+
+    /// A snapshot of what the consumer knows now: per assigned partition its position, last
+    /// committed offset, high watermark, lag and last fetch latency; per socket its role,
+    /// endpoint, broker, age, requests and bytes. Sends nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = gregor_mock::MockCluster::builder().brokers(1).topic("events", 1).start().await?;
+    /// # cluster.append_records("events", 0, &[("a", "1"), ("b", "2"), ("c", "3")])?;
+    /// use std::time::Duration;
+    /// use gregor::{Consumer, Role, TopicPartition};
+    ///
+    /// let consumer = Consumer::from_properties([
+    ///     ("bootstrap.servers", cluster.bootstrap_servers().as_str()),
+    ///     ("max.poll.records", "1"),
+    ///     ("auto.offset.reset", "earliest"),
+    /// ])?;
+    /// let tp = TopicPartition::new("events", 0);
+    /// consumer.assign([tp.clone()])?;
+    /// while consumer.poll(Duration::from_millis(200)).await?.is_empty() {}
+    ///
+    /// let stats = consumer.statistics();
+    /// let p = stats.partition(&tp).expect("assigned");
+    /// assert_eq!(p.position, Some(1));
+    /// assert_eq!(p.high_watermark, Some(3));
+    /// assert_eq!(p.lag, Some(2));
+    /// assert!(p.last_fetch_latency.is_some());
+    /// let fetch_socket = stats.connections.iter().find(|c| c.role == Role::Broker).expect("a broker socket");
+    /// assert_eq!(fetch_socket.node_id, Some(0));
+    /// assert!(fetch_socket.requests > 0 && fetch_socket.bytes_in > 0);
+    /// # consumer.close(Duration::from_secs(5)).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn statistics(&self) -> crate::statistics::ConsumerStatistics {
+        let read_committed = self.inner.config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
+        let known = |v: i64| (v >= 0).then_some(v);
+        let partitions = {
+            let st = self.inner.lock_state();
+            st.assignment
+                .iter()
+                .map(|(tp, s)| crate::statistics::PartitionStatistics {
+                    partition: tp.clone(),
+                    position: s.position,
+                    committed: s.committed,
+                    high_watermark: known(s.high_watermark),
+                    last_stable_offset: known(s.last_stable_offset),
+                    log_start_offset: known(s.log_start_offset),
+                    lag: ConsumerState::partition_lag(s, read_committed),
+                    last_fetch_latency: s.last_fetch_latency,
+                    buffered_bytes: s.buffered_bytes,
+                    paused: s.paused,
+                })
+                .collect()
+        };
+        crate::statistics::ConsumerStatistics {
+            client_id: self.inner.config.net.client_id.clone(),
+            group_id: self.inner.config.group_id.clone(),
+            generation: self.inner.group.membership().generation,
+            partitions,
+            connections: self.inner.cluster.net.connection_statistics(),
         }
     }
 

@@ -65,6 +65,7 @@ pub(crate) async fn initialize_positions(inner: &Arc<Inner>) -> Result<()> {
                 Some(om) if om.offset >= 0 => {
                     tracing::debug!(partition = %tp, offset = om.offset, "starting at the committed offset");
                     ps.seek(om.offset);
+                    ps.committed = Some(om.offset);
                     if om.leader_epoch.is_some() {
                         ps.leader_epoch = om.leader_epoch;
                     }

@@ -71,6 +71,10 @@ pub(crate) struct PartitionState {
     /// `enable.auto.offset.store=false`: what the application stored (`store_offsets`), the
     /// offset the consumer commits for this partition.
     pub(crate) stored: Option<OffsetAndMetadata>,
+    /// The last offset committed (or read as committed) for it, for the statistics snapshot.
+    pub(crate) committed: Option<i64>,
+    /// The round trip of the last Fetch that answered for it.
+    pub(crate) last_fetch_latency: Option<std::time::Duration>,
 }
 
 impl PartitionState {
@@ -91,6 +95,8 @@ impl PartitionState {
             preferred_replica: None,
             error: None,
             stored: None,
+            committed: None,
+            last_fetch_latency: None,
         }
     }
 

@@ -16,6 +16,7 @@ use kafka_protocol::protocol::{Encodable, Request};
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::codec;
 use super::connection::{self, ConnSpec, Envelope, RawResponse, Report};
@@ -50,6 +51,9 @@ pub(crate) struct Submitted<T> {
 }
 
 struct Queued {
+    /// The request's span (`gregor.request`): broker, version and correlation id are recorded
+    /// into it as they become known.
+    span: tracing::Span,
     conn_id: u64,
     /// `None`: the connection was gone before the request could be queued.
     reply: Option<oneshot::Receiver<Result<RawResponse>>>,
@@ -86,6 +90,8 @@ struct Shared {
     reports_rx: Mutex<Option<mpsc::UnboundedReceiver<Report>>>,
     /// Fires whenever a socket task ends (for `close()` to wait on).
     socket_gone: Notify,
+    /// The connection metrics in the `metrics` facade.
+    telemetry: Arc<crate::telemetry::NetTelemetry>,
 }
 
 /// A cheap, cloneable handle on gregor's connections to one cluster.
@@ -102,14 +108,20 @@ impl std::fmt::Debug for NetClient {
 
 impl NetClient {
     /// Creates the client. Opens nothing and spawns nothing.
-    pub(crate) fn new(mgr: ManagerConfig, sockets: SocketSettings) -> Self {
+    pub(crate) fn new(
+        mgr: ManagerConfig,
+        sockets: SocketSettings,
+        telemetry: Arc<crate::telemetry::NetTelemetry>,
+    ) -> Self {
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
         let bootstrap = mgr.bootstrap.iter().map(|e| (e.host.to_ascii_lowercase(), e.port)).collect();
+        let mut manager = ConnectionManager::new(mgr);
+        manager.set_telemetry(telemetry.clone());
         NetClient {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    mgr: ConnectionManager::new(mgr),
+                    mgr: manager,
                     conns: HashMap::new(),
                     driver: None,
                     closed: false,
@@ -122,6 +134,7 @@ impl NetClient {
                 reports_tx,
                 reports_rx: Mutex::new(Some(reports_rx)),
                 socket_gone: Notify::new(),
+                telemetry,
             }),
         }
     }
@@ -133,6 +146,11 @@ impl NetClient {
 
     pub(crate) fn metrics(&self) -> ConnectionMetrics {
         self.lock().mgr.metrics().clone()
+    }
+
+    /// The open sockets, for the statistics snapshot.
+    pub(crate) fn connection_statistics(&self) -> Vec<crate::statistics::ConnectionStatistics> {
+        self.lock().mgr.connection_statistics(Instant::now())
     }
 
     pub(crate) fn open_connections(&self) -> usize {
@@ -239,8 +257,14 @@ impl NetClient {
         timeout: Option<Duration>,
         encode: connection::EncodeFn,
     ) -> Result<RawResponse> {
-        let queued = self.submit_raw(target, why, api_key, versions, expect_response, timeout, encode).await?;
-        self.complete_raw(queued).await
+        let span = request_span(api_key, why);
+        async {
+            let queued =
+                self.submit_raw(target, why, api_key, versions, expect_response, timeout, encode, span.clone()).await?;
+            self.complete_raw(queued).await
+        }
+        .instrument(span.clone())
+        .await
     }
 
     /// Queues a request on its connection and returns without waiting for the response
@@ -258,13 +282,18 @@ impl NetClient {
         R: Request + Send + 'static,
     {
         let api_key = ApiKey::try_from(R::KEY).map_err(|_| Error::protocol("unknown api key"))?;
-        let queued = self.submit_raw(target, why, api_key, versions, true, None, encoder(api_key, req)).await?;
+        let span = request_span(api_key, why);
+        let queued = self
+            .submit_raw(target, why, api_key, versions, true, None, encoder(api_key, req), span.clone())
+            .instrument(span)
+            .await?;
         Ok(Submitted { queued, _response: std::marker::PhantomData })
     }
 
     /// Waits for the response of a submitted request.
     pub(crate) async fn response<T: kafka_protocol::protocol::Decodable>(&self, s: Submitted<T>) -> Result<T> {
-        let raw = self.complete_raw(s.queued).await?;
+        let span = s.queued.span.clone();
+        let raw = self.complete_raw(s.queued).instrument(span).await?;
         codec::decode_body::<T>(raw.body)
     }
 
@@ -279,6 +308,7 @@ impl NetClient {
         expect_response: bool,
         timeout: Option<Duration>,
         encode: connection::EncodeFn,
+        span: tracing::Span,
     ) -> Result<Queued> {
         let (conn_id, tx) = loop {
             let wait = {
@@ -298,6 +328,7 @@ impl NetClient {
                         Some(h) => {
                             let tx = h.tx.clone();
                             st.mgr.request_started(id, now);
+                            span.record("broker", st.mgr.describe(id).as_str());
                             break (id, tx);
                         }
                         None => return Err(Error::new(ErrorKind::Disconnected, "connection vanished")),
@@ -321,12 +352,12 @@ impl NetClient {
             Ok(()) => Some(reply_rx),
             Err(_) => None,
         };
-        Ok(Queued { conn_id, reply })
+        Ok(Queued { span, conn_id, reply })
     }
 
     /// Waits for a queued request's response and does the connection's bookkeeping.
     async fn complete_raw(&self, queued: Queued) -> Result<RawResponse> {
-        let Queued { conn_id, reply } = queued;
+        let Queued { conn_id, reply, span } = queued;
         let dead = reply.is_none();
         let result = match reply {
             Some(rx) => match rx.await {
@@ -346,6 +377,10 @@ impl NetClient {
         let broker = st.mgr.describe(conn_id);
         st.mgr.request_finished(conn_id, now);
         if let Ok(r) = &result {
+            span.record("api_version", r.body.version());
+            span.record("correlation_id", r.correlation_id);
+            st.mgr.record_traffic(conn_id, r.bytes_out, r.bytes_in);
+            self.shared.telemetry.request_done(&label, r.bytes_out, r.bytes_in, r.latency, now);
             st.mgr
                 .metrics_mut()
                 .nodes
@@ -461,6 +496,19 @@ impl NetClient {
     fn pump(&self, st: &mut State) {
         pump(&self.shared, st)
     }
+}
+
+/// The span of one request (`gregor.request`): the API and why it is sent at once; the broker
+/// once a connection is picked, the version and correlation id once it was answered.
+fn request_span(api_key: ApiKey, why: OpenReason) -> tracing::Span {
+    tracing::debug_span!(
+        "gregor.request",
+        api_key = ?api_key,
+        purpose = %why,
+        broker = tracing::field::Empty,
+        api_version = tracing::field::Empty,
+        correlation_id = tracing::field::Empty,
+    )
 }
 
 fn encoder<R: Encodable + Send + 'static>(api_key: ApiKey, req: R) -> connection::EncodeFn {

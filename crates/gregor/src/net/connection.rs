@@ -46,6 +46,8 @@ pub(crate) struct Envelope {
 #[derive(Debug)]
 pub(crate) struct RawResponse {
     pub(crate) body: super::guard::CheckedBody,
+    /// The request's correlation id (for the request's tracing span).
+    pub(crate) correlation_id: i32,
     pub(crate) bytes_out: u64,
     pub(crate) bytes_in: u64,
     pub(crate) latency: Duration,
@@ -425,7 +427,7 @@ fn start_request(
             } else {
                 let _ = env.reply.send(Ok(RawResponse {
                     body: super::guard::CheckedBody::none(env.api_key, version),
-                    bytes_out, bytes_in: 0, latency: Duration::ZERO,
+                    correlation_id, bytes_out, bytes_in: 0, latency: Duration::ZERO,
                 }));
             }
         }
@@ -484,7 +486,7 @@ fn complete(frame: Bytes, pending: &mut VecDeque<Pending>, broker: &str) -> Resu
     let latency = p.sent_at.elapsed();
     match checked {
         Ok(body) => {
-            let _ = p.reply.send(Ok(RawResponse { body, bytes_out: p.bytes_out, bytes_in, latency }));
+            let _ = p.reply.send(Ok(RawResponse { body, correlation_id: p.correlation_id, bytes_out: p.bytes_out, bytes_in, latency }));
             Ok(())
         }
         Err(e) => {

@@ -127,6 +127,11 @@ struct Conn {
     established: bool,
     /// Since when the client has not needed this broker (see `handle_needed_brokers`).
     unneeded_since: Option<Instant>,
+    /// For the statistics snapshot.
+    opened_at: Instant,
+    requests: u64,
+    bytes_out: u64,
+    bytes_in: u64,
 }
 
 impl Conn {
@@ -200,6 +205,8 @@ pub(crate) struct ConnectionManager {
     /// The group coordinator: its broker is needed while group requests share the broker
     /// connection (`ManagerConfig::shared_coordinator`).
     coordinator: Option<i32>,
+    /// The `metrics` facade handles of the connection counters (none in unit tests).
+    telemetry: Option<std::sync::Arc<crate::telemetry::NetTelemetry>>,
 }
 
 /// How long a broker connection may stay unneeded before it is closed. Long enough that a
@@ -230,6 +237,7 @@ impl ConnectionManager {
             rebootstraps: 0,
             needed: None,
             coordinator: None,
+            telemetry: None,
         }
     }
 
@@ -511,11 +519,18 @@ impl ConnectionManager {
             close_reason: None,
             established: false,
             unneeded_since: None,
+            opened_at: now,
+            requests: 0,
+            bytes_out: 0,
+            bytes_in: 0,
         };
         self.conns.insert(id, conn);
         self.mark_unneeded(now);
         self.metrics.connection_creation_total += 1;
         self.metrics.connection_count = self.conns.len() as u64;
+        if let Some(t) = &self.telemetry {
+            t.connection_created(self.conns.len());
+        }
         self.metrics.connection_count_max =
             self.metrics.connection_count_max.max(self.metrics.connection_count);
         self.emit(id, ConnectionEventKind::Connecting, None);
@@ -574,6 +589,9 @@ impl ConnectionManager {
         self.push_event(conn_id, &c, ConnectionEventKind::ConnectFailed, Some(error.to_string()));
         if let Some(r) = reason {
             *self.metrics.connection_close_total.entry(r).or_default() += 1;
+            if let Some(t) = &self.telemetry {
+                t.connection_closed(r, self.conns.len());
+            }
         }
     }
 
@@ -610,6 +628,9 @@ impl ConnectionManager {
         let reason = c.close_reason.unwrap_or(reason);
         *self.metrics.connection_close_total.entry(reason).or_default() += 1;
         self.metrics.connection_count = self.conns.len() as u64;
+        if let Some(t) = &self.telemetry {
+            t.connection_closed(reason, self.conns.len());
+        }
         self.push_event(conn_id, &c, ConnectionEventKind::Closed(reason), error);
     }
 
@@ -618,6 +639,44 @@ impl ConnectionManager {
             c.in_flight += 1;
             c.last_active = now;
         }
+    }
+
+    /// A request on `conn_id` was answered: counted for the statistics snapshot.
+    pub(crate) fn record_traffic(&mut self, conn_id: u64, bytes_out: u64, bytes_in: u64) {
+        if let Some(c) = self.conns.get_mut(&conn_id) {
+            c.requests += 1;
+            c.bytes_out += bytes_out;
+            c.bytes_in += bytes_in;
+        }
+    }
+
+    /// Every socket the manager knows, for the statistics snapshot.
+    pub(crate) fn connection_statistics(&self, now: Instant) -> Vec<crate::statistics::ConnectionStatistics> {
+        let mut v: Vec<_> = self
+            .conns
+            .iter()
+            .map(|(id, c)| crate::statistics::ConnectionStatistics {
+                connection_id: *id,
+                role: c.role,
+                opened_for: c.opened_for,
+                endpoint: c.endpoint.to_string(),
+                node_id: c.broker_id,
+                remote_addr: c.remote,
+                ready: !matches!(c.state, State::Connecting { .. }),
+                age: now.saturating_duration_since(c.opened_at),
+                requests: c.requests,
+                in_flight: c.in_flight,
+                bytes_out: c.bytes_out,
+                bytes_in: c.bytes_in,
+            })
+            .collect();
+        v.sort_by_key(|c| c.connection_id);
+        v
+    }
+
+    /// Where the connection counters also go (the `metrics` facade).
+    pub(crate) fn set_telemetry(&mut self, t: std::sync::Arc<crate::telemetry::NetTelemetry>) {
+        self.telemetry = Some(t);
     }
 
     pub(crate) fn request_finished(&mut self, conn_id: u64, now: Instant) {

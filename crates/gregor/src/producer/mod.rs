@@ -224,7 +224,7 @@ impl Producer {
             transactional_id: config.transactional_id.clone().map(StrBytes::from_string),
             transaction_timeout: config.transaction_timeout,
         };
-        let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false));
+        let cluster = Cluster::new(ClusterSettings::from_net(net, cfg.max_block, false, crate::telemetry::ClientKind::Producer));
         let producer = Producer::with_cluster(cluster, cfg, config.linger);
         if let Some(id) = config.transactional_id {
             producer.inner.lock().txn = Some(txn::TxnState::new(id));
@@ -240,7 +240,11 @@ impl Producer {
     }
 
     pub(crate) fn with_cluster(cluster: Arc<Cluster>, cfg: Resolved, linger: Duration) -> Producer {
-        let state = sender::State::new(&cfg, linger);
+        let mut state = sender::State::new(&cfg, linger);
+        state.telemetry = Some(Arc::new(crate::telemetry::ProducerTelemetry::new(
+            &cluster.settings.client_id,
+            &cluster.settings.metrics,
+        )));
         Producer {
             inner: Arc::new(Inner { cluster, cfg, state: Mutex::new(state), wake: Notify::new(), progress: Notify::new() }),
         }
@@ -350,6 +354,12 @@ impl Producer {
             }
             progressed.await;
         }
+    }
+
+    /// The producer's open sockets: role, endpoint, broker, age, requests and bytes (see
+    /// [`crate::statistics`]). Sends nothing.
+    pub fn connection_statistics(&self) -> Vec<crate::statistics::ConnectionStatistics> {
+        self.inner.cluster.net.connection_statistics()
     }
 
     /// Flushes, waiting up to `timeout`, then closes every connection. Records still not

@@ -56,6 +56,8 @@ pub(crate) struct State {
     pub(crate) dispatchers: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>>,
     /// The sender's metadata refresh is in flight ([`refresh_metadata`]).
     refreshing: bool,
+    /// `record-send-total`, `record-error-total` (the `metrics` facade).
+    pub(crate) telemetry: Option<std::sync::Arc<crate::telemetry::ProducerTelemetry>>,
 }
 
 /// Where the idempotent producer's InitProducerId stands.
@@ -88,6 +90,7 @@ impl State {
             txn: None,
             dispatchers: HashMap::new(),
             refreshing: false,
+            telemetry: None,
         }
     }
 
@@ -95,6 +98,9 @@ impl State {
         self.incomplete.remove(&b.id);
         if let Some(s) = self.idem.as_mut() {
             s.on_success(&b.tp, b.id, base_offset);
+        }
+        if let Some(t) = &self.telemetry {
+            t.sent(b.tokens.len(), Instant::now());
         }
         let topic = b.tp.topic.to_string();
         for (i, (tok, rec)) in b.tokens.into_iter().zip(b.records.iter()).enumerate() {
@@ -109,6 +115,9 @@ impl State {
 
     fn fail(&mut self, b: Batch<Completion>, err: &Error) {
         self.incomplete.remove(&b.id);
+        if let Some(t) = &self.telemetry {
+            t.failed(b.tokens.len(), Instant::now());
+        }
         for tok in b.tokens {
             let _ = tok.send(Err(copy_error(err)));
         }
