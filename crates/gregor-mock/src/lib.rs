@@ -30,6 +30,7 @@
 //! Faults (see [`MockCluster`]): latency persists until reset; every other fault is one-shot
 //! (injected errors count down). `inject_errors` answers without side effects.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod accounting;
 mod broker;
