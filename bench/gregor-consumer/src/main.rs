@@ -52,6 +52,9 @@ async fn run(args: Vec<String>) {
     if let Some(g) = group {
         props.push(("group.id", g));
     }
+    // GREGOR_BENCH_PROPS="k=v,k=v": extra settings for experiments (not used by run.sh).
+    let extra = std::env::var("GREGOR_BENCH_PROPS").unwrap_or_default();
+    props.extend(extra.split(',').filter_map(|kv| kv.split_once('=')));
     let consumer = Consumer::from_properties(props).expect("consumer");
     let regex = topic.strip_prefix('^');
     if let Some(re) = regex {
