@@ -75,6 +75,9 @@ if [ "$kafka" = 1 ]; then
     cargo test --locked -p gregor --test producer_kafka -- --ignored --test-threads=1
     # Idempotent producer through cut connections and broker restarts (~2 min).
     cargo test --locked -p gregor --test idempotence_kafka -- --test-threads=1
+    # Transaction version 2 (KIP-890, finalized by default in 4.3.1): no AddPartitionsToTxn /
+    # AddOffsetsToTxn, EndTxn v5, fencing (~10 s).
+    cargo test --locked -p gregor --test transactions_kafka
     # Exactly-once (issue #15): the eos example killed with -9 inside open transactions and
     # restarted; gregor's and Java's read_committed consumers each see every input once (~1 min).
     bash scripts/eos-kafka.sh

@@ -30,6 +30,7 @@ pub struct MockClusterBuilder {
     racks: Vec<String>,
     replication_factor: Option<usize>,
     auto_create_partitions: Option<i32>,
+    transaction_version: i16,
 }
 
 impl Default for MockClusterBuilder {
@@ -44,6 +45,7 @@ impl Default for MockClusterBuilder {
             racks: Vec::new(),
             replication_factor: None,
             auto_create_partitions: None,
+            transaction_version: 0,
         }
     }
 }
@@ -116,12 +118,21 @@ impl MockClusterBuilder {
         self
     }
 
+    /// The finalized `transaction.version` feature the brokers advertise in ApiVersions v3+
+    /// (KIP-890): 0 (default) lists none, so clients use transaction version 1; 2 enables
+    /// version 2 (no AddPartitionsToTxn / AddOffsetsToTxn, an epoch bump at every EndTxn).
+    pub fn transaction_version(mut self, level: i16) -> Self {
+        self.transaction_version = level.max(0);
+        self
+    }
+
     /// Binds every listener on 127.0.0.1 and starts serving.
     pub async fn start(self) -> std::io::Result<MockCluster> {
         let shared = Shared::new(self.rebalance_delay);
         {
             let mut st = shared.state();
             st.auto_create_partitions = self.auto_create_partitions;
+            st.txns.transaction_version = self.transaction_version;
             st.cgroups.heartbeat_interval = self.consumer_heartbeat_interval;
             st.cgroups.session_timeout = self.consumer_session_timeout;
             st.replication_factor = self.replication_factor.unwrap_or(if self.racks.is_empty() {

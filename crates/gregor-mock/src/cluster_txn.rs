@@ -64,6 +64,28 @@ impl MockCluster {
         Some(p.log.producers.last_stable_offset(p.log.high_watermark))
     }
 
+    /// Changes the finalized `transaction.version` (as `kafka-features upgrade` does), with a
+    /// new features epoch; clients see it in the ApiVersions of their next connections.
+    pub fn set_transaction_version(&self, level: i16) {
+        let mut st = self.shared.state();
+        st.txns.transaction_version = level.max(0);
+        st.txns.features_epoch += 1;
+    }
+
+    /// Sets the epoch the coordinator holds for `transactional_id` (as if that many
+    /// transactions had passed): lets tests reach an exhausted epoch, where the next bump
+    /// hands out a new producer id. Returns false for an unknown id.
+    pub fn set_transaction_epoch(&self, transactional_id: &str, epoch: i16) -> bool {
+        let mut st = self.shared.state();
+        match st.txns.txns.get_mut(transactional_id) {
+            Some(m) => {
+                m.epoch = epoch;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Makes the partition forget every producer's sequence state, as when retention deleted
     /// all their records: the next batch of any sequence is accepted.
     pub fn forget_producers(&self, topic: &str, partition: i32) {

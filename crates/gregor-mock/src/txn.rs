@@ -29,6 +29,9 @@ pub(crate) enum Phase {
 #[derive(Debug, Clone)]
 pub(crate) struct TxnMeta {
     pub producer_id: i64,
+    /// The producer id before an epoch overflow gave a new one (-1: none), so that a retried
+    /// EndTxn of the old id is recognised (transaction version 2).
+    pub prev_producer_id: i64,
     pub epoch: i16,
     pub timeout_ms: i32,
     pub phase: Phase,
@@ -44,11 +47,27 @@ pub(crate) struct TxnCoordinator {
     pending_offsets: HashMap<(String, i64), Vec<(String, i32, Committed)>>,
     /// Epoch of this coordinator, written into markers.
     pub coordinator_epoch: i32,
+    /// The finalized `transaction.version` the brokers advertise (0: none, as before KIP-890;
+    /// 2: transaction version 2). The mock serves both protocols whatever the level, like a
+    /// broker, which goes by request versions (Produce v12+, EndTxn v5+, TxnOffsetCommit v5+).
+    pub transaction_version: i16,
+    /// `FinalizedFeaturesEpoch`, bumped by every change of the level.
+    pub features_epoch: i64,
 }
+
+/// `TransactionVersion.FEATURE_NAME`.
+pub(crate) const TRANSACTION_VERSION_FEATURE: &str = "transaction.version";
 
 impl Default for TxnCoordinator {
     fn default() -> Self {
-        TxnCoordinator { txns: HashMap::new(), next_producer_id: 5000, pending_offsets: HashMap::new(), coordinator_epoch: 0 }
+        TxnCoordinator {
+            txns: HashMap::new(),
+            next_producer_id: 5000,
+            pending_offsets: HashMap::new(),
+            coordinator_epoch: 0,
+            transaction_version: 0,
+            features_epoch: 1,
+        }
     }
 }
 
@@ -105,6 +124,40 @@ impl State {
             m.partitions.clear();
             m.groups.clear();
         }
+    }
+
+    /// Transaction version 2: a Produce v12+ batch of `producer_id` at `epoch` adds
+    /// `(topic, partition)` to that producer's transaction, starting one if none is open
+    /// (Kafka's `TransactionCoordinator.handleAddPartitionsToTransaction` with TV_2). Errors
+    /// as the coordinator's: an unknown producer id is INVALID_PRODUCER_ID_MAPPING, another
+    /// epoch PRODUCER_FENCED.
+    pub(crate) fn add_partition_implicitly(&mut self, producer_id: i64, epoch: i16, topic: &str, partition: i32) -> Result<(), i16> {
+        let m = self.txns.txns.values_mut().find(|m| m.producer_id == producer_id).ok_or(INVALID_PRODUCER_ID_MAPPING)?;
+        if m.epoch != epoch {
+            return Err(PRODUCER_FENCED);
+        }
+        m.partitions.insert((topic.to_string(), partition));
+        m.phase = Phase::Ongoing;
+        Ok(())
+    }
+
+    /// Transaction version 2 (EndTxn v5+): the coordinator bumps the epoch of `txn_id` at the
+    /// end of every transaction — a new producer id with epoch 0 when the epoch is exhausted
+    /// (`TransactionMetadata.prepareAbortOrCommit`, `isProducerEpochExhausted`) — and writes
+    /// the markers with the bumped epoch, which fences the ended transaction's epoch on every
+    /// partition it wrote to. Returns the new producer id and epoch.
+    pub(crate) fn end_txn_with_bump(&mut self, txn_id: &str, commit: bool) -> Option<(i64, i16)> {
+        let m = self.txns.txns.get(txn_id)?.clone();
+        let exhausted = m.epoch >= i16::MAX - 1;
+        let marker_epoch = if exhausted { m.epoch } else { m.epoch + 1 };
+        self.complete_txn(txn_id, commit, marker_epoch);
+        let next = if exhausted { (self.txns.allocate_producer_id(), 0) } else { (m.producer_id, marker_epoch) };
+        if let Some(m) = self.txns.txns.get_mut(txn_id) {
+            m.prev_producer_id = if exhausted { m.producer_id } else { -1 };
+            m.producer_id = next.0;
+            m.epoch = next.1;
+        }
+        Some(next)
     }
 
     /// Whether `(topic, partition)` is part of the open transaction of `producer_id`.

@@ -1,13 +1,14 @@
-//! ApiVersions (key 18): advertises exactly what `SUPPORTED` lists.
+//! ApiVersions (key 18): advertises exactly what `SUPPORTED` lists, and (v3+) the finalized
+//! `transaction.version` feature (KIP-584, KIP-890) when the cluster sets one.
 
 use bytes::BytesMut;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{ApiVersion, FinalizedFeatureKey, SupportedFeatureKey};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::protocol::Encodable;
 
-use super::{supported, SUPPORTED, UNSUPPORTED_VERSION};
+use super::{sb, supported, Ctx, SUPPORTED, UNSUPPORTED_VERSION};
 
-pub(crate) fn handle(forced: Option<i16>) -> ApiVersionsResponse {
+pub(crate) fn handle(ctx: &Ctx, v: i16, forced: Option<i16>) -> ApiVersionsResponse {
     let keys = SUPPORTED
         .iter()
         .map(|&(k, min, max)| {
@@ -17,9 +18,25 @@ pub(crate) fn handle(forced: Option<i16>) -> ApiVersionsResponse {
                 .with_max_version(max)
         })
         .collect();
-    ApiVersionsResponse::default()
-        .with_error_code(forced.unwrap_or(0))
-        .with_api_keys(keys)
+    let resp = ApiVersionsResponse::default().with_error_code(forced.unwrap_or(0)).with_api_keys(keys);
+    let (level, epoch) = {
+        let st = ctx.shared.state();
+        (st.txns.transaction_version, st.txns.features_epoch)
+    };
+    // The feature fields are tagged fields of v3+; level 0 is "not finalized" (a cluster that
+    // never enabled it, as a pre-KIP-890 broker): nothing is listed.
+    if v < 3 || level <= 0 {
+        return resp;
+    }
+    resp.with_supported_features(vec![SupportedFeatureKey::default()
+        .with_name(sb(crate::txn::TRANSACTION_VERSION_FEATURE))
+        .with_min_version(0)
+        .with_max_version(2)])
+        .with_finalized_features_epoch(epoch)
+        .with_finalized_features(vec![FinalizedFeatureKey::default()
+            .with_name(sb(crate::txn::TRANSACTION_VERSION_FEATURE))
+            .with_max_version_level(level)
+            .with_min_version_level(level)])
 }
 
 /// v0-layout body for a too-new ApiVersions request (`ApiVersionsRequest.getErrorResponse`).

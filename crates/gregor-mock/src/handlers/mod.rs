@@ -49,8 +49,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::AddOffsetsToTxn, 0, 3),
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
@@ -110,7 +110,7 @@ pub(crate) async fn dispatch(ctx: &Ctx, body: Bytes) -> anyhow::Result<Option<By
     let forced = ctx.shared.faults().take_error(raw_key);
     let v = version;
     let resp: Option<BytesMut> = match key {
-        ApiKey::ApiVersions => Some(enc(&api_versions::handle(forced), v)?),
+        ApiKey::ApiVersions => Some(enc(&api_versions::handle(ctx, v, forced), v)?),
         ApiKey::Metadata => Some(enc(
             &metadata::handle(ctx, dec(&mut buf, v)?, v, forced),
             v,

@@ -43,6 +43,17 @@ pub(crate) fn handle(
                     .with_base_offset(-1)
                     .with_log_append_time_ms(-1);
                 let split = p.records.as_ref().ok_or(BatchError::Corrupt).and_then(split_batches);
+                // KIP-890 part 2 (transaction version 2): Produce v12+ adds the partition to the
+                // producer's transaction itself (Kafka's `AddPartitionsToTxnManager`,
+                // `produceRequestVersionToTransactionSupportedOperation`: ADD_PARTITION above
+                // v11); the coordinator's refusal is the partition's error.
+                let mut implicit_add = Ok(());
+                if let (Ok(batches), None, true) = (&split, forced, v >= 12) {
+                    let exists = st.topics.get(&name).is_some_and(|tp| p.index >= 0 && (p.index as usize) < tp.partitions.len());
+                    if let (Some((_, h)), true) = (batches.iter().find(|(_, h)| h.is_transactional()), exists) {
+                        implicit_add = st.add_partition_implicitly(h.producer_id, h.producer_epoch, &name, p.index);
+                    }
+                }
                 // KIP-890 verification: a transactional batch must belong to its producer's open
                 // transaction on this partition.
                 let in_txn: Vec<bool> = match &split {
@@ -52,7 +63,9 @@ pub(crate) fn handle(
                         .collect(),
                     Err(_) => Vec::new(),
                 };
-                let code = if let Some(code) = forced {
+                let code = if let Err(code) = implicit_add {
+                    code
+                } else if let Some(code) = forced {
                     // Like a broker, say where the log starts (the producer uses it to tell an
                     // UNKNOWN_PRODUCER_ID caused by retention from lost state).
                     if let Some(part) = st.topics.get(&name).and_then(|tp| tp.partitions.get(p.index as usize)) {

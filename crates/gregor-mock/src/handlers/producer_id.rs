@@ -53,6 +53,7 @@ pub(crate) fn handle(ctx: &Ctx, req: InitProducerIdRequest, v: i16, forced: Opti
         txn_id,
         TxnMeta {
             producer_id,
+            prev_producer_id: -1,
             epoch,
             timeout_ms: req.transaction_timeout_ms,
             phase: Phase::Empty,

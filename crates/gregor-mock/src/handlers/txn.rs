@@ -1,6 +1,8 @@
-//! The transactional APIs (transaction version 1): AddPartitionsToTxn (key 24, v0-3),
-//! AddOffsetsToTxn (25), EndTxn (26) to the transaction coordinator, TxnOffsetCommit (28) to
-//! the group coordinator. State and the end of a transaction: `crate::txn`.
+//! The transactional APIs: AddPartitionsToTxn (key 24, v0-3), AddOffsetsToTxn (25), EndTxn (26)
+//! to the transaction coordinator, TxnOffsetCommit (28) to the group coordinator. Transaction
+//! version 2 (KIP-890) by request version, as Kafka decides it: EndTxn v5+ bumps the epoch and
+//! returns it, TxnOffsetCommit v5+ adds the group to the transaction itself (no
+//! AddOffsetsToTxn). State and the end of a transaction: `crate::txn`.
 
 use std::time::Instant;
 
@@ -12,12 +14,12 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
-    EndTxnRequest, EndTxnResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    EndTxnRequest, EndTxnResponse, ProducerId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
 use super::{Ctx, NOT_COORDINATOR, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::state::Committed;
-use crate::txn::{Phase, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE, PRODUCER_FENCED};
+use crate::txn::{Phase, INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE, PRODUCER_FENCED};
 
 /// The "fenced" code of a request version: PRODUCER_FENCED where the version knows it (KIP-588
 /// added it), INVALID_PRODUCER_EPOCH before.
@@ -114,6 +116,17 @@ pub(crate) fn add_offsets(ctx: &Ctx, req: AddOffsetsToTxnRequest, v: i16, forced
 pub(crate) fn end_txn(ctx: &Ctx, req: EndTxnRequest, v: i16, forced: Option<i16>) -> EndTxnResponse {
     let txn_id = req.transactional_id.0.to_string();
     let mut st = ctx.shared.state();
+    if v >= 5 {
+        let (code, id, epoch) = match forced {
+            Some(c) => (c, -1, -1),
+            None if st.coordinator_for(&txn_id) != ctx.broker_id => (NOT_COORDINATOR, -1, -1),
+            None => match end_txn_v2(&mut st, &txn_id, req.producer_id.0, req.producer_epoch, req.committed) {
+                Ok((id, epoch)) => (0, id, epoch),
+                Err(c) => (c, -1, -1),
+            },
+        };
+        return EndTxnResponse::default().with_error_code(code).with_producer_id(ProducerId(id)).with_producer_epoch(epoch);
+    }
     let code = if let Some(c) = forced {
         c
     } else if st.coordinator_for(&txn_id) != ctx.broker_id {
@@ -134,6 +147,38 @@ pub(crate) fn end_txn(ctx: &Ctx, req: EndTxnRequest, v: i16, forced: Option<i16>
     EndTxnResponse::default().with_error_code(code).with_producer_id(req.producer_id).with_producer_epoch(req.producer_epoch)
 }
 
+/// EndTxn under transaction version 2 (Kafka's `TransactionCoordinator.endTransaction` with
+/// an epoch-bumping client version): the request's epoch must be the current one, or the one
+/// before it for a retry of an EndTxn that already completed (the response then repeats the
+/// current id and epoch); ending a transaction bumps the epoch.
+fn end_txn_v2(st: &mut crate::state::State, txn_id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<(i64, i16), i16> {
+    let m = st.txns.txns.get(txn_id).ok_or(INVALID_PRODUCER_ID_MAPPING)?;
+    let retry_on_overflow = m.prev_producer_id == producer_id && epoch == i16::MAX - 1 && m.epoch == 0;
+    let retry_on_bump = m.producer_id == producer_id && i32::from(m.epoch) == i32::from(epoch) + 1;
+    let retry = retry_on_bump || retry_on_overflow;
+    if m.producer_id != producer_id && !retry_on_overflow {
+        return Err(INVALID_PRODUCER_ID_MAPPING);
+    }
+    let valid_epoch = match m.phase {
+        Phase::Ongoing | Phase::Empty => epoch == m.epoch,
+        Phase::CompleteCommit | Phase::CompleteAbort => retry || epoch == m.epoch,
+    };
+    if !valid_epoch {
+        return Err(PRODUCER_FENCED);
+    }
+    let current = (m.producer_id, m.epoch);
+    let bump = match (m.phase, commit) {
+        (Phase::Ongoing, _) => true,
+        (Phase::CompleteCommit, true) | (Phase::CompleteAbort, false) if retry => return Ok(current),
+        (Phase::CompleteCommit | Phase::CompleteAbort | Phase::Empty, false) if !retry => true,
+        _ => false,
+    };
+    if !bump {
+        return Err(INVALID_TXN_STATE);
+    }
+    st.end_txn_with_bump(txn_id, commit).ok_or(INVALID_PRODUCER_ID_MAPPING)
+}
+
 pub(crate) fn txn_offset_commit(
     ctx: &Ctx,
     req: TxnOffsetCommitRequest,
@@ -143,10 +188,23 @@ pub(crate) fn txn_offset_commit(
     let group = req.group_id.0.to_string();
     let txn_id = req.transactional_id.0.to_string();
     let mut st = ctx.shared.state();
+    // Transaction version 2: v5+ adds the group to the transaction (the group coordinator asks
+    // the transaction coordinator, `txnOffsetCommitRequestVersionToTransactionSupportedOperation`),
+    // so no AddOffsetsToTxn came first.
+    let mut implicit = Ok(());
+    if forced.is_none() && v >= 5 && st.coordinator_for(&group) == ctx.broker_id {
+        implicit = st.txns.validate(&txn_id, req.producer_id.0, req.producer_epoch, PRODUCER_FENCED).map(|_| ());
+        if let (Ok(()), Some(m)) = (implicit, st.txns.txns.get_mut(&txn_id)) {
+            m.groups.insert(group.clone());
+            m.phase = Phase::Ongoing;
+        }
+    }
     let code = if let Some(c) = forced {
         c
     } else if st.coordinator_for(&group) != ctx.broker_id {
         NOT_COORDINATOR
+    } else if let Err(c) = implicit {
+        c
     } else if !st.txns.txns.get(&txn_id).is_some_and(|m| m.groups.contains(&group) && m.producer_id == req.producer_id.0) {
         // AddOffsetsToTxn must come first (transaction version 1).
         INVALID_TXN_STATE

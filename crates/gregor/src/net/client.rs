@@ -92,6 +92,8 @@ struct Shared {
     socket_gone: Notify,
     /// The connection metrics in the `metrics` facade.
     telemetry: Arc<crate::telemetry::NetTelemetry>,
+    /// The newest finalized features any broker announced (KIP-584).
+    features: Mutex<super::features::FinalizedFeatures>,
 }
 
 /// A cheap, cloneable handle on gregor's connections to one cluster.
@@ -135,6 +137,7 @@ impl NetClient {
                 reports_rx: Mutex::new(Some(reports_rx)),
                 socket_gone: Notify::new(),
                 telemetry,
+                features: Mutex::new(Default::default()),
             }),
         }
     }
@@ -151,6 +154,12 @@ impl NetClient {
     /// The open sockets, for the statistics snapshot.
     pub(crate) fn connection_statistics(&self) -> Vec<crate::statistics::ConnectionStatistics> {
         self.lock().mgr.connection_statistics(Instant::now())
+    }
+
+    /// The newest finalized features the brokers announced in the handshakes so far (Java
+    /// `ApiVersions.getFinalizedFeaturesInfo`); epoch -1 before any connection was ready.
+    pub(crate) fn finalized_features(&self) -> super::features::FinalizedFeatures {
+        self.shared.features.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn open_connections(&self) -> usize {
@@ -584,7 +593,10 @@ fn handle_report(shared: &Shared, report: Report) {
     let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();
     match report {
-        Report::Ready { conn_id, local, remote } => {
+        Report::Ready { conn_id, local, remote, features } => {
+            if shared.features.lock().unwrap_or_else(|p| p.into_inner()).update(&features) {
+                tracing::debug!(epoch = features.epoch, features = ?features.levels, "finalized features");
+            }
             if let Some(key) = st.conns.get(&conn_id).map(|h| h.key.clone()) {
                 st.rejected.remove(&key);
             }

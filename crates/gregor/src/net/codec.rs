@@ -138,6 +138,8 @@ pub(crate) fn check_and_decode<T: Decodable>(body: Bytes, api_key: ApiKey, versi
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BrokerVersions {
     ranges: HashMap<i16, (i16, i16)>,
+    /// The broker's finalized features (KIP-584), for the client-wide view.
+    pub(crate) features: super::features::FinalizedFeatures,
 }
 
 impl BrokerVersions {
@@ -147,7 +149,7 @@ impl BrokerVersions {
             .iter()
             .map(|k| (k.api_key, (k.min_version, k.max_version)))
             .collect();
-        BrokerVersions { ranges }
+        BrokerVersions { ranges, features: super::features::FinalizedFeatures::from_response(resp) }
     }
 
     /// The highest version of `api_key` that both sides support, or `None`.
@@ -162,6 +164,7 @@ impl BrokerVersions {
     pub(crate) fn from_ranges(r: &[(ApiKey, i16, i16)]) -> Self {
         BrokerVersions {
             ranges: r.iter().map(|(k, a, b)| (*k as i16, (*a, *b))).collect(),
+            features: Default::default(),
         }
     }
 }

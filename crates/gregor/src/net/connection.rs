@@ -56,7 +56,8 @@ pub(crate) struct RawResponse {
 /// What a connection task tells the driver.
 #[derive(Debug)]
 pub(crate) enum Report {
-    Ready { conn_id: u64, local: Option<SocketAddr>, remote: Option<SocketAddr> },
+    /// `features`: the broker's finalized features from the handshake.
+    Ready { conn_id: u64, local: Option<SocketAddr>, remote: Option<SocketAddr>, features: super::features::FinalizedFeatures },
     Closed { conn_id: u64, reason: CloseReason, error: Option<String> },
     /// The SASL session was renewed on the same socket (KIP-368); `session_lifetime` is the
     /// new session's, as the broker announced it.
@@ -153,7 +154,8 @@ pub(crate) async fn run(
             return;
         }
     };
-    let _ = reports.send(Report::Ready { conn_id: spec.conn_id, local: Some(local), remote: Some(remote) });
+    let features = versions.features.clone();
+    let _ = reports.send(Report::Ready { conn_id: spec.conn_id, local: Some(local), remote: Some(remote), features });
     let mut pending = VecDeque::new();
     let mut reauth = Reauth::default();
     reauth.handle_authenticated(Instant::now(), session, rand::random());

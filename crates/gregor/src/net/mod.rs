@@ -13,6 +13,7 @@ pub(crate) mod client;
 pub(crate) mod codec;
 pub(crate) mod connection;
 pub mod events;
+pub(crate) mod features;
 pub(crate) mod framing;
 pub(crate) mod guard;
 #[cfg(feature = "gssapi")]

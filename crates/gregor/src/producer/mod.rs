@@ -36,6 +36,7 @@ pub(crate) mod request;
 mod sender;
 mod transactions;
 pub(crate) mod txn;
+pub(crate) mod txn_version;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -15,7 +15,7 @@ use super::encode::encode_batch;
 use super::idempotence::{ProducerIdAndEpoch, Sequencer, Verdict};
 use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
-use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
+use crate::rules::produce::{fatal_for_transaction, init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
 use super::txn::Phase as TxnPhase;
 use super::{Completion, Inner, RecordMetadata, Resolved};
 use crate::cluster::metadata::Snapshot;
@@ -165,10 +165,10 @@ impl State {
         if let Some(s) = self.idem.as_mut() {
             s.on_failed(&b.tp, b.id, code, b.attempts < cfg.retries);
         }
-        // Java `maybeTransitionToErrorState`: fenced is fatal, anything else makes the
-        // transaction abortable.
+        // Java `maybeTransitionToErrorState`: fenced (and a few more) is fatal, anything else
+        // makes the transaction abortable.
         if let Some(t) = self.txn.as_mut() {
-            if code.map(produce_action) == Some(ProduceAction::Fenced) {
+            if code.is_some_and(fatal_for_transaction) {
                 t.fatal(err.clone());
             } else {
                 t.abortable(err.clone());
@@ -548,7 +548,7 @@ pub(crate) async fn dispatch(inner: Arc<Inner>, node: i32, mut requests: tokio::
             settle_request(&inner, node, batches, encode_failures, result);
             continue;
         }
-        match net.submit_versions(Target::Broker(node), OpenReason::Produce, req, PRODUCE_VERSIONS).await {
+        match net.submit_versions(Target::Broker(node), OpenReason::Produce, req, inner.produce_versions(PRODUCE_VERSIONS)).await {
             Err(e) => settle_request(&inner, node, batches, encode_failures, Err(e)),
             Ok(submitted) => {
                 let inner = inner.clone();

@@ -1,9 +1,11 @@
-//! Transactions (KIP-98, transaction version 1): [`Producer::init_transactions`],
+//! Transactions (KIP-98; transaction versions 1 and 2, KIP-890): [`Producer::init_transactions`],
 //! [`begin_transaction`](Producer::begin_transaction), [`send_offsets_to_transaction`]
 //! (KIP-447), [`commit_transaction`](Producer::commit_transaction) and
 //! [`abort_transaction`](Producer::abort_transaction), and the requests behind them:
 //! FindCoordinator, InitProducerId, AddPartitionsToTxn (sent by the sender before the first
-//! batch of a partition), AddOffsetsToTxn, TxnOffsetCommit and EndTxn.
+//! batch of a partition), AddOffsetsToTxn, TxnOffsetCommit and EndTxn. Under transaction
+//! version 2 ([`super::txn_version`] decides which) AddPartitionsToTxn and AddOffsetsToTxn are
+//! not sent and every EndTxn returns a new epoch.
 //!
 //! Every decision on an error code is in [`crate::rules::txn`] (and
 //! [`crate::rules::produce::init_producer_id_action`]); an error that leaves the transaction
@@ -62,14 +64,20 @@ impl Producer {
         self.inner.with_txn(|t| t.begin_init())?;
         let deadline = Instant::now() + self.inner.cfg.max_block;
         let p = init_producer_id(&self.inner, &txn_id, ProducerIdAndEpoch::NONE, deadline).await?;
+        // Java `KafkaProducer.initTransactions` → `maybeUpdateTransactionV2Enabled(true)`: the
+        // handshakes of the connections just used told the finalized features.
+        let features = self.inner.cluster.net.finalized_features();
         let mut st = self.inner.lock();
         if let Some(s) = st.idem.as_mut() {
             s.set_producer(p);
         }
+        let mut v2 = false;
         if let Some(t) = st.txn.as_mut() {
+            t.version.handle_features(&features, true);
+            v2 = t.version.is_v2();
             t.init_done();
         }
-        tracing::info!(transactional_id = %txn_id, producer_id = p.id, epoch = p.epoch, "transactions initialized");
+        tracing::info!(transactional_id = %txn_id, producer_id = p.id, epoch = p.epoch, transaction_version_2 = v2, "transactions initialized");
         Ok(())
     }
 
@@ -97,16 +105,21 @@ impl Producer {
         }
         let deadline = Instant::now() + self.inner.cfg.max_block;
         let p = self.producer_id();
-        // AddOffsetsToTxn: the coordinator will write the group's commit marker too.
-        let (id, g) = (txn_id.clone(), group.group_id.clone());
-        txn_call(&self.inner, TxnApi::AddOffsets, Coordinator::Txn(&txn_id), deadline, move |_| {
-            AddOffsetsToTxnRequest::default()
-                .with_transactional_id(TransactionalId(sb(&id)))
-                .with_producer_id(ProducerId(p.id))
-                .with_producer_epoch(p.epoch)
-                .with_group_id(GroupId(sb(&g)))
-        }, |r| vec![KafkaCode(r.error_code)], (0, 3))
-        .await?;
+        let version = self.inner.with_txn(|t| Ok(t.version))?;
+        // AddOffsetsToTxn: the coordinator will write the group's commit marker too. Not under
+        // transaction version 2, where TxnOffsetCommit v5 has the group coordinator add the
+        // group itself (Java `sendOffsetsToTransaction`).
+        if !version.is_v2() {
+            let (id, g) = (txn_id.clone(), group.group_id.clone());
+            txn_call(&self.inner, TxnApi::AddOffsets, Coordinator::Txn(&txn_id), deadline, move |_| {
+                AddOffsetsToTxnRequest::default()
+                    .with_transactional_id(TransactionalId(sb(&id)))
+                    .with_producer_id(ProducerId(p.id))
+                    .with_producer_epoch(p.epoch)
+                    .with_group_id(GroupId(sb(&g)))
+            }, |r| vec![KafkaCode(r.error_code)], (0, 3))
+            .await?;
+        }
         self.inner.with_txn(|t| {
             t.started = true;
             Ok(())
@@ -143,7 +156,7 @@ impl Producer {
             } else {
                 req
             }
-        }, |r| r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| KafkaCode(p.error_code))).collect(), (0, 4))
+        }, |r| r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| KafkaCode(p.error_code))).collect(), version.txn_offset_commit_versions())
         .await?;
         Ok(())
     }
@@ -165,14 +178,7 @@ impl Producer {
             Phase::Committing => Ok(t.started),
             _ => Err(t.error().cloned().unwrap_or_else(|| Error::new(ErrorKind::State, "the transaction cannot commit"))),
         })?;
-        if started {
-            end_txn(&self.inner, &txn_id, true, self.producer_id(), deadline).await?;
-        }
-        self.inner.with_txn(|t| {
-            t.complete();
-            Ok(())
-        })?;
-        Ok(())
+        finish(&self.inner, &txn_id, true, started, deadline).await
     }
 
     /// Aborts the transaction (Java `abortTransaction`): records not sent yet fail with an
@@ -189,22 +195,7 @@ impl Producer {
             return Err(timed_out("abort_transaction: waiting for requests in flight", self.inner.cfg.max_block));
         }
         let started = self.inner.with_txn(|t| Ok(t.started))?;
-        if started {
-            end_txn(&self.inner, &txn_id, false, self.producer_id(), deadline).await?;
-        }
-        let bump = self.inner.lock().idem.as_ref().is_some_and(|s| s.bump_required());
-        if bump {
-            // KIP-360: a fresh epoch restarts every partition's sequences.
-            let p = init_producer_id(&self.inner, &txn_id, self.producer_id(), deadline).await?;
-            if let Some(s) = self.inner.lock().idem.as_mut() {
-                s.set_producer(p);
-            }
-        }
-        self.inner.with_txn(|t| {
-            t.complete();
-            Ok(())
-        })?;
-        Ok(())
+        finish(&self.inner, &txn_id, false, started, deadline).await
     }
 
     fn transactional_id(&self) -> Result<String> {
@@ -217,11 +208,74 @@ impl Producer {
     }
 
     fn producer_id(&self) -> ProducerIdAndEpoch {
-        self.inner.lock().idem.as_ref().map_or(ProducerIdAndEpoch::NONE, |s| s.producer())
+        self.inner.producer()
     }
 }
 
+/// Ends the transaction (EndTxn if it `started`), adopts the epoch EndTxn v5 returns, re-reads
+/// the transaction version, bumps the epoch when needed, and makes the producer ready for the
+/// next transaction. Java `beginCompletingTransaction` with `EndTxnHandler` and the
+/// InitProducerId it may queue behind it.
+async fn finish(inner: &Inner, txn_id: &str, commit: bool, started: bool, deadline: Instant) -> Result<()> {
+    let version = inner.with_txn(|t| Ok(t.version))?;
+    if started {
+        if let Some(next) = end_txn(inner, txn_id, commit, inner.producer(), version.end_txn_versions(), deadline).await? {
+            // KIP-890: the coordinator bumped the epoch (a new producer id when it was
+            // exhausted); sequences start over (Java `EndTxnHandler`: `setProducerIdAndEpoch`,
+            // `resetSequenceNumbers`).
+            if let Some(s) = inner.lock().idem.as_mut() {
+                s.set_producer(next);
+            }
+        }
+        // Ended on the coordinator: a call retried after a timeout below does not end it again.
+        inner.with_txn(|t| {
+            t.started = false;
+            Ok(())
+        })?;
+    }
+    // Java `maybeUpdateTransactionV2Enabled(false)`, read once the transaction's own requests
+    // are out: an upgrade to version 2 needs an epoch bump before the next transaction.
+    let features = inner.cluster.net.finalized_features();
+    let upgraded = inner.with_txn(|t| {
+        if t.version.handle_features(&features, false) {
+            t.epoch_bump_pending = true;
+        }
+        Ok(t.epoch_bump_pending)
+    })?;
+    // KIP-360: uncertain sequences under version 1 need a fresh epoch from the coordinator
+    // (Java `needToTriggerEpochBumpFromClient`: never under version 2, where EndTxn bumped it).
+    let recover = !version.is_v2() && inner.lock().idem.as_ref().is_some_and(|s| s.bump_required());
+    if upgraded || recover {
+        let p = init_producer_id(inner, txn_id, inner.producer(), deadline).await?;
+        if let Some(s) = inner.lock().idem.as_mut() {
+            s.set_producer(p);
+        }
+        inner.with_txn(|t| {
+            t.epoch_bump_pending = false;
+            Ok(())
+        })?;
+    }
+    inner.with_txn(|t| {
+        t.complete();
+        Ok(())
+    })
+}
+
 impl Inner {
+    /// The current producer id and epoch (NONE before InitProducerId answered).
+    fn producer(&self) -> ProducerIdAndEpoch {
+        self.lock().idem.as_ref().map_or(ProducerIdAndEpoch::NONE, |s| s.producer())
+    }
+
+    /// The Produce versions the sender may use (`all`: the client's range): a transactional
+    /// producer's depend on the transaction version (KIP-890; [`super::txn_version`]).
+    pub(crate) fn produce_versions(&self, all: (i16, i16)) -> (i16, i16) {
+        if !self.cfg.transactional {
+            return all;
+        }
+        self.lock().txn.as_ref().map_or(all, |t| t.version.produce_versions(all))
+    }
+
     /// Runs `f` on the transactional state (there is one: callers checked).
     pub(crate) fn with_txn<T>(&self, f: impl FnOnce(&mut super::txn::TxnState) -> Result<T>) -> Result<T> {
         let mut st = self.lock();
@@ -402,18 +456,28 @@ fn severity(a: TxnAction) -> u8 {
     }
 }
 
-/// EndTxn (commit or abort).
-async fn end_txn(inner: &Inner, txn_id: &str, commit: bool, p: ProducerIdAndEpoch, deadline: Instant) -> Result<()> {
+/// EndTxn (commit or abort) within `versions`; returns the producer id and epoch a v5
+/// response carries (KIP-890: the bumped epoch, or a new id on overflow), `None` below v5
+/// (where the response has -1).
+async fn end_txn(
+    inner: &Inner,
+    txn_id: &str,
+    commit: bool,
+    p: ProducerIdAndEpoch,
+    versions: (i16, i16),
+    deadline: Instant,
+) -> Result<Option<ProducerIdAndEpoch>> {
     let id = txn_id.to_string();
-    txn_call(inner, TxnApi::EndTxn, Coordinator::Txn(txn_id), deadline, move |_| {
+    let r = txn_call(inner, TxnApi::EndTxn { commit }, Coordinator::Txn(txn_id), deadline, move |_| {
         EndTxnRequest::default()
             .with_transactional_id(TransactionalId(sb(&id)))
             .with_producer_id(ProducerId(p.id))
             .with_producer_epoch(p.epoch)
             .with_committed(commit)
-    }, |r| vec![KafkaCode(r.error_code)], (0, 4))
-    .await
-    .map(|_| ())
+    }, |r| vec![KafkaCode(r.error_code)], versions)
+    .await?;
+    // A valid id with a negative epoch would be off the wire only: ignore it like -1.
+    Ok((r.producer_id.0 >= 0 && r.producer_epoch >= 0).then_some(ProducerIdAndEpoch { id: r.producer_id.0, epoch: r.producer_epoch }))
 }
 
 /// InitProducerId for the transactional id, to its coordinator: a first one (`current` NONE)

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use super::accumulator::TopicPartition;
+use super::txn_version::TxnVersion;
 use crate::error::{Error, ErrorKind};
 
 /// Java `TransactionManager.State`.
@@ -45,6 +46,11 @@ pub(crate) struct TxnState {
     error: Option<Error>,
     /// The transaction coordinator's broker id, once found.
     pub(crate) coordinator: Option<i32>,
+    /// The transaction protocol (KIP-890): fixed for a transaction, re-read between them.
+    pub(crate) version: TxnVersion,
+    /// An upgrade to transaction version 2 was seen: the epoch is bumped before the next
+    /// transaction (kept until the bump succeeds, so a retried call still does it).
+    pub(crate) epoch_bump_pending: bool,
 }
 
 impl TxnState {
@@ -58,6 +64,8 @@ impl TxnState {
             started: false,
             error: None,
             coordinator: None,
+            version: TxnVersion::default(),
+            epoch_bump_pending: false,
         }
     }
 
@@ -114,12 +122,16 @@ impl TxnState {
     }
 
     /// A record for `tp` is being sent: the partition joins the transaction (Java
-    /// `maybeAddPartition`).
+    /// `maybeAddPartition`). Under transaction version 2 it is part of it at once: its first
+    /// Produce request (v12+) adds it, so the transaction has started.
     pub(crate) fn add_partition(&mut self, tp: &TopicPartition) -> Result<(), Error> {
         if self.phase != Phase::InTransaction {
             return Err(self.illegal("send"));
         }
-        if !self.added.contains(tp) {
+        if self.version.is_v2() {
+            self.added.insert(tp.clone());
+            self.started = true;
+        } else if !self.added.contains(tp) {
             self.to_add.insert(tp.clone());
         }
         Ok(())
@@ -252,6 +264,24 @@ mod tests {
         assert_eq!(t.phase, Phase::Ready);
         assert!(!t.send_allowed(&tp(0)), "the next transaction adds its partitions again");
         assert!(t.begin_init().is_err(), "init once");
+    }
+
+    #[test]
+    fn under_transaction_version_2_a_partition_is_sendable_at_once_and_starts_the_transaction() {
+        let mut t = TxnState::new("tx".into());
+        t.begin_init().unwrap();
+        let mut f = crate::net::features::FinalizedFeatures { epoch: 1, ..Default::default() };
+        f.levels.insert("transaction.version".into(), 2);
+        t.version.handle_features(&f, true);
+        t.init_done();
+        t.begin().unwrap();
+        assert!(!t.started);
+        t.add_partition(&tp(0)).unwrap();
+        assert!(t.send_allowed(&tp(0)) && t.started, "no AddPartitionsToTxn to wait for");
+        assert_eq!(t.take_to_add(), None, "nothing to add explicitly");
+        t.begin_commit().unwrap();
+        t.complete();
+        assert!(!t.send_allowed(&tp(0)) && !t.started, "the next transaction starts empty");
     }
 
     #[test]

@@ -60,6 +60,24 @@ pub(crate) fn produce_action(code: KafkaCode) -> ProduceAction {
     }
 }
 
+/// Whether a batch failing with `code` makes a transactional producer unusable (fatal) rather
+/// than its transaction abortable. Java 4.3.1 `TransactionManager.maybeTransitionToErrorState`:
+/// ClusterAuthorization, TransactionalIdAuthorization, ProducerFenced, UnsupportedVersion and
+/// InvalidPidMapping are fatal; anything else (INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE — a
+/// partition a version-2 Produce could not add —, TRANSACTION_ABORTABLE, retriable codes out
+/// of retries, ...) only makes the transaction abortable. The same under transaction versions 1
+/// and 2 (KIP-890).
+pub(crate) fn fatal_for_transaction(code: KafkaCode) -> bool {
+    matches!(
+        code,
+        KafkaCode::CLUSTER_AUTHORIZATION_FAILED
+            | KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            | KafkaCode::PRODUCER_FENCED
+            | KafkaCode::UNSUPPORTED_VERSION
+            | KafkaCode::INVALID_PRODUCER_ID_MAPPING
+    )
+}
+
 /// Java's `InvalidMetadataException` subclasses: after these the producer's metadata is stale.
 pub(crate) fn needs_metadata_refresh(code: KafkaCode) -> bool {
     matches!(
@@ -137,6 +155,29 @@ mod tests {
             (KafkaCode::UNKNOWN_SERVER_ERROR, Fail),
         ] {
             assert_eq!(produce_action(code), want, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn transactional_produce_errors_are_fatal_only_where_java_says() {
+        for code in [
+            KafkaCode::PRODUCER_FENCED,
+            KafkaCode::INVALID_PRODUCER_ID_MAPPING,
+            KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            KafkaCode::CLUSTER_AUTHORIZATION_FAILED,
+            KafkaCode::UNSUPPORTED_VERSION,
+        ] {
+            assert!(fatal_for_transaction(code), "{code:?}");
+        }
+        for code in [
+            KafkaCode::INVALID_PRODUCER_EPOCH,
+            KafkaCode::INVALID_TXN_STATE,
+            KafkaCode::TRANSACTION_ABORTABLE,
+            KafkaCode::CONCURRENT_TRANSACTIONS,
+            KafkaCode::NOT_ENOUGH_REPLICAS,
+            KafkaCode::TOPIC_AUTHORIZATION_FAILED,
+        ] {
+            assert!(!fatal_for_transaction(code), "{code:?}");
         }
     }
 

@@ -1,6 +1,10 @@
-//! The transactional producer's requests (transaction version 1): what the producer does with
-//! each error code of FindCoordinator (transaction and group keys), AddPartitionsToTxn,
-//! AddOffsetsToTxn, TxnOffsetCommit and EndTxn. Java `TransactionManager`'s handlers.
+//! The transactional producer's requests: what the producer does with each error code of
+//! FindCoordinator (transaction and group keys), AddPartitionsToTxn, AddOffsetsToTxn,
+//! TxnOffsetCommit and EndTxn. Java 4.3.1 `TransactionManager`'s handlers, which are the same
+//! under transaction versions 1 and 2 (KIP-890): version 2 only sends fewer of these requests
+//! (no AddPartitionsToTxn, no AddOffsetsToTxn) and always has an epoch bump to recover with, so
+//! that UNKNOWN_PRODUCER_ID stays abortable (`abortableErrorIfPossible`: the coordinator
+//! supports bumping the epoch, or version 2 bumps it at every EndTxn).
 
 use crate::protocol_errors::KafkaCode;
 
@@ -15,8 +19,11 @@ pub(crate) enum TxnApi {
     AddOffsets,
     /// TxnOffsetCommit (partition-level codes), to the group coordinator.
     TxnOffsetCommit,
-    /// EndTxn.
-    EndTxn,
+    /// EndTxn, committing or aborting.
+    EndTxn {
+        /// `true`: commit.
+        commit: bool,
+    },
 }
 
 /// What the producer does about a transactional request's error.
@@ -45,10 +52,14 @@ pub(crate) enum TxnAction {
 ///   still receive INVALID_PRODUCER_EPOCH from old versioned transaction coordinator");
 /// * TRANSACTION_ABORTABLE (KIP-890): `abortableError`;
 /// * other retriable codes (CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS, ...): retry;
-/// * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, INVALID_TXN_STATE: fatal (TxnOffsetCommit:
-///   TRANSACTIONAL_ID_AUTHORIZATION_FAILED and UNSUPPORTED_FOR_MESSAGE_FORMAT);
-/// * UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_ID_MAPPING: `abortableErrorIfPossible` (abortable,
-///   the abort then bumps the epoch, KIP-360);
+/// * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, INVALID_TXN_STATE, INVALID_PRODUCER_ID_MAPPING:
+///   fatal (TxnOffsetCommit: TRANSACTIONAL_ID_AUTHORIZATION_FAILED and
+///   UNSUPPORTED_FOR_MESSAGE_FORMAT);
+/// * UNKNOWN_PRODUCER_ID: `abortableErrorIfPossible` (abortable: the abort then bumps the
+///   epoch, KIP-360, or EndTxn v5 does under transaction version 2);
+/// * EndTxn of an abort answered TRANSACTION_ABORTABLE: fatal (`EndTxnHandler`: "if an abort
+///   operation itself encounters an abortable error, retrying the abort would create a
+///   cycle");
 /// * AddPartitionsToTxn: TOPIC_AUTHORIZATION_FAILED, OPERATION_NOT_ATTEMPTED and anything else
 ///   → abortable;
 /// * AddOffsetsToTxn: GROUP_AUTHORIZATION_FAILED → abortable, anything else → fatal;
@@ -75,6 +86,7 @@ pub(crate) fn txn_action(api: TxnApi, code: KafkaCode) -> TxnAction {
         KafkaCode::NOT_COORDINATOR | KafkaCode::COORDINATOR_NOT_AVAILABLE => return Rediscover,
         KafkaCode::REQUEST_TIMED_OUT if api == TxnApi::TxnOffsetCommit => return Rediscover,
         KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED => return Fenced,
+        KafkaCode::TRANSACTION_ABORTABLE if api == TxnApi::EndTxn { commit: false } => return Fatal,
         KafkaCode::TRANSACTION_ABORTABLE => return Abortable,
         c if c.is_retriable() => return Retry,
         _ => {}
@@ -89,8 +101,11 @@ pub(crate) fn txn_action(api: TxnApi, code: KafkaCode) -> TxnAction {
             | KafkaCode::ILLEGAL_GENERATION,
         ) => Abortable,
         (TxnApi::TxnOffsetCommit, _) => Fatal,
-        (_, KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED | KafkaCode::INVALID_TXN_STATE) => Fatal,
-        (_, KafkaCode::UNKNOWN_PRODUCER_ID | KafkaCode::INVALID_PRODUCER_ID_MAPPING) => Abortable,
+        (
+            _,
+            KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED | KafkaCode::INVALID_TXN_STATE | KafkaCode::INVALID_PRODUCER_ID_MAPPING,
+        ) => Fatal,
+        (_, KafkaCode::UNKNOWN_PRODUCER_ID) => Abortable,
         (TxnApi::AddPartitions, _) => Abortable,
         (TxnApi::AddOffsets, KafkaCode::GROUP_AUTHORIZATION_FAILED) => Abortable,
         _ => Fatal,
@@ -103,25 +118,35 @@ mod tests {
     use TxnAction::*;
     use TxnApi::*;
 
+    const END_COMMIT: TxnApi = EndTxn { commit: true };
+    const END_ABORT: TxnApi = EndTxn { commit: false };
+
     /// Java's action for each (API, code), from the handlers cited above.
     #[test]
     fn txn_rules_match_javas_transaction_manager() {
         for (api, code, want) in [
-            (EndTxn, KafkaCode::NONE, Proceed),
-            (EndTxn, KafkaCode::NOT_COORDINATOR, Rediscover),
+            (END_COMMIT, KafkaCode::NONE, Proceed),
+            (END_COMMIT, KafkaCode::NOT_COORDINATOR, Rediscover),
             (AddPartitions, KafkaCode::COORDINATOR_NOT_AVAILABLE, Rediscover),
             (TxnOffsetCommit, KafkaCode::REQUEST_TIMED_OUT, Rediscover),
-            (EndTxn, KafkaCode::REQUEST_TIMED_OUT, Retry),
+            (END_COMMIT, KafkaCode::REQUEST_TIMED_OUT, Retry),
             (AddPartitions, KafkaCode::CONCURRENT_TRANSACTIONS, Retry),
             (AddOffsets, KafkaCode::COORDINATOR_LOAD_IN_PROGRESS, Retry),
             (TxnOffsetCommit, KafkaCode::UNKNOWN_TOPIC_OR_PARTITION, Retry),
-            (EndTxn, KafkaCode::PRODUCER_FENCED, Fenced),
+            (END_COMMIT, KafkaCode::PRODUCER_FENCED, Fenced),
             (AddPartitions, KafkaCode::INVALID_PRODUCER_EPOCH, Fenced),
             (TxnOffsetCommit, KafkaCode::INVALID_PRODUCER_EPOCH, Fenced),
-            (EndTxn, KafkaCode::TRANSACTION_ABORTABLE, Abortable),
-            (EndTxn, KafkaCode::INVALID_TXN_STATE, Fatal),
+            (END_COMMIT, KafkaCode::TRANSACTION_ABORTABLE, Abortable),
+            (END_COMMIT, KafkaCode::INVALID_TXN_STATE, Fatal),
             (AddPartitions, KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, Fatal),
-            (EndTxn, KafkaCode::INVALID_PRODUCER_ID_MAPPING, Abortable),
+            (END_COMMIT, KafkaCode::INVALID_PRODUCER_ID_MAPPING, Fatal),
+            (AddPartitions, KafkaCode::INVALID_PRODUCER_ID_MAPPING, Fatal),
+            (END_COMMIT, KafkaCode::UNKNOWN_PRODUCER_ID, Abortable),
+            (AddPartitions, KafkaCode::UNKNOWN_PRODUCER_ID, Abortable),
+            (END_ABORT, KafkaCode::TRANSACTION_ABORTABLE, Fatal),
+            (END_ABORT, KafkaCode::PRODUCER_FENCED, Fenced),
+            (END_ABORT, KafkaCode::CONCURRENT_TRANSACTIONS, Retry),
+            (TxnOffsetCommit, KafkaCode::TRANSACTION_ABORTABLE, Abortable),
             (AddPartitions, KafkaCode::TOPIC_AUTHORIZATION_FAILED, Abortable),
             (AddPartitions, KafkaCode::OPERATION_NOT_ATTEMPTED, Abortable),
             (AddOffsets, KafkaCode::GROUP_AUTHORIZATION_FAILED, Abortable),
@@ -130,7 +155,7 @@ mod tests {
             (TxnOffsetCommit, KafkaCode::UNKNOWN_MEMBER_ID, Abortable),
             (TxnOffsetCommit, KafkaCode::FENCED_INSTANCE_ID, Abortable),
             (TxnOffsetCommit, KafkaCode::UNSUPPORTED_FOR_MESSAGE_FORMAT, Fatal),
-            (EndTxn, KafkaCode::UNKNOWN_SERVER_ERROR, Fatal),
+            (END_COMMIT, KafkaCode::UNKNOWN_SERVER_ERROR, Fatal),
             (FindCoordinator, KafkaCode::COORDINATOR_NOT_AVAILABLE, Retry),
             (FindCoordinator, KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, Fatal),
             (FindCoordinator, KafkaCode::GROUP_AUTHORIZATION_FAILED, Abortable),
