@@ -17,7 +17,9 @@ use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
 use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
 use super::txn::Phase as TxnPhase;
-use super::{Completion, Inner, RecordMetadata, Resolved};
+use super::accumulator::FastHash;
+use super::delivery::Outcome;
+use super::{Completion, Inner, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::backoff::ExponentialBackoff;
@@ -37,7 +39,8 @@ pub(crate) struct State {
     inflight_bytes: usize,
     /// Topics this producer writes to: the ones its metadata requests ask about.
     topics: Vec<String>,
-    partitions: HashMap<String, (Arc<Snapshot>, Arc<Partitions>)>,
+    /// Looked up once per record (foldhash, see `accumulator::FastHash`).
+    partitions: HashMap<String, (Arc<Snapshot>, Arc<Partitions>), FastHash>,
     pub(crate) task: Option<JoinHandle<()>>,
     pub(crate) closed: bool,
     retry: ExponentialBackoff,
@@ -58,7 +61,13 @@ pub(crate) struct State {
     refreshing: bool,
     /// `record-send-total`, `record-error-total` (the `metrics` facade).
     pub(crate) telemetry: Option<std::sync::Arc<crate::telemetry::ProducerTelemetry>>,
+    /// Buffers of settled batches' encodings, reused for the next encodings (fresh 256 KiB
+    /// buffers cost ~7 % of the producer's CPU in page faults, BENCHMARKS.md).
+    buffers: Vec<Vec<u8>>,
 }
+
+/// How many encoding buffers the producer keeps for reuse.
+const SPARE_BUFFERS: usize = 16;
 
 /// Where the idempotent producer's InitProducerId stands.
 #[derive(Debug, Default)]
@@ -79,7 +88,7 @@ impl State {
             in_flight: HashMap::new(),
             inflight_bytes: 0,
             topics: Vec::new(),
-            partitions: HashMap::new(),
+            partitions: HashMap::default(),
             task: None,
             closed: false,
             retry: ExponentialBackoff::new(cfg.retry_backoff.0, cfg.retry_backoff.1),
@@ -91,7 +100,38 @@ impl State {
             dispatchers: HashMap::new(),
             refreshing: false,
             telemetry: None,
+            buffers: Vec::new(),
         }
+    }
+
+    /// Keeps a settled batch's encoding buffer for a later batch, when nothing else holds it.
+    fn recycle_encoding(&mut self, encoded: Option<bytes::Bytes>) {
+        if self.buffers.len() >= SPARE_BUFFERS {
+            return;
+        }
+        if let Some(Ok(buf)) = encoded.map(bytes::Bytes::try_into_mut) {
+            self.buffers.push(Vec::from(buf));
+        }
+    }
+
+    /// Up to `n` buffers for encoding (empty vectors when none is spare).
+    fn take_buffers(&mut self, n: usize) -> Vec<Vec<u8>> {
+        let keep = self.buffers.len().saturating_sub(n);
+        let mut out = self.buffers.split_off(keep);
+        out.resize_with(n, Vec::new);
+        out
+    }
+
+    /// The partitions of `topic` if they are known in `snap` (the metadata now).
+    pub(crate) fn cached_partitions(&self, topic: &str, snap: &Arc<Snapshot>) -> Option<Arc<Partitions>> {
+        self.partitions.get(topic).filter(|(s, _)| Arc::ptr_eq(s, snap)).map(|(_, p)| p.clone())
+    }
+
+    /// Whether `size` more bytes fit in `buffer.memory` (Java's `BufferPool.allocate`; a record
+    /// always fits an empty buffer).
+    pub(crate) fn buffer_has_room(&self, size: usize, buffer_memory: usize) -> bool {
+        let used = self.acc.buffered_bytes() + self.inflight_bytes;
+        used == 0 || used + size <= buffer_memory
     }
 
     fn complete(&mut self, b: Batch<Completion>, base_offset: i64, log_append_time: i64) {
@@ -99,28 +139,30 @@ impl State {
         if let Some(s) = self.idem.as_mut() {
             s.on_success(&b.tp, b.id, base_offset);
         }
-        if let Some(t) = &self.telemetry {
-            t.sent(b.tokens.len(), Instant::now());
+        let Batch { token, records, encoded, .. } = b;
+        // Counted before the futures wake (an application reading the metrics right after its
+        // last delivery sees it); settled batches are settled under this lock only.
+        if !token.0.is_settled() {
+            if let Some(t) = &self.telemetry {
+                t.sent(records.len(), Instant::now());
+            }
+            token.0.settle(Outcome::Written { base_offset, log_append_time });
         }
-        let topic = b.tp.topic.to_string();
-        for (i, (tok, rec)) in b.tokens.into_iter().zip(b.records.iter()).enumerate() {
-            let _ = tok.send(Ok(RecordMetadata {
-                topic: topic.clone(),
-                partition: b.tp.partition,
-                offset: if base_offset >= 0 { base_offset + i as i64 } else { -1 },
-                timestamp: if log_append_time >= 0 { log_append_time } else { rec.timestamp },
-            }));
-        }
+        self.acc.recycle(records);
+        self.recycle_encoding(encoded);
     }
 
     fn fail(&mut self, b: Batch<Completion>, err: &Error) {
         self.incomplete.remove(&b.id);
-        if let Some(t) = &self.telemetry {
-            t.failed(b.tokens.len(), Instant::now());
+        let Batch { token, records, encoded, .. } = b;
+        if !token.0.is_settled() {
+            if let Some(t) = &self.telemetry {
+                t.failed(records.len(), Instant::now());
+            }
+            token.0.settle(Outcome::Failed(err.clone()));
         }
-        for tok in b.tokens {
-            let _ = tok.send(Err(copy_error(err)));
-        }
+        self.acc.recycle(records);
+        self.recycle_encoding(encoded);
     }
 
     /// A batch came back with `err` (`code` when the broker refused it, `None` when the request
@@ -312,8 +354,7 @@ pub(crate) async fn wait_for_buffer(inner: &Arc<Inner>, size: usize, deadline: I
         freed.as_mut().enable();
         {
             let st = inner.lock();
-            let used = st.acc.buffered_bytes() + st.inflight_bytes;
-            if used == 0 || used + size <= inner.cfg.buffer_memory {
+            if st.buffer_has_room(size, inner.cfg.buffer_memory) {
                 return Ok(());
             }
             if st.closed {
@@ -509,14 +550,22 @@ pub(crate) type Request = Vec<Batch<Completion>>;
 /// response to a task of its own, so that up to `max.in.flight.requests.per.connection`
 /// requests are on the wire. Ends when the sender drops its channel.
 pub(crate) async fn dispatch(inner: Arc<Inner>, node: i32, mut requests: tokio::sync::mpsc::UnboundedReceiver<Request>) {
+    // The uncompressed records of a compressed batch, kept between batches.
+    let mut scratch = Vec::new();
     while let Some(mut batches) = requests.recv().await {
         let cfg = &inner.cfg;
         let mut encode_failures = Vec::new();
+        let stale = |b: &Batch<Completion>| b.encoded.is_none() || b.encoded_with != b.sequence;
+        let mut buffers = {
+            let to_encode = batches.iter().filter(|b| stale(b)).count();
+            if to_encode == 0 { Vec::new() } else { inner.lock().take_buffers(to_encode) }
+        };
         let mut i = 0;
         while i < batches.len() {
             let b = &batches[i];
-            if b.encoded.is_none() || b.encoded_with != b.sequence {
-                match encode_batch(&b.records, cfg.compression, b.sequence, cfg.transactional) {
+            if stale(b) {
+                let out = buffers.pop().unwrap_or_default();
+                match encode_batch(&b.records, cfg.compression, b.sequence, cfg.transactional, out, &mut scratch) {
                     Ok(bytes) => {
                         let seq = batches[i].sequence;
                         batches[i].encoded = Some(bytes);
