@@ -32,6 +32,7 @@ pub(crate) mod accumulator;
 mod delivery;
 pub(crate) mod encode;
 pub(crate) mod idempotence;
+mod inflight;
 pub(crate) mod partitioner;
 pub(crate) mod request;
 mod sender;

@@ -18,7 +18,8 @@ use super::request::{self, PRODUCE_VERSIONS};
 use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
 use super::txn::Phase as TxnPhase;
 use super::accumulator::FastHash;
-use super::delivery::Outcome;
+use super::delivery::{BatchDelivery, Outcome};
+use super::inflight::{InFlightBatch, InFlightBatches};
 use super::{Completion, Inner, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
@@ -37,6 +38,8 @@ pub(crate) struct State {
     pub(crate) incomplete: BTreeSet<u64>,
     in_flight: HashMap<i32, usize>,
     inflight_bytes: usize,
+    /// The batches on the wire, for their delivery deadline (see `inflight`).
+    inflight_batches: InFlightBatches<Arc<BatchDelivery>>,
     /// Topics this producer writes to: the ones its metadata requests ask about.
     topics: Vec<String>,
     /// Looked up once per record (foldhash, see `accumulator::FastHash`).
@@ -87,6 +90,7 @@ impl State {
             incomplete: BTreeSet::new(),
             in_flight: HashMap::new(),
             inflight_bytes: 0,
+            inflight_batches: InFlightBatches::new(cfg.delivery_timeout),
             topics: Vec::new(),
             partitions: HashMap::default(),
             task: None,
@@ -224,6 +228,50 @@ impl State {
             err
         };
         self.fail(b, &err);
+    }
+
+    /// Fails the records of the batches on the wire whose `delivery.timeout.ms` has passed
+    /// (Java `Sender.sendProducerData` with `getExpiredInflightBatches`, then `failBatch` with
+    /// a `TimeoutException`). Their requests stay on the wire; the late responses settle
+    /// nothing the application sees but still tell the idempotent producer whether the broker
+    /// wrote them. Returns whether any expired.
+    fn expire_in_flight(&mut self, now: Instant, cfg: &Resolved) -> bool {
+        let expired = self.inflight_batches.expire(now);
+        for e in &expired {
+            if e.token.is_settled() {
+                continue;
+            }
+            let err = Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation \
+                     (in flight: its Produce request, attempt {}, is unanswered; whether the broker wrote it is unknown)",
+                    e.records,
+                    e.tp,
+                    cfg.delivery_timeout.as_millis(),
+                    e.attempts + 1
+                ),
+            );
+            tracing::warn!(error = %err, "producer batch expired in flight");
+            self.incomplete.remove(&e.batch_id);
+            if let Some(t) = &self.telemetry {
+                t.failed(e.records, now);
+            }
+            e.token.settle(Outcome::Failed(err.clone()));
+            if let (Some(s), true) = (self.idem.as_mut(), e.sequenced) {
+                // Java `markSequenceUnresolved` after an in-flight expiry: nothing new goes to
+                // the partition until its batches on the wire are answered; then either the
+                // acknowledgements reached past this batch (it was written) or the epoch is
+                // bumped, so that no later batch can be written out of order or twice.
+                s.mark_unresolved_in_flight(&e.tp, e.batch_id);
+            }
+            // Java `TransactionManager.maybeTransitionToErrorState`: a transaction that lost a
+            // record cannot commit.
+            if let Some(t) = self.txn.as_mut() {
+                t.abortable(err);
+            }
+        }
+        !expired.is_empty()
     }
 
     /// Fails everything still waiting (close).
@@ -410,6 +458,7 @@ async fn run(inner: Arc<Inner>) {
                 }
                 st.fail(b, &err);
             }
+            let had_expired = st.expire_in_flight(now, &inner.cfg) || had_expired;
             if had_expired {
                 inner.progress.notify_waiters();
             }
@@ -457,6 +506,17 @@ async fn run(inner: Arc<Inner>) {
                     }
                     *st.in_flight.entry(node).or_default() += 1;
                     st.inflight_bytes += batches.iter().map(|b| b.size).sum::<usize>();
+                    for b in &batches {
+                        st.inflight_batches.add(InFlightBatch {
+                            batch_id: b.id,
+                            tp: b.tp.clone(),
+                            created: b.created,
+                            records: b.records.len(),
+                            attempts: b.attempts,
+                            sequenced: b.sequence.is_some(),
+                            token: b.token.0.clone(),
+                        });
+                    }
                     // Queued under the lock, in drain order.
                     let tx = st.dispatchers.entry(node).or_insert_with(|| {
                         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -473,10 +533,7 @@ async fn run(inner: Arc<Inner>) {
             let idle = st.in_flight.values().all(|n| *n == 0);
             let waiting = !st.acc.is_empty();
             let done = st.closed && !waiting && idle && sends.is_empty();
-            let next_check = match (ready.next_check, next_check_init) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next_check = [ready.next_check, next_check_init, st.inflight_batches.next_expiry()].into_iter().flatten().min();
             (sends, next_check, ready.unknown_leaders, done, waiting, start_init, add_partitions)
         };
         if done {
@@ -630,6 +687,7 @@ fn settle_request(
     // the partition can be drained again.
     for b in batches.iter().chain(encode_failures.iter().map(|(b, _)| b)) {
         st.acc.unmute(&b.tp);
+        st.inflight_batches.remove(b.id);
     }
     let sent_bytes: usize = batches.iter().map(|b| b.size).sum::<usize>() + encode_failures.iter().map(|(b, _)| b.size).sum::<usize>();
     st.inflight_bytes = st.inflight_bytes.saturating_sub(sent_bytes);
