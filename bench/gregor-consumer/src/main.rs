@@ -26,6 +26,16 @@ fn main() {
         eprintln!("usage: bench-gregor BOOTSTRAP TOPIC RECORDS [GROUP]");
         std::process::exit(2);
     }
+    // GREGOR_BENCH_LOG="gregor=debug": gregor's log lines and spans (with their durations) on
+    // stderr, timed from the process start (not used by run.sh).
+    if let Ok(filter) = std::env::var("GREGOR_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // GREGOR_BENCH_THREADS=1 selects a current-thread runtime (default: tokio's multi-thread).
     let rt = match std::env::var("GREGOR_BENCH_THREADS").ok().as_deref() {
         Some("1") => tokio::runtime::Builder::new_current_thread().enable_all().build(),
@@ -52,6 +62,9 @@ async fn run(args: Vec<String>) {
     if let Some(g) = group {
         props.push(("group.id", g));
     }
+    // GREGOR_BENCH_PROPS="k=v,k=v": extra settings for experiments (not used by run.sh).
+    let extra = std::env::var("GREGOR_BENCH_PROPS").unwrap_or_default();
+    props.extend(extra.split(',').filter_map(|kv| kv.split_once('=')));
     let consumer = Consumer::from_properties(props).expect("consumer");
     let regex = topic.strip_prefix('^');
     if let Some(re) = regex {

@@ -42,7 +42,7 @@
 //!   old request (which may hang until `request.timeout.ms` on a broker shutting down); the
 //!   answer that arrives second is dropped because the fetch offset no longer matches.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +88,10 @@ impl PlannerConfig {
         }
     }
 }
+
+/// The per-partition maps the planner reads on every pass: foldhash, seeded per process, instead
+/// of SipHash (which was 12–18% of the consumer's CPU at 2000 partitions, BENCHMARKS.md).
+pub(crate) type PartitionMap<V> = std::collections::HashMap<TopicPartition, V, foldhash::fast::RandomState>;
 
 /// Identifies one Fetch sent.
 pub(crate) type FetchId = u64;
@@ -198,7 +202,7 @@ struct InFlight {
     /// Room reserved in the prefetch budget for the answer (the request's `max_bytes`).
     reserved: usize,
     /// tp → (fetch offset, seek epoch) when sent: the answer applies only if both still hold.
-    asked: HashMap<TopicPartition, (i64, u64)>,
+    asked: PartitionMap<(i64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -232,7 +236,11 @@ pub(crate) struct Stall {
 pub(crate) struct FetchPlanner {
     cfg: PlannerConfig,
     brokers: BTreeMap<i32, BrokerFetch>,
-    tracks: HashMap<TopicPartition, Track>,
+    tracks: PartitionMap<Track>,
+    /// `ConsumerState::assignment_gen` when `tracks` was last pruned.
+    pruned_gen: Option<u64>,
+    /// The last pass left a partition or a broker waiting for room in the budget.
+    waits_for_room: bool,
     next_id: FetchId,
     next_stall_check: Option<Instant>,
     /// Which broker goes first when the budget's room is shared out (turns, so that no broker
@@ -247,7 +255,9 @@ impl FetchPlanner {
         FetchPlanner {
             cfg,
             brokers: BTreeMap::new(),
-            tracks: HashMap::new(),
+            tracks: PartitionMap::default(),
+            pruned_gen: None,
+            waits_for_room: false,
             next_id: 1,
             next_stall_check: None,
             turn: 0,
@@ -374,6 +384,7 @@ impl FetchPlanner {
         // Brokers something is (or will be) fetched from: the budget is shared among them.
         let mut active: HashSet<i32> = HashSet::new();
         let mut missing_leader = None;
+        let mut waits_for_room = false;
         for (tp, ps) in &st.assignment {
             let wait = self.wait_reason(now, st, tp, ps, snap);
             self.note_idle(now, tp, wait);
@@ -399,6 +410,7 @@ impl FetchPlanner {
                     ready.entry(node).or_default().insert(tp.clone(), self.request_data(tp, ps, snap));
                 }
                 Wait::BufferFull => {
+                    waits_for_room = true;
                     if let Some(node) = self.target(now, tp, ps, snap) {
                         held.insert(node);
                     }
@@ -428,6 +440,7 @@ impl FetchPlanner {
             if room < self.min_fetch() {
                 // No room left this step: its partitions wait as BufferFull (room only shrinks
                 // within a step), and poll wakes the driver as it frees room.
+                waits_for_room = true;
                 continue;
             }
             let max_bytes = self.cfg.fetch_max_bytes.min(share).min(room);
@@ -454,6 +467,7 @@ impl FetchPlanner {
             }
             out.push(PlannedFetch { id, broker, session, max_wait, max_bytes });
         }
+        self.waits_for_room = waits_for_room;
         self.note_committed(st);
         (out, effects)
     }
@@ -471,7 +485,12 @@ impl FetchPlanner {
 
     /// A partition with nothing to fetch is making all the progress it can.
     fn note_idle(&mut self, now: Instant, tp: &TopicPartition, wait: Wait) {
-        let t = self.tracks.entry(tp.clone()).or_insert(Track { progress_at: now, retry_at: None, warned_at: None });
+        // Looked up first: `entry` would clone the key (an `Arc` count) for every partition on
+        // every pass.
+        let t = match self.tracks.get_mut(tp) {
+            Some(t) => t,
+            None => self.tracks.entry(tp.clone()).or_insert(Track { progress_at: now, retry_at: None, warned_at: None }),
+        };
         if wait.is_idle() {
             t.progress_at = now;
             t.warned_at = None;
@@ -633,11 +652,20 @@ impl FetchPlanner {
     }
 
     /// The fetch offsets the Fetch `id` to `broker` asked for (empty if it is not in flight).
-    pub(crate) fn asked_offsets(&self, broker: i32, id: FetchId) -> HashMap<TopicPartition, i64> {
+    pub(crate) fn asked_offsets(&self, broker: i32, id: FetchId) -> PartitionMap<i64> {
         match self.brokers.get(&broker).and_then(|b| b.in_flight.as_ref()).filter(|f| f.id == id) {
             Some(f) => f.asked.iter().map(|(tp, (o, _))| (tp.clone(), *o)).collect(),
-            None => HashMap::new(),
+            None => PartitionMap::default(),
         }
+    }
+
+    /// Whether the last [`poll_requests`](Self::poll_requests) left a partition or a broker
+    /// waiting for room in the prefetch budget (`Wait::BufferFull`, or a broker skipped for
+    /// lack of room). Only then does draining the buffer change what the planner would do, so
+    /// only then must `poll` wake the driver: a wake per `poll` would make the driver walk every
+    /// assigned partition once per `poll` (at 2000 partitions, most of the consumer's CPU).
+    pub(crate) fn waits_for_room(&self) -> bool {
+        self.waits_for_room
     }
 
     /// Whether [`check_stalls`](Self::check_stalls) is due.
@@ -645,8 +673,13 @@ impl FetchPlanner {
         self.next_stall_check.map_or(true, |t| t <= now)
     }
 
-    /// Forgets partitions that are no longer assigned.
+    /// Forgets partitions that are no longer assigned (a no-op unless the assignment changed
+    /// since the last call).
     pub(crate) fn retain(&mut self, st: &ConsumerState) {
+        if self.pruned_gen == Some(st.assignment_gen) {
+            return;
+        }
+        self.pruned_gen = Some(st.assignment_gen);
         self.tracks.retain(|tp, _| st.assignment.contains_key(tp));
     }
 

@@ -368,6 +368,66 @@ fn a_full_buffer_holds_back_a_broker_with_nothing_else_to_fetch() {
 }
 
 #[test]
+fn poll_must_wake_the_driver_only_while_planning_waits_for_room() {
+    let t0 = Instant::now();
+    let snap = cluster(6);
+    let mut st = assigned(6, 0, 100);
+    let mut pl = FetchPlanner::new(config(AutoOffsetReset::Latest));
+    let (plans, _) = pl.poll_requests(t0, &st, &snap, None);
+    assert_eq!(plans.len(), 3);
+    assert!(!pl.waits_for_room(), "room for every broker: draining the buffer changes nothing");
+    // Broker 0 answers with p0 filling max.partition.fetch.bytes: p0 now waits for poll.
+    let b0 = by_broker(&plans)[&0];
+    let full = PartitionOutcome::Data {
+        records: FetchRecords::new(Bytes::new(), 0, &[], &DecodeOptions::default()),
+        next_offset: 50,
+        bytes: 1 << 20,
+        high_watermark: 100,
+        last_stable_offset: 100,
+        log_start_offset: 0,
+        preferred_replica: None,
+        error: None,
+    };
+    pl.handle_response(t0, 0, 0, b0.id, KafkaCode::NONE, 7, vec![(tp(0), full)], &mut st);
+    let _ = pl.poll_requests(t0, &st, &snap, None);
+    assert_eq!(pl.wait_reason(t0, &st, &tp(0), &st.assignment[&tp(0)], &snap), Wait::BufferFull);
+    assert!(pl.waits_for_room(), "p0 waits for the application to drain its buffer");
+    pl.check_invariant(t0, &st, &snap).unwrap();
+    // The application drains p0 (as poll does): the next pass has no wait for room left.
+    st.assignment.get_mut(&tp(0)).unwrap().buffered_bytes = 0;
+    let _ = pl.poll_requests(t0, &st, &snap, None);
+    assert!(!pl.waits_for_room());
+    // A budget with no room for any Fetch: every broker waits for room.
+    let mut tight = config(AutoOffsetReset::Latest);
+    tight.buffer_max_bytes = 1 << 20;
+    let mut pl = FetchPlanner::new(tight);
+    let st = assigned(6, 0, 100);
+    let (plans, _) = pl.poll_requests(t0, &st, &snap, None);
+    assert_eq!(plans.len(), 2, "a 1 MiB budget holds two Fetches of its least worth (half of it)");
+    assert!(pl.waits_for_room(), "the third broker was skipped for lack of room");
+}
+
+#[test]
+fn forgotten_partitions_are_pruned_when_the_assignment_changes() {
+    let t0 = Instant::now();
+    let snap = cluster(6);
+    let mut st = ConsumerState::default();
+    st.set_assignment((0..6).map(tp));
+    for ps in st.assignment.values_mut() {
+        ps.seek(0);
+        ps.high_watermark = 100;
+    }
+    let mut pl = FetchPlanner::new(config(AutoOffsetReset::Latest));
+    pl.retain(&st);
+    let _ = pl.poll_requests(t0, &st, &snap, None);
+    assert!(pl.since_progress(t0, &tp(5)).is_some());
+    st.remove_partitions(&[tp(5)]);
+    pl.retain(&st);
+    assert_eq!(pl.since_progress(t0, &tp(5)), None, "p5 left the assignment: its track goes");
+    assert!(pl.since_progress(t0, &tp(4)).is_some());
+}
+
+#[test]
 fn the_stall_detector_names_a_partition_left_unfetched_while_the_application_polls() {
     let t0 = Instant::now();
     let snap = cluster(3);

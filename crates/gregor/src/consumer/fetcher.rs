@@ -98,6 +98,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 }
             }
             let (plans, effects) = planner.poll_requests(now, &st, &snapshot, heartbeat);
+            st.fetch_waits_for_room = planner.waits_for_room();
             let needed = planner.needed_brokers(now, &st, &snapshot);
             (plans, effects, planner.poll_timeout(), needed)
         };

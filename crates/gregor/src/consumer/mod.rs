@@ -186,10 +186,6 @@ impl Inner {
         self.cluster.refresh(topics.as_deref(), why).await
     }
 
-    pub(crate) async fn refresh_metadata_now_topics(&self, topics: &[String], why: &str) -> Result<Arc<Snapshot>> {
-        self.cluster.refresh(Some(topics), why).await
-    }
-
     /// The concrete topic list of the subscription (resolving a pattern against metadata).
     pub(crate) async fn subscription_topics(&self) -> Result<Vec<String>> {
         let sub = self.lock_state().subscription.clone();
@@ -200,7 +196,7 @@ impl Inner {
                 Ok(list)
             }
             Subscription::Pattern(re) => {
-                let snap = self.cluster.refresh(None, "pattern subscription").await?;
+                let snap = self.cluster.recent(None, "pattern subscription").await?;
                 let mut out: Vec<String> = snap
                     .topics
                     .values()
@@ -457,11 +453,25 @@ impl Consumer {
         r
     }
 
-    /// Records what a `poll` returned in the metrics: the records, and every partition's lag.
-    fn record_poll(&self, st: &ConsumerState, records: usize) {
+    /// Records what a `poll` returned in the metrics: the records, and the lag of each partition
+    /// that returned some. Java records a partition's lag as it hands out that partition's
+    /// records (`FetchCollector.fetchRecords` → `FetchMetricsManager.recordPartitionLag`), not
+    /// every assigned partition's on every poll (which would cost O(partitions) per poll).
+    fn record_poll(&self, st: &ConsumerState, recs: &[ConsumerRecord]) {
         let read_committed = self.inner.config.isolation_level == crate::config::IsolationLevel::ReadCommitted;
-        let lags = st.assignment.iter().map(|(tp, s)| (tp, ConsumerState::partition_lag(s, read_committed)));
-        self.inner.telemetry.polled(records, lags, st.assignment.len(), Instant::now());
+        // `drain_records` hands out each partition's records contiguously.
+        let mut polled: Vec<TopicPartition> = Vec::new();
+        for r in recs {
+            let same = polled.last().is_some_and(|tp| tp.partition == r.partition && *tp.topic == *r.topic);
+            if !same {
+                polled.push(TopicPartition { topic: r.topic.clone(), partition: r.partition });
+            }
+        }
+        let lags = polled
+            .iter()
+            .filter_map(|tp| st.assignment.get_key_value(tp))
+            .map(|(tp, s)| (tp, ConsumerState::partition_lag(s, read_committed)));
+        self.inner.telemetry.polled(recs.len(), lags, st.assignment.len(), Instant::now());
     }
 
     async fn poll_inner(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
@@ -488,9 +498,15 @@ impl Consumer {
                 }
                 let recs = st.drain_records(self.inner.config.max_poll_records as usize);
                 if !recs.is_empty() {
-                    self.record_poll(&st, recs.len());
+                    self.record_poll(&st, &recs);
+                    // The room freed matters only if the last planning pass waited for room
+                    // (`FetchPlanner::waits_for_room`); otherwise a wake would only make the
+                    // fetch loop walk every partition again for nothing.
+                    let wake = st.fetch_waits_for_room;
                     drop(st);
-                    self.inner.fetch_wake.notify_one();
+                    if wake {
+                        self.inner.fetch_wake.notify_one();
+                    }
                     return Ok(recs);
                 }
                 let err = st.assignment.values_mut().find_map(|s| s.error.take());
@@ -504,7 +520,7 @@ impl Consumer {
                 return Err(Error::closed());
             }
             if tokio::time::timeout_at(deadline, ready).await.is_err() {
-                self.record_poll(&self.inner.lock_state(), 0);
+                self.record_poll(&self.inner.lock_state(), &[]);
                 return Ok(Vec::new());
             }
         }

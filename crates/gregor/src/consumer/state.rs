@@ -226,12 +226,21 @@ pub(crate) struct ConsumerState {
     pub(crate) first_poll: Option<Instant>,
     /// `enable.auto.offset.store=false`: commits take the stored offsets, not the positions.
     pub(crate) manual_offset_store: bool,
+    /// Bumped whenever partitions join or leave the assignment, so that per-partition state
+    /// kept elsewhere (the fetch planner's) is pruned only when it changed, not on every pass.
+    pub(crate) assignment_gen: u64,
+    /// The fetch planner's last pass left a partition or a broker waiting for room in the
+    /// prefetch budget ([`FetchPlanner::waits_for_room`](super::fetch_planner::FetchPlanner::waits_for_room)):
+    /// only then must `poll` wake the fetch loop as it frees room. Set under the same lock as
+    /// the planning, so a `poll` that drains after a pass sees that pass's answer.
+    pub(crate) fetch_waits_for_room: bool,
 }
 
 impl ConsumerState {
     /// Replaces the assignment, keeping the state of partitions that stay.
     pub(crate) fn set_assignment(&mut self, parts: impl IntoIterator<Item = TopicPartition>) {
         let new: BTreeSet<TopicPartition> = parts.into_iter().collect();
+        self.assignment_gen += 1;
         self.assignment.retain(|tp, _| new.contains(tp));
         for tp in new {
             self.assignment.entry(tp).or_insert_with(PartitionState::new);
@@ -240,12 +249,14 @@ impl ConsumerState {
     }
 
     pub(crate) fn add_partitions(&mut self, parts: impl IntoIterator<Item = TopicPartition>) {
+        self.assignment_gen += 1;
         for tp in parts {
             self.assignment.entry(tp).or_insert_with(PartitionState::new);
         }
     }
 
     pub(crate) fn remove_partitions(&mut self, parts: &[TopicPartition]) {
+        self.assignment_gen += 1;
         for tp in parts {
             self.assignment.remove(tp);
         }
