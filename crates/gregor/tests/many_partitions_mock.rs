@@ -126,3 +126,39 @@ async fn assigning_2000_partitions_lists_offsets_once_per_broker() {
     c.close(Duration::from_secs(10)).await;
     cluster.shutdown().await;
 }
+
+/// Joining with a pattern right after start-up reuses the metadata of every topic the client
+/// just received instead of asking for it again for the coordinator lookup, each JoinGroup
+/// (two with KIP-394's member id round) and the leader's assignment: Java's consumer refreshes
+/// before a pattern join only once `Metadata.timeToAllowUpdate` allows it (`retry.backoff.ms`
+/// after the last update, `ConsumerCoordinator.poll`) and assigns from the metadata it has.
+/// `retry.backoff.ms` is raised so that this holds however slowly the machine runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_join_right_after_start_up_asks_for_every_topics_metadata_once() {
+    const METADATA: i16 = 3;
+    init_tracing();
+    let mut b = MockCluster::builder().brokers(3).topic("other", 1);
+    for i in 0..50 {
+        b = b.topic(&format!("rx-{i:04}"), 1);
+    }
+    let cluster = b.start().await.unwrap();
+    for i in 0..50 {
+        cluster.append_records(&format!("rx-{i:04}"), 0, &[("k", format!("v{i}"))]).unwrap();
+    }
+    let mut cfg = ConsumerConfig::builder()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .group_id("g-rx-once")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("retry.backoff.ms", "600000")
+        .set("retry.backoff.max.ms", "600000");
+    cfg = cfg.set("metadata.max.age.ms", "600000");
+    let c = Consumer::new(cfg.build().expect("valid config")).unwrap();
+    c.subscribe_pattern(r"rx-\d{4}").unwrap();
+    let got = poll_until(&c, 50).await;
+    assert!(got.iter().all(|r| r.topic.starts_with("rx-")));
+    let metadata: usize = requests_per_broker(&cluster, METADATA).values().sum();
+    assert_eq!(metadata, 1, "Metadata requests from start to the first records of a pattern join");
+    c.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}

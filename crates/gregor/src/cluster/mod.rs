@@ -98,8 +98,9 @@ pub(crate) struct Cluster {
     pub(crate) settings: ClusterSettings,
     snapshot: Mutex<Arc<Snapshot>>,
     policy: Mutex<RefreshPolicy>,
-    /// One metadata request at a time: concurrent callers wait for the one in flight.
-    refreshing: tokio::sync::Mutex<()>,
+    /// One metadata request at a time: concurrent callers wait for the one in flight. Holds
+    /// when the last request for every topic (a `None` topic list) succeeded.
+    refreshing: tokio::sync::Mutex<Option<Instant>>,
     /// Set once the bootstrap hosts were expanded to canonical names (only with
     /// `client.dns.lookup=resolve_canonical_bootstrap_servers_only`).
     bootstrap_resolved: tokio::sync::OnceCell<()>,
@@ -138,7 +139,7 @@ impl Cluster {
             policy: Mutex::new(RefreshPolicy::new(settings.metadata_max_age, retry)),
             settings,
             snapshot: Mutex::new(Arc::new(Snapshot::default())),
-            refreshing: tokio::sync::Mutex::new(()),
+            refreshing: tokio::sync::Mutex::new(None),
             bootstrap_resolved: tokio::sync::OnceCell::new(),
         })
     }
@@ -262,7 +263,7 @@ impl Cluster {
 
     /// One metadata request to the least-loaded node.
     pub(crate) async fn refresh_once(&self, topics: Option<&[String]>, why: &str) -> Result<Arc<Snapshot>> {
-        let _single = self.refreshing.lock().await;
+        let mut single = self.refreshing.lock().await;
         self.resolve_bootstrap().await?;
         let now = Instant::now();
         self.policy.lock().unwrap_or_else(|p| p.into_inner()).attempted(now);
@@ -315,8 +316,35 @@ impl Cluster {
             merged.brokers.values().map(|b| (b.id, Endpoint::new(b.host.clone(), b.port))).collect(),
         );
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = merged.clone();
-        self.policy.lock().unwrap_or_else(|p| p.into_inner()).succeeded(Instant::now());
+        let now = Instant::now();
+        self.policy.lock().unwrap_or_else(|p| p.into_inner()).succeeded(now);
+        if topics.is_none() {
+            *single = Some(now);
+        }
         Ok(merged)
+    }
+
+    /// Metadata of `topics` (`None`: every topic) no older than `retry.backoff.ms`: the
+    /// snapshot as it is when a request for every topic succeeded that recently and lists every
+    /// topic asked for, else a refresh. A refresh in flight is waited for first. As Java's
+    /// consumer, which refreshes before a pattern subscription joins only once
+    /// `Metadata.timeToAllowUpdate` is 0 (`ConsumerCoordinator.poll`) and assigns as leader
+    /// from the metadata it has (`ConsumerCoordinator.onLeaderElected`): a join right after
+    /// start-up must not fetch the metadata of every topic three times over.
+    pub(crate) async fn recent(&self, topics: Option<&[String]>, why: &str) -> Result<Arc<Snapshot>> {
+        let all_at = *self.refreshing.lock().await;
+        if all_at.is_some_and(|t| t.elapsed() < self.settings.retry_backoff.0) {
+            let snap = self.snapshot();
+            if topics.map_or(true, |ts| ts.iter().all(|t| snap.topics.contains_key(t.as_str()))) {
+                return Ok(snap);
+            }
+        }
+        self.refresh(topics, why).await
+    }
+
+    /// Waits for the metadata request in flight, if there is one.
+    pub(crate) async fn settled(&self) {
+        drop(self.refreshing.lock().await);
     }
 
     /// Closes every connection.

@@ -83,6 +83,9 @@ pub(crate) fn rebalance_protocol(inner: &Inner) -> RebalanceProtocol {
 /// FindCoordinator for the group, to the least-loaded broker. A coordinator the metadata does
 /// not list yet is looked up there first (the connection layer needs its address).
 pub(crate) async fn find_coordinator(inner: &Inner) -> Result<Response> {
+    // The first metadata request is usually in flight when the group starts: wait for it
+    // rather than send a second one behind it.
+    inner.cluster.settled().await;
     if inner.cluster.snapshot().brokers.is_empty() {
         inner.refresh_metadata_now("find the group coordinator").await?;
     }
@@ -203,7 +206,7 @@ pub(crate) async fn leader_assign(inner: &Inner, protocol: &str, members: &[Join
         gm.push(GroupMember { member_id: m.member_id.clone(), group_instance_id: m.instance_id.clone(), subscription: sub });
     }
     let wanted: Vec<String> = all_topics.into_iter().collect();
-    let snapshot = inner.refresh_metadata_now_topics(&wanted, "leader assignment").await?;
+    let snapshot = inner.cluster.recent(Some(&wanted), "leader assignment").await?;
     let mut cluster: ClusterTopics = ClusterTopics::new();
     for t in &wanted {
         if let Some(info) = snapshot.topics.get(t).filter(|i| KafkaCode(i.error).is_ok()) {

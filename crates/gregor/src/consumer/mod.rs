@@ -186,10 +186,6 @@ impl Inner {
         self.cluster.refresh(topics.as_deref(), why).await
     }
 
-    pub(crate) async fn refresh_metadata_now_topics(&self, topics: &[String], why: &str) -> Result<Arc<Snapshot>> {
-        self.cluster.refresh(Some(topics), why).await
-    }
-
     /// The concrete topic list of the subscription (resolving a pattern against metadata).
     pub(crate) async fn subscription_topics(&self) -> Result<Vec<String>> {
         let sub = self.lock_state().subscription.clone();
@@ -200,7 +196,7 @@ impl Inner {
                 Ok(list)
             }
             Subscription::Pattern(re) => {
-                let snap = self.cluster.refresh(None, "pattern subscription").await?;
+                let snap = self.cluster.recent(None, "pattern subscription").await?;
                 let mut out: Vec<String> = snap
                     .topics
                     .values()
