@@ -20,6 +20,9 @@
 #   PBENCH_ROUNDS [3], PBENCH_PARTITIONS [12] (RF 1, spread over the 3 brokers)
 #   PBENCH_CLIENTS ["gregor gregor-cli librdkafka kcat franz-go java"]
 #   PBENCH_OUT [bench/results-producer], PBENCH_BUILD [1] (0: use the binaries already built)
+#   PBENCH_GREGOR_BEFORE [unset]  another build of bench-gregor-producer (say, main's before a
+#                                 change), run as client `gregor-before` beside `gregor`: a
+#                                 before/after comparison within each round
 #   KAFKA_PORT_BASE [19200], KAFKA_DATA_DIR [$target/bench/kafka-producer]
 #   PBENCH_BOOTSTRAP [unset]      bootstrap.servers of a cluster already running (started by
 #                                 scripts/kafka-cluster.sh with the same KAFKA_PORT_BASE and
@@ -127,6 +130,7 @@ run_one() { # OUTPREFIX CLIENT TOPIC SIZE CODEC ACKS N
     local tm=(/usr/bin/time -f '%e %U %S %M' -o "$out.time")
     case "$c" in
     gregor) "${tm[@]}" "$GREGOR_BIN" "$BOOT" "$t" "$n" "$p" "$acks" "$codec" >"$out.out" 2>"$out.err" || true ;;
+    gregor-before) "${tm[@]}" "$PBENCH_GREGOR_BEFORE" "$BOOT" "$t" "$n" "$p" "$acks" "$codec" >"$out.out" 2>"$out.err" || true ;;
     librdkafka) "${tm[@]}" "$RDK_BIN" "$BOOT" "$t" "$n" "$p" "$acks" "$codec" >"$out.out" 2>"$out.err" || true ;;
     franz-go) "${tm[@]}" "$FRANZ_BIN" "$BOOT" "$t" "$n" "$p" "$acks" "$codec" >"$out.out" 2>"$out.err" || true ;;
     gregor-cli)

@@ -69,7 +69,7 @@ def records_of(size):
 
 datasets = sorted({(k[1], k[2], k[3]) for k in runs}, key=lambda d: (d[0], ["none", "lz4", "zstd", "gzip", "snappy"].index(d[1]), d[2]))
 clients = []
-for c in ["gregor", "gregor-cli", "librdkafka", "kcat", "franz-go", "java"]:
+for c in ["gregor", "gregor-before", "gregor-cli", "librdkafka", "kcat", "franz-go", "java"]:
     if any(k[4] == c for k in runs):
         clients.append(c)
 rounds = sorted({k[0] for k in runs})

@@ -292,6 +292,8 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let mut unsplit = Unsplit::default();
     let mut tee = std::io::BufWriter::new(std::io::stdout().lock());
     let synthetic = args.count.is_some();
+    // One allocation of the topic name, shared by every record.
+    let topic: std::sync::Arc<str> = std::sync::Arc::from(args.topic.as_str());
     loop {
         if args.max_messages.is_some_and(|n| sent >= n) {
             break;
@@ -301,7 +303,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         if raw.is_empty() && matches!(input, Input::Delimited(_)) {
             continue;
         }
-        let mut record = ProducerRecord::new(&args.topic);
+        let mut record = ProducerRecord::new(&topic);
         let (mut key, value) = match (&key_delim, synthetic) {
             (_, true) => (Some(Bytes::from(format!("key-{sent}"))), Some(raw.clone())),
             (Some(kd), false) => match raw.windows(kd.len()).position(|w| w == kd.as_slice()) {

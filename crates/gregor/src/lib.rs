@@ -109,7 +109,7 @@ pub use consumer::assignor;
 pub mod admin;
 pub mod producer;
 pub use admin::{Admin, NewTopic};
-pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};
+pub use producer::{DeliveryFuture, IntoTopic, Producer, ProducerRecord, RecordMetadata};
 pub use net::events::{
     CloseReason, ConnectionEvent, ConnectionEventKind, ConnectionMetrics, NodeMetrics, OpenReason, Role,
 };

@@ -56,6 +56,8 @@ async fn run(args: Vec<String>) {
         ("enable.idempotence", idempotent),
     ])
     .expect("producer");
+    // One topic name shared by every record (ProducerRecord::topic is an Arc<str>).
+    let topic: std::sync::Arc<str> = std::sync::Arc::from(topic.as_str());
     let start_us = now_us();
     let (mut bytes, mut errors) = (0u64, 0u64);
     let mut first_error = None;

@@ -7,8 +7,9 @@
 //! passed. [`Accumulator::drain`] takes at most one ready batch per partition led by one broker,
 //! up to `max.request.size` bytes, which the sender puts into ONE Produce request.
 //!
-//! `T` is whatever the caller needs per record to report the outcome (a reply channel in the
-//! producer, a plain number in tests).
+//! `T` is whatever the caller needs per *batch* to report its records' outcome (the batch's
+//! completion slot in the producer, a plain number in tests): one per batch, so that appending
+//! a record allocates nothing (see `delivery`).
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -42,7 +43,8 @@ pub(crate) struct Batch<T> {
     pub(crate) id: u64,
     pub(crate) tp: TopicPartition,
     pub(crate) records: Vec<PendingRecord>,
-    pub(crate) tokens: Vec<T>,
+    /// Reports the outcome of every record of the batch.
+    pub(crate) token: T,
     /// Uncompressed encoded size, batch header included.
     pub(crate) size: usize,
     pub(crate) created: Instant,
@@ -67,6 +69,8 @@ pub(crate) struct Batch<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Appended {
     pub(crate) batch_id: u64,
+    /// The record's position in its batch.
+    pub(crate) index: u32,
     /// Bytes the record added (for the sticky partitioner).
     pub(crate) bytes: usize,
     /// A new batch was started (the sender must schedule its linger).
@@ -92,7 +96,7 @@ pub(crate) struct Accumulator<T> {
     batch_size: usize,
     linger: Duration,
     delivery_timeout: Duration,
-    queues: IndexMap<TopicPartition, VecDeque<Batch<T>>>,
+    queues: IndexMap<TopicPartition, VecDeque<Batch<T>>, FastHash>,
     next_id: u64,
     buffered: usize,
     /// Batches with an id below this are ready regardless of linger (a flush is waiting).
@@ -104,8 +108,20 @@ pub(crate) struct Accumulator<T> {
     /// partition sent while the first may still be retried could land first and reorder the
     /// partition; so, like Java's `guaranteeMessageOrder`, one batch per partition is in flight
     /// (requests for other partitions still pipeline).
-    muted: std::collections::HashSet<TopicPartition>,
+    muted: std::collections::HashSet<TopicPartition, FastHash>,
+    /// Emptied record vectors of settled batches, reused by new batches: a batch of 256 KiB of
+    /// small records grows its vector a dozen times when it starts empty.
+    spare: Vec<Vec<PendingRecord>>,
 }
+
+/// The hasher of the per-record maps: foldhash instead of std's SipHash (SipHash of the
+/// `TopicPartition` keys was several % of the producer's CPU; the keys are the application's own
+/// topic names, not input an attacker picks to collide, and foldhash is still randomly seeded).
+pub(crate) type FastHash = foldhash::fast::RandomState;
+
+/// How many emptied record vectors the accumulator keeps (one per partition being written is
+/// plenty for the sticky partitioner; beyond that they are freed).
+const SPARE_RECORD_VECS: usize = 64;
 
 impl<T> Accumulator<T> {
     pub(crate) fn new(batch_size: usize, linger: Duration, delivery_timeout: Duration) -> Self {
@@ -113,13 +129,14 @@ impl<T> Accumulator<T> {
             batch_size: batch_size.max(1),
             linger,
             delivery_timeout,
-            queues: IndexMap::new(),
+            queues: IndexMap::default(),
             next_id: 0,
             buffered: 0,
             flush_below: 0,
             closing: false,
             drain_start: 0,
             muted: Default::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -135,37 +152,47 @@ impl<T> Accumulator<T> {
 
     /// Appends a record to its partition's last batch, or starts a new batch when that one
     /// has no room for it. A record larger than `batch.size` gets a batch of its own (as in Java).
-    pub(crate) fn append(&mut self, tp: TopicPartition, record: PendingRecord, token: T, now: Instant) -> Appended {
+    /// `new_batch` is called only when a batch starts: it gives the batch's token and its
+    /// creation time (so appending to an open batch reads no clock). Returns the batch's token.
+    pub(crate) fn append(
+        &mut self,
+        tp: &TopicPartition,
+        record: PendingRecord,
+        new_batch: impl FnOnce() -> (T, Instant),
+    ) -> (Appended, &T) {
         let batch_size = self.batch_size;
-        let q = self.queues.entry(tp.clone()).or_default();
-        if let Some(last) = q.back_mut() {
-            // A batch being retried is sealed: its bytes must not change.
-            if last.encoded.is_none() && last.attempts == 0 {
-                let base_ts = last.records[0].timestamp;
-                let bytes = record_size(&record, last.records.len() as i32, record.timestamp - base_ts);
-                if last.size + bytes <= batch_size {
-                    last.size += bytes;
-                    last.records.push(record);
-                    last.tokens.push(token);
-                    self.buffered += bytes;
-                    return Appended {
-                        batch_id: last.id,
-                        bytes,
-                        new_batch: false,
-                        full: last.size >= batch_size || q.len() > 1,
-                    };
-                }
-            }
+        let q = match self.queues.get_index_of(tp) {
+            Some(i) => self.queues.get_index_mut(i).expect("index just found").1,
+            None => self.queues.entry(tp.clone()).or_default(),
+        };
+        // A batch being retried is sealed: its bytes must not change.
+        let fits = q.back().filter(|last| last.encoded.is_none() && last.attempts == 0).and_then(|last| {
+            let bytes = record_size(&record, last.records.len() as i32, record.timestamp - last.records[0].timestamp);
+            (last.size + bytes <= batch_size).then_some(bytes)
+        });
+        let queued = q.len();
+        if let Some(bytes) = fits {
+            let last = q.back_mut().expect("checked above");
+            last.size += bytes;
+            let index = last.records.len() as u32;
+            last.records.push(record);
+            self.buffered += bytes;
+            let appended =
+                Appended { batch_id: last.id, index, bytes, new_batch: false, full: last.size >= batch_size || queued > 1 };
+            return (appended, &last.token);
         }
         let bytes = record_size(&record, 0, 0);
         let id = self.next_id;
         self.next_id += 1;
         let size = BATCH_OVERHEAD + bytes;
+        let (token, now) = new_batch();
+        let mut records = self.spare.pop().unwrap_or_default();
+        records.push(record);
         q.push_back(Batch {
             id,
-            tp,
-            records: vec![record],
-            tokens: vec![token],
+            tp: tp.clone(),
+            records,
+            token,
             size,
             created: now,
             attempts: 0,
@@ -177,7 +204,16 @@ impl<T> Accumulator<T> {
             last_error: None,
         });
         self.buffered += size;
-        Appended { batch_id: id, bytes, new_batch: true, full: size >= batch_size || q.len() > 1 }
+        let appended = Appended { batch_id: id, index: 0, bytes, new_batch: true, full: size >= batch_size || queued > 0 };
+        (appended, &q.back().expect("just pushed").token)
+    }
+
+    /// Takes back the record vector of a settled batch for reuse.
+    pub(crate) fn recycle(&mut self, mut records: Vec<PendingRecord>) {
+        if self.spare.len() < SPARE_RECORD_VECS && records.capacity() > 0 {
+            records.clear();
+            self.spare.push(records);
+        }
     }
 
     /// Makes every batch that exists now ready; returns the bound (ids below it) to wait for.
@@ -385,7 +421,7 @@ mod tests {
     fn batch_is_ready_after_linger_not_before() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
-        let r = a.append(tp(0), rec(10), 1u32, t0);
+        let r = a.append(&tp(0), rec(10), || (1u32, t0)).0;
         assert!(r.new_batch && !r.full);
         let ready = a.poll_ready(t0, leader_all_0);
         assert!(ready.nodes.is_empty());
@@ -395,7 +431,7 @@ mod tests {
         assert_eq!(a.poll_ready(later, leader_all_0).nodes, BTreeSet::from([0]));
         let d = a.drain(0, later, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].tokens, vec![1]);
+        assert_eq!(d[0].token, 1);
         assert!(a.is_empty());
         assert_eq!(a.buffered_bytes(), 0);
     }
@@ -407,7 +443,7 @@ mod tests {
         let mut first_batch = 0;
         let mut i = 0u32;
         loop {
-            let r = a.append(tp(0), rec(100), i, t0);
+            let r = a.append(&tp(0), rec(100), || (i, t0)).0;
             i += 1;
             if r.new_batch && i > 1 {
                 assert!(r.full, "a second batch makes the first one ready");
@@ -427,7 +463,7 @@ mod tests {
     fn oversized_record_gets_its_own_batch_which_is_ready_at_once() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(100, LINGER, DELIVERY);
-        let r = a.append(tp(0), rec(500), 0u32, t0);
+        let r = a.append(&tp(0), rec(500), || (0u32, t0)).0;
         assert!(r.new_batch && r.full);
         assert_eq!(a.drain(0, t0, leader_all_0, 1 << 20, None, None).len(), 1);
     }
@@ -437,7 +473,7 @@ mod tests {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
         for p in 0..4 {
-            a.append(tp(p), rec(300), p as u32, t0);
+            a.append(&tp(p), rec(300), || (p as u32, t0));
         }
         let leader = |tp: &TopicPartition| Some(tp.partition % 2);
         let later = t0 + LINGER;
@@ -457,7 +493,7 @@ mod tests {
     fn unknown_leader_is_reported_and_not_drained() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(10, LINGER, DELIVERY);
-        a.append(tp(0), rec(100), 0u32, t0);
+        a.append(&tp(0), rec(100), || (0u32, t0));
         let r = a.poll_ready(t0, |_| None);
         assert!(r.nodes.is_empty());
         assert_eq!(r.unknown_leaders.iter().map(|t| t.to_string()).collect::<Vec<_>>(), vec!["t"]);
@@ -468,9 +504,9 @@ mod tests {
     fn flush_makes_existing_batches_ready_but_not_later_ones() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
-        a.append(tp(0), rec(10), 0u32, t0);
+        a.append(&tp(0), rec(10), || (0u32, t0));
         let bound = a.begin_flush();
-        a.append(tp(1), rec(10), 1u32, t0);
+        a.append(&tp(1), rec(10), || (1u32, t0));
         assert_eq!(bound, 1);
         let d = a.drain(0, t0, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.iter().map(|b| b.tp.partition).collect::<Vec<_>>(), vec![0]);
@@ -480,21 +516,21 @@ mod tests {
     fn retried_batch_waits_for_backoff_goes_first_and_takes_no_new_records() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
-        a.append(tp(0), rec(10), 0u32, t0);
+        a.append(&tp(0), rec(10), || (0u32, t0));
         let mut d = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20, None, None);
         let mut b = d.pop().unwrap();
         b.attempts += 1;
         b.encoded = Some(Bytes::from_static(b"encoded"));
         let retry_at = t0 + Duration::from_millis(100);
         a.reenqueue(b, retry_at, false);
-        let r = a.append(tp(0), rec(10), 1u32, t0 + LINGER);
+        let r = a.append(&tp(0), rec(10), || (1u32, t0 + LINGER)).0;
         assert!(r.new_batch, "a retried batch is sealed");
         let ready = a.poll_ready(t0 + LINGER, leader_all_0);
         assert!(ready.nodes.is_empty());
         assert_eq!(ready.next_check, Some(retry_at));
         let d = a.drain(0, retry_at, leader_all_0, 1 << 20, None, None);
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].tokens, vec![0], "the retry goes before newer records of its partition");
+        assert_eq!(d[0].token, 0, "the retry goes before newer records of its partition");
         assert_eq!(d[0].attempts, 1);
     }
 
@@ -502,7 +538,7 @@ mod tests {
     fn batch_refused_by_a_stale_leader_waits_for_fresh_metadata() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
-        a.append(tp(0), rec(10), 0u32, t0);
+        a.append(&tp(0), rec(10), || (0u32, t0));
         let b = a.drain(0, t0 + LINGER, leader_all_0, 1 << 20, None, None).pop().unwrap();
         let retry_at = t0 + Duration::from_millis(100);
         a.reenqueue(b, retry_at, true);
@@ -520,9 +556,9 @@ mod tests {
         let t0 = Instant::now();
         let mut a = Accumulator::new(100, LINGER, DELIVERY);
         for i in 0..3u32 {
-            a.append(tp(0), rec(200), i, t0);
+            a.append(&tp(0), rec(200), || (i, t0));
         }
-        a.append(tp(1), rec(200), 9, t0);
+        a.append(&tp(1), rec(200), || (9, t0));
         let first = a.drain(0, t0, leader_all_0, 1 << 20, None, None);
         assert_eq!(first.len(), 2, "one batch of each partition");
         let (p0, p1): (Vec<_>, Vec<_>) = first.into_iter().partition(|b| b.tp == tp(0));
@@ -531,7 +567,7 @@ mod tests {
         a.unmute(&p1[0].tp);
         a.reenqueue(p0.into_iter().next().unwrap(), t0, false);
         let order: Vec<u32> =
-            (0..3).map(|_| { let b = a.drain(0, t0, leader_all_0, 1 << 20, None, None).pop().unwrap(); a.unmute(&b.tp); b.tokens[0] }).collect();
+            (0..3).map(|_| { let b = a.drain(0, t0, leader_all_0, 1 << 20, None, None).pop().unwrap(); a.unmute(&b.tp); b.token }).collect();
         assert_eq!(order, vec![0, 1, 2], "partition order kept across the retry");
     }
 
@@ -539,7 +575,7 @@ mod tests {
     fn waiting_batches_expire_after_delivery_timeout() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
-        a.append(tp(0), rec(10), 0u32, t0);
+        a.append(&tp(0), rec(10), || (0u32, t0));
         assert_eq!(a.poll_ready(t0, |_| None).next_check, Some(t0 + LINGER));
         assert!(a.expire(t0 + DELIVERY - Duration::from_millis(1)).is_empty());
         let e = a.expire(t0 + DELIVERY);
@@ -552,7 +588,7 @@ mod tests {
     fn closing_makes_everything_ready() {
         let t0 = Instant::now();
         let mut a = Accumulator::new(16_384, LINGER, DELIVERY);
-        a.append(tp(0), rec(10), 0u32, t0);
+        a.append(&tp(0), rec(10), || (0u32, t0));
         a.set_closing();
         assert_eq!(a.poll_ready(t0, leader_all_0).nodes, BTreeSet::from([0]));
     }

@@ -91,11 +91,15 @@ type BorrowedHeaders<'a> = Vec<(&'a str, Option<&'a [u8]>)>;
 
 /// Encodes `records` (non-empty) as one v2 batch; an idempotent producer's batch carries its
 /// producer id, epoch and base sequence, a transactional one's also the transactional bit.
+/// `out` becomes the batch's bytes and `scratch` holds a compressed batch's records on the way
+/// (both reused between batches, see `records::encode_batch_into`).
 pub(crate) fn encode_batch(
     records: &[PendingRecord],
     compression: Compression,
     sequence: Option<BatchSequence>,
     transactional: bool,
+    out: Vec<u8>,
+    scratch: &mut Vec<u8>,
 ) -> Result<Bytes> {
     // The record encoder borrows; header lists are the only thing built per record.
     let headers: Vec<BorrowedHeaders<'_>> =
@@ -116,7 +120,7 @@ pub(crate) fn encode_batch(
         opts.producer_epoch = seq.producer.epoch;
         opts.base_sequence = seq.base;
     }
-    records::encode_batch_with(&borrowed, &opts)
+    records::encode_batch_into(&borrowed, &opts, out, scratch)
         .map_err(|e| Error::new(ErrorKind::State, format!("encoding a record batch failed: {e}")))
 }
 
@@ -145,9 +149,23 @@ mod tests {
     }
 
     #[test]
+    fn reused_buffers_encode_the_same_bytes_as_fresh_ones() {
+        let r = recs(10);
+        for c in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4] {
+            let fresh = encode_batch(&r, c, None, false, Vec::new(), &mut Vec::new()).unwrap();
+            // Leftovers of an earlier, bigger batch in both buffers.
+            let mut scratch = vec![0xAB; 50_000];
+            let again = encode_batch(&r[..3], c, None, false, vec![0xCD; 70_000], &mut scratch).unwrap();
+            assert_ne!(again, fresh);
+            let reused = encode_batch(&r, c, None, false, vec![0xCD; 70_000], &mut scratch).unwrap();
+            assert_eq!(reused, fresh, "{c:?}");
+        }
+    }
+
+    #[test]
     fn uncompressed_batch_size_matches_record_size_estimate() {
         let r = recs(10);
-        let b = encode_batch(&r, Compression::None, None, false).unwrap();
+        let b = encode_batch(&r, Compression::None, None, false, Vec::new(), &mut Vec::new()).unwrap();
         let expected: usize = BATCH_OVERHEAD
             + r.iter().enumerate().map(|(i, x)| record_size(x, i as i32, x.timestamp - r[0].timestamp)).sum::<usize>();
         assert_eq!(b.len(), expected);
@@ -162,7 +180,7 @@ mod tests {
     #[test]
     fn every_codec_sets_its_attribute_and_round_trips() {
         let r = recs(50);
-        let plain = encode_batch(&r, Compression::None, None, false).unwrap();
+        let plain = encode_batch(&r, Compression::None, None, false, Vec::new(), &mut Vec::new()).unwrap();
         let plain_records = &plain[BATCH_OVERHEAD..];
         for (c, id) in [
             (Compression::Gzip, 1),
@@ -170,7 +188,7 @@ mod tests {
             (Compression::Lz4, 3),
             (Compression::Zstd, 4),
         ] {
-            let b = encode_batch(&r, c, None, false).unwrap();
+            let b = encode_batch(&r, c, None, false, Vec::new(), &mut Vec::new()).unwrap();
             let (_, len, _, attrs, count, _, _) = header(&b);
             assert_eq!(attrs & 7, id, "{c:?}");
             assert_eq!(count, 50);
@@ -235,12 +253,12 @@ mod tests {
     #[test]
     fn uncompressed_batch_is_byte_identical_to_kafka_protocols() {
         let r = recs(25);
-        assert_eq!(encode_batch(&r, Compression::None, None, false).unwrap(), reference_encoding(&r));
+        assert_eq!(encode_batch(&r, Compression::None, None, false, Vec::new(), &mut Vec::new()).unwrap(), reference_encoding(&r));
     }
 
     #[test]
     fn empty_batch_is_an_error_not_a_panic() {
-        assert!(encode_batch(&[], Compression::None, None, false).is_err());
+        assert!(encode_batch(&[], Compression::None, None, false, Vec::new(), &mut Vec::new()).is_err());
     }
 
     #[test]

@@ -334,6 +334,21 @@ impl Sequencer {
         *e = (*e).max(next);
     }
 
+    /// A batch still on the wire passed its delivery deadline and its records were failed
+    /// (Java `markSequenceUnresolved` after `getExpiredInflightBatches`). Unlike
+    /// [`mark_unresolved`](Self::mark_unresolved) the batch stays in flight: its response, when
+    /// it comes, still counts (a success acknowledges its sequence, a failure asks for an epoch
+    /// bump), and [`maybe_resolve`](Self::maybe_resolve) waits for it. Meanwhile no new batch
+    /// of the partition is numbered.
+    pub(crate) fn mark_unresolved_in_flight(&mut self, tp: &TopicPartition, batch_id: u64) {
+        let Some(f) = self.partitions.get(tp).and_then(|p| p.in_flight.iter().find(|f| f.batch_id == batch_id)) else {
+            return;
+        };
+        let next = increment_sequence(f.base, f.count);
+        let e = self.unresolved.entry(tp.clone()).or_insert(next);
+        *e = (*e).max(next);
+    }
+
     /// Java `maybeResolveSequences`: a partition with an unknown sequence and nothing in
     /// flight any more is resolved if the acknowledgements reached its next sequence (the
     /// expired batch was written after all); otherwise its epoch is bumped (idempotent) or the
@@ -538,6 +553,31 @@ mod tests {
         assert!(s.bump_required(), "unknown fate: new epoch");
         s.maybe_bump().unwrap();
         assert_eq!(send_new(&mut s, 0, 3, 1), BatchSequence { producer: P1, base: 0 });
+    }
+
+    #[test]
+    fn a_batch_expired_on_the_wire_holds_the_partition_until_its_response() {
+        // Its response is a success: the broker wrote it; no bump, the partition goes on.
+        let mut s = ready();
+        send_new(&mut s, 0, 1, 5);
+        s.mark_unresolved_in_flight(&tp(0), 1);
+        assert!(!s.may_drain(&tp(0), None), "nothing new while its fate is unknown");
+        s.maybe_resolve();
+        assert!(!s.bump_required() && !s.may_drain(&tp(0), None), "still on the wire: not resolved yet");
+        s.on_success(&tp(0), 1, 0);
+        s.maybe_resolve();
+        assert!(!s.bump_required());
+        assert_eq!(send_new(&mut s, 0, 2, 1).base, 5, "sequences continue after it");
+
+        // Its request fails (say the connection dropped): unknown for good, so a new epoch.
+        let mut s = ready();
+        send_new(&mut s, 0, 1, 5);
+        s.mark_unresolved_in_flight(&tp(0), 1);
+        s.on_failed(&tp(0), 1, None, true);
+        s.maybe_resolve();
+        assert!(s.bump_required());
+        s.maybe_bump().unwrap();
+        assert_eq!(send_new(&mut s, 0, 2, 1), BatchSequence { producer: P1, base: 0 });
     }
 
     #[test]

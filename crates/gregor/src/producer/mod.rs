@@ -29,23 +29,22 @@
 //! ```
 
 pub(crate) mod accumulator;
+mod delivery;
 pub(crate) mod encode;
 pub(crate) mod idempotence;
+mod inflight;
 pub(crate) mod partitioner;
 pub(crate) mod request;
 mod sender;
 mod transactions;
 pub(crate) mod txn;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::protocol::StrBytes;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::cluster::{Cluster, ClusterSettings};
@@ -53,14 +52,17 @@ use crate::config::ProducerConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::now_ms;
 use accumulator::TopicPartition;
+pub(crate) use delivery::Completion;
+pub use delivery::DeliveryFuture;
 use encode::{record_size, Compression, PendingRecord, BATCH_OVERHEAD};
 pub use partitioner::Partitioner;
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
 pub struct ProducerRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic. An `Arc<str>` so that an application sending many records to one topic
+    /// shares one allocation (`topic.clone()` per record costs no allocation).
+    pub topic: Arc<str>,
     /// The partition; `None` lets the partitioner choose (murmur2 of the key, or sticky).
     pub partition: Option<i32>,
     /// The key (`None` is a null key).
@@ -74,9 +76,10 @@ pub struct ProducerRecord {
 }
 
 impl ProducerRecord {
-    /// A record for `topic` with no key, no value and no headers.
-    pub fn new(topic: impl Into<String>) -> Self {
-        ProducerRecord { topic: topic.into(), ..Default::default() }
+    /// A record for `topic` with no key, no value and no headers. `topic` may be a `&str`, a
+    /// `String` (or a reference to one) or an `Arc<str>` (shared, no allocation).
+    pub fn new(topic: impl IntoTopic) -> Self {
+        ProducerRecord { topic: topic.into_topic(), ..Default::default() }
     }
 
     /// Sets the key.
@@ -110,11 +113,47 @@ impl ProducerRecord {
     }
 }
 
+/// A topic name for [`ProducerRecord::new`]: `&str`, `String`, `&String`, `Box<str>`, `Cow<str>`,
+/// `Arc<str>` or `&Arc<str>` (the last two share the name instead of copying it).
+pub trait IntoTopic {
+    /// The name as the record holds it.
+    fn into_topic(self) -> Arc<str>;
+}
+
+macro_rules! into_topic_by_from {
+    ($($t:ty),*) => {$(
+        impl IntoTopic for $t {
+            fn into_topic(self) -> Arc<str> {
+                Arc::from(self)
+            }
+        }
+    )*};
+}
+into_topic_by_from!(&str, String, Box<str>, std::borrow::Cow<'_, str>);
+
+impl IntoTopic for &String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self.as_str())
+    }
+}
+
+impl IntoTopic for Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        self
+    }
+}
+
+impl IntoTopic for &Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        self.clone()
+    }
+}
+
 /// Where a record was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
-    /// The topic.
-    pub topic: String,
+    /// The topic (shared with the producer's other records of it, like `ConsumerRecord::topic`).
+    pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
     /// The record's offset; -1 with `acks=0` (the broker does not answer).
@@ -123,26 +162,6 @@ pub struct RecordMetadata {
     /// uses it.
     pub timestamp: i64,
 }
-
-/// Resolves once the record is acknowledged (or failed for good).
-#[derive(Debug)]
-#[must_use = "a DeliveryFuture reports whether the record was written"]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<RecordMetadata>>,
-}
-
-impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx).poll(cx).map(|r| match r {
-            Ok(r) => r,
-            Err(_) => Err(Error::new(ErrorKind::Closed, "the producer was dropped before the record was sent")),
-        })
-    }
-}
-
-/// The per-record reply channel.
-pub(crate) type Completion = oneshot::Sender<Result<RecordMetadata>>;
 
 /// The settings the sender uses, parsed once.
 #[derive(Debug, Clone)]
@@ -254,17 +273,9 @@ impl Producer {
     /// buffer space (both bounded by `max.block.ms`); the returned future resolves when the
     /// record is acknowledged according to `acks`, or has failed for good.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        {
-            let st = self.inner.lock();
-            if st.closed {
-                return Err(Error::closed());
-            }
-            if let Some(e) = &st.fatal {
-                return Err(Error::new(e.kind(), format!("the producer has failed: {e}")));
-            }
-        }
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let pending = PendingRecord { key: record.key, value: record.value, headers: record.headers, timestamp };
+        let ProducerRecord { topic, partition: chosen, key, value, headers, timestamp } = record;
+        let timestamp = timestamp.unwrap_or_else(now_ms);
+        let pending = PendingRecord { key, value, headers, timestamp };
         let size = BATCH_OVERHEAD + record_size(&pending, 0, 0);
         if size > self.inner.cfg.max_request_size || size > self.inner.cfg.buffer_memory {
             // Java's RecordTooLargeException, raised before anything is sent.
@@ -276,65 +287,94 @@ impl Producer {
                 ),
             ));
         }
-        let deadline = Instant::now() + self.inner.cfg.max_block;
-        let partitions = sender::partitions_for(&self.inner, &record.topic, deadline).await?;
-        if let Some(p) = record.partition {
-            if p < 0 || p >= partitions.count {
-                return Err(Error::new(
-                    ErrorKind::UnknownTopic,
-                    format!("partition {p} is not in topic {} ({} partitions)", record.topic, partitions.count),
-                ));
-            }
-        }
-        sender::wait_for_buffer(&self.inner, size, deadline).await?;
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut st = self.inner.lock();
-            if st.closed {
-                return Err(Error::closed());
-            }
-            let partition = match (record.partition, &pending.key) {
-                (Some(p), _) => p,
-                (None, key) => {
-                    let (choice, ignore_keys) = self.inner.cfg.partitioner;
-                    let key = key.as_deref().filter(|_| !ignore_keys);
-                    match (choice.partition_for_key(key, partitions.count), choice) {
-                        (Some(p), _) => p,
-                        (None, Partitioner::Random) => {
-                            partitioner::random_partition(partitions.count, &partitions.available, rand::random())
+        // The common case takes the producer's lock once and reads no clock but the record's
+        // CreateTime (the profile of BENCHMARKS.md, "Producer (issue #15, item 5)", found
+        // four lock acquisitions and three clock reads per record): the topic's partitions
+        // are known and the buffer has room. Otherwise wait (metadata, buffer space), bounded
+        // by `max.block.ms` from the first wait, and look again.
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let snap = self.inner.cluster.snapshot();
+            let wait_for_metadata = {
+                let mut guard = self.inner.lock();
+                let st = &mut *guard;
+                if st.closed {
+                    return Err(Error::closed());
+                }
+                if let Some(e) = &st.fatal {
+                    return Err(Error::new(e.kind(), format!("the producer has failed: {e}")));
+                }
+                match st.cached_partitions(&topic, &snap) {
+                    Some(partitions) => {
+                        if let Some(p) = chosen {
+                            if p < 0 || p >= partitions.count {
+                                return Err(Error::new(
+                                    ErrorKind::UnknownTopic,
+                                    format!("partition {p} is not in topic {topic} ({} partitions)", partitions.count),
+                                ));
+                            }
                         }
-                        (None, Partitioner::RoundRobin) => {
-                            st.round_robin.partition(&record.topic, partitions.count, &partitions.available)
+                        if st.buffer_has_room(size, self.inner.cfg.buffer_memory) {
+                            return self.append(st, &partitions, chosen, pending);
                         }
-                        (None, _) => st.sticky.partition(&record.topic, partitions.count, &partitions.available, rand::random()),
+                        false
                     }
+                    None => true,
                 }
             };
-            let tp = TopicPartition { topic: partitions.topic.clone(), partition };
-            if let Some(t) = st.txn.as_mut() {
-                // Java `maybeAddPartition`: only inside a transaction; the partition joins it.
-                t.add_partition(&tp)?;
-            }
-            let appended = st.acc.append(tp, pending, tx, Instant::now());
-            if record.partition.is_none() {
-                st.sticky.on_append(
-                    &record.topic,
-                    partition,
-                    appended.bytes,
-                    partitions.count,
-                    &partitions.available,
-                    rand::random(),
-                );
-            }
-            if appended.new_batch {
-                st.incomplete.insert(appended.batch_id);
-            }
-            sender::ensure_started(&self.inner, &mut st);
-            if appended.new_batch || appended.full {
-                self.inner.wake.notify_one();
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.inner.cfg.max_block);
+            if wait_for_metadata {
+                sender::partitions_for(&self.inner, &topic, deadline).await?;
+            } else {
+                sender::wait_for_buffer(&self.inner, size, deadline).await?;
             }
         }
-        Ok(DeliveryFuture { rx })
+    }
+
+    /// Picks the partition and appends the record, under the producer's lock.
+    fn append(
+        &self,
+        st: &mut sender::State,
+        partitions: &sender::Partitions,
+        chosen: Option<i32>,
+        pending: PendingRecord,
+    ) -> Result<DeliveryFuture> {
+        let topic = &partitions.topic;
+        let partition = match (chosen, &pending.key) {
+            (Some(p), _) => p,
+            (None, key) => {
+                let (choice, ignore_keys) = self.inner.cfg.partitioner;
+                let key = key.as_deref().filter(|_| !ignore_keys);
+                match (choice.partition_for_key(key, partitions.count), choice) {
+                    (Some(p), _) => p,
+                    (None, Partitioner::Random) => {
+                        partitioner::random_partition(partitions.count, &partitions.available, rand::random())
+                    }
+                    (None, Partitioner::RoundRobin) => st.round_robin.partition(topic, partitions.count, &partitions.available),
+                    (None, _) => st.sticky.partition(topic, partitions.count, &partitions.available, rand::random()),
+                }
+            }
+        };
+        let tp = TopicPartition { topic: topic.clone(), partition };
+        if let Some(t) = st.txn.as_mut() {
+            // Java `maybeAddPartition`: only inside a transaction; the partition joins it.
+            t.add_partition(&tp)?;
+        }
+        let timestamp = pending.timestamp;
+        let (appended, completion) =
+            st.acc.append(&tp, pending, || (Completion::new(tp.topic.clone(), partition), Instant::now()));
+        let delivery = DeliveryFuture::new(completion.0.clone(), appended.index, timestamp);
+        if chosen.is_none() {
+            st.sticky.on_append(topic, partition, appended.bytes, partitions.count, &partitions.available, rand::random());
+        }
+        if appended.new_batch {
+            st.incomplete.insert(appended.batch_id);
+        }
+        sender::ensure_started(&self.inner, st);
+        if appended.new_batch || appended.full {
+            self.inner.wake.notify_one();
+        }
+        Ok(delivery)
     }
 
     /// Sends every record queued so far without waiting for `linger.ms`, and waits until each

@@ -124,7 +124,7 @@ pub(crate) fn fnv1a(data: &[u8]) -> u32 {
 /// Java's `RoundRobinPartitioner`: per topic, a counter that moves on with every record.
 #[derive(Debug, Default)]
 pub(crate) struct RoundRobin {
-    next: HashMap<String, u32>,
+    next: HashMap<String, u32, super::accumulator::FastHash>,
 }
 
 impl RoundRobin {
@@ -199,7 +199,8 @@ pub(crate) fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
 pub(crate) struct StickyPartitioner {
     /// `batch.size`: bytes produced to the sticky partition before moving on.
     batch_size: usize,
-    topics: HashMap<String, Sticky>,
+    /// Looked up twice per unkeyed record: foldhash, not SipHash (see `accumulator::FastHash`).
+    topics: HashMap<String, Sticky, super::accumulator::FastHash>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +212,7 @@ struct Sticky {
 
 impl StickyPartitioner {
     pub(crate) fn new(batch_size: usize) -> Self {
-        StickyPartitioner { batch_size, topics: HashMap::new() }
+        StickyPartitioner { batch_size, topics: HashMap::default() }
     }
 
     /// The partition for the next unkeyed record of `topic`. `available` are the partitions with

@@ -17,7 +17,10 @@ use super::partitioner::StickyPartitioner;
 use super::request::{self, PRODUCE_VERSIONS};
 use crate::rules::produce::{init_producer_id_action, produce_action, topic_error_is_final, InitAction, ProduceAction};
 use super::txn::Phase as TxnPhase;
-use super::{Completion, Inner, RecordMetadata, Resolved};
+use super::accumulator::FastHash;
+use super::delivery::{BatchDelivery, Outcome};
+use super::inflight::{InFlightBatch, InFlightBatches};
+use super::{Completion, Inner, Resolved};
 use crate::cluster::metadata::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::backoff::ExponentialBackoff;
@@ -35,9 +38,12 @@ pub(crate) struct State {
     pub(crate) incomplete: BTreeSet<u64>,
     in_flight: HashMap<i32, usize>,
     inflight_bytes: usize,
+    /// The batches on the wire, for their delivery deadline (see `inflight`).
+    inflight_batches: InFlightBatches<Arc<BatchDelivery>>,
     /// Topics this producer writes to: the ones its metadata requests ask about.
     topics: Vec<String>,
-    partitions: HashMap<String, (Arc<Snapshot>, Arc<Partitions>)>,
+    /// Looked up once per record (foldhash, see `accumulator::FastHash`).
+    partitions: HashMap<String, (Arc<Snapshot>, Arc<Partitions>), FastHash>,
     pub(crate) task: Option<JoinHandle<()>>,
     pub(crate) closed: bool,
     retry: ExponentialBackoff,
@@ -58,7 +64,13 @@ pub(crate) struct State {
     refreshing: bool,
     /// `record-send-total`, `record-error-total` (the `metrics` facade).
     pub(crate) telemetry: Option<std::sync::Arc<crate::telemetry::ProducerTelemetry>>,
+    /// Buffers of settled batches' encodings, reused for the next encodings (fresh 256 KiB
+    /// buffers cost ~7 % of the producer's CPU in page faults, BENCHMARKS.md).
+    buffers: Vec<Vec<u8>>,
 }
+
+/// How many encoding buffers the producer keeps for reuse.
+const SPARE_BUFFERS: usize = 16;
 
 /// Where the idempotent producer's InitProducerId stands.
 #[derive(Debug, Default)]
@@ -78,8 +90,9 @@ impl State {
             incomplete: BTreeSet::new(),
             in_flight: HashMap::new(),
             inflight_bytes: 0,
+            inflight_batches: InFlightBatches::new(cfg.delivery_timeout),
             topics: Vec::new(),
-            partitions: HashMap::new(),
+            partitions: HashMap::default(),
             task: None,
             closed: false,
             retry: ExponentialBackoff::new(cfg.retry_backoff.0, cfg.retry_backoff.1),
@@ -91,7 +104,38 @@ impl State {
             dispatchers: HashMap::new(),
             refreshing: false,
             telemetry: None,
+            buffers: Vec::new(),
         }
+    }
+
+    /// Keeps a settled batch's encoding buffer for a later batch, when nothing else holds it.
+    fn recycle_encoding(&mut self, encoded: Option<bytes::Bytes>) {
+        if self.buffers.len() >= SPARE_BUFFERS {
+            return;
+        }
+        if let Some(Ok(buf)) = encoded.map(bytes::Bytes::try_into_mut) {
+            self.buffers.push(Vec::from(buf));
+        }
+    }
+
+    /// Up to `n` buffers for encoding (empty vectors when none is spare).
+    fn take_buffers(&mut self, n: usize) -> Vec<Vec<u8>> {
+        let keep = self.buffers.len().saturating_sub(n);
+        let mut out = self.buffers.split_off(keep);
+        out.resize_with(n, Vec::new);
+        out
+    }
+
+    /// The partitions of `topic` if they are known in `snap` (the metadata now).
+    pub(crate) fn cached_partitions(&self, topic: &str, snap: &Arc<Snapshot>) -> Option<Arc<Partitions>> {
+        self.partitions.get(topic).filter(|(s, _)| Arc::ptr_eq(s, snap)).map(|(_, p)| p.clone())
+    }
+
+    /// Whether `size` more bytes fit in `buffer.memory` (Java's `BufferPool.allocate`; a record
+    /// always fits an empty buffer).
+    pub(crate) fn buffer_has_room(&self, size: usize, buffer_memory: usize) -> bool {
+        let used = self.acc.buffered_bytes() + self.inflight_bytes;
+        used == 0 || used + size <= buffer_memory
     }
 
     fn complete(&mut self, b: Batch<Completion>, base_offset: i64, log_append_time: i64) {
@@ -99,28 +143,30 @@ impl State {
         if let Some(s) = self.idem.as_mut() {
             s.on_success(&b.tp, b.id, base_offset);
         }
-        if let Some(t) = &self.telemetry {
-            t.sent(b.tokens.len(), Instant::now());
+        let Batch { token, records, encoded, .. } = b;
+        // Counted before the futures wake (an application reading the metrics right after its
+        // last delivery sees it); settled batches are settled under this lock only.
+        if !token.0.is_settled() {
+            if let Some(t) = &self.telemetry {
+                t.sent(records.len(), Instant::now());
+            }
+            token.0.settle(Outcome::Written { base_offset, log_append_time });
         }
-        let topic = b.tp.topic.to_string();
-        for (i, (tok, rec)) in b.tokens.into_iter().zip(b.records.iter()).enumerate() {
-            let _ = tok.send(Ok(RecordMetadata {
-                topic: topic.clone(),
-                partition: b.tp.partition,
-                offset: if base_offset >= 0 { base_offset + i as i64 } else { -1 },
-                timestamp: if log_append_time >= 0 { log_append_time } else { rec.timestamp },
-            }));
-        }
+        self.acc.recycle(records);
+        self.recycle_encoding(encoded);
     }
 
     fn fail(&mut self, b: Batch<Completion>, err: &Error) {
         self.incomplete.remove(&b.id);
-        if let Some(t) = &self.telemetry {
-            t.failed(b.tokens.len(), Instant::now());
+        let Batch { token, records, encoded, .. } = b;
+        if !token.0.is_settled() {
+            if let Some(t) = &self.telemetry {
+                t.failed(records.len(), Instant::now());
+            }
+            token.0.settle(Outcome::Failed(err.clone()));
         }
-        for tok in b.tokens {
-            let _ = tok.send(Err(copy_error(err)));
-        }
+        self.acc.recycle(records);
+        self.recycle_encoding(encoded);
     }
 
     /// A batch came back with `err` (`code` when the broker refused it, `None` when the request
@@ -182,6 +228,50 @@ impl State {
             err
         };
         self.fail(b, &err);
+    }
+
+    /// Fails the records of the batches on the wire whose `delivery.timeout.ms` has passed
+    /// (Java `Sender.sendProducerData` with `getExpiredInflightBatches`, then `failBatch` with
+    /// a `TimeoutException`). Their requests stay on the wire; the late responses settle
+    /// nothing the application sees but still tell the idempotent producer whether the broker
+    /// wrote them. Returns whether any expired.
+    fn expire_in_flight(&mut self, now: Instant, cfg: &Resolved) -> bool {
+        let expired = self.inflight_batches.expire(now);
+        for e in &expired {
+            if e.token.is_settled() {
+                continue;
+            }
+            let err = Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "expiring {} record(s) for {}: delivery.timeout.ms={} ms has passed since batch creation \
+                     (in flight: its Produce request, attempt {}, is unanswered; whether the broker wrote it is unknown)",
+                    e.records,
+                    e.tp,
+                    cfg.delivery_timeout.as_millis(),
+                    e.attempts + 1
+                ),
+            );
+            tracing::warn!(error = %err, "producer batch expired in flight");
+            self.incomplete.remove(&e.batch_id);
+            if let Some(t) = &self.telemetry {
+                t.failed(e.records, now);
+            }
+            e.token.settle(Outcome::Failed(err.clone()));
+            if let (Some(s), true) = (self.idem.as_mut(), e.sequenced) {
+                // Java `markSequenceUnresolved` after an in-flight expiry: nothing new goes to
+                // the partition until its batches on the wire are answered; then either the
+                // acknowledgements reached past this batch (it was written) or the epoch is
+                // bumped, so that no later batch can be written out of order or twice.
+                s.mark_unresolved_in_flight(&e.tp, e.batch_id);
+            }
+            // Java `TransactionManager.maybeTransitionToErrorState`: a transaction that lost a
+            // record cannot commit.
+            if let Some(t) = self.txn.as_mut() {
+                t.abortable(err);
+            }
+        }
+        !expired.is_empty()
     }
 
     /// Fails everything still waiting (close).
@@ -312,8 +402,7 @@ pub(crate) async fn wait_for_buffer(inner: &Arc<Inner>, size: usize, deadline: I
         freed.as_mut().enable();
         {
             let st = inner.lock();
-            let used = st.acc.buffered_bytes() + st.inflight_bytes;
-            if used == 0 || used + size <= inner.cfg.buffer_memory {
+            if st.buffer_has_room(size, inner.cfg.buffer_memory) {
                 return Ok(());
             }
             if st.closed {
@@ -369,6 +458,7 @@ async fn run(inner: Arc<Inner>) {
                 }
                 st.fail(b, &err);
             }
+            let had_expired = st.expire_in_flight(now, &inner.cfg) || had_expired;
             if had_expired {
                 inner.progress.notify_waiters();
             }
@@ -416,6 +506,17 @@ async fn run(inner: Arc<Inner>) {
                     }
                     *st.in_flight.entry(node).or_default() += 1;
                     st.inflight_bytes += batches.iter().map(|b| b.size).sum::<usize>();
+                    for b in &batches {
+                        st.inflight_batches.add(InFlightBatch {
+                            batch_id: b.id,
+                            tp: b.tp.clone(),
+                            created: b.created,
+                            records: b.records.len(),
+                            attempts: b.attempts,
+                            sequenced: b.sequence.is_some(),
+                            token: b.token.0.clone(),
+                        });
+                    }
                     // Queued under the lock, in drain order.
                     let tx = st.dispatchers.entry(node).or_insert_with(|| {
                         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -432,10 +533,7 @@ async fn run(inner: Arc<Inner>) {
             let idle = st.in_flight.values().all(|n| *n == 0);
             let waiting = !st.acc.is_empty();
             let done = st.closed && !waiting && idle && sends.is_empty();
-            let next_check = match (ready.next_check, next_check_init) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next_check = [ready.next_check, next_check_init, st.inflight_batches.next_expiry()].into_iter().flatten().min();
             (sends, next_check, ready.unknown_leaders, done, waiting, start_init, add_partitions)
         };
         if done {
@@ -509,14 +607,22 @@ pub(crate) type Request = Vec<Batch<Completion>>;
 /// response to a task of its own, so that up to `max.in.flight.requests.per.connection`
 /// requests are on the wire. Ends when the sender drops its channel.
 pub(crate) async fn dispatch(inner: Arc<Inner>, node: i32, mut requests: tokio::sync::mpsc::UnboundedReceiver<Request>) {
+    // The uncompressed records of a compressed batch, kept between batches.
+    let mut scratch = Vec::new();
     while let Some(mut batches) = requests.recv().await {
         let cfg = &inner.cfg;
         let mut encode_failures = Vec::new();
+        let stale = |b: &Batch<Completion>| b.encoded.is_none() || b.encoded_with != b.sequence;
+        let mut buffers = {
+            let to_encode = batches.iter().filter(|b| stale(b)).count();
+            if to_encode == 0 { Vec::new() } else { inner.lock().take_buffers(to_encode) }
+        };
         let mut i = 0;
         while i < batches.len() {
             let b = &batches[i];
-            if b.encoded.is_none() || b.encoded_with != b.sequence {
-                match encode_batch(&b.records, cfg.compression, b.sequence, cfg.transactional) {
+            if stale(b) {
+                let out = buffers.pop().unwrap_or_default();
+                match encode_batch(&b.records, cfg.compression, b.sequence, cfg.transactional, out, &mut scratch) {
                     Ok(bytes) => {
                         let seq = batches[i].sequence;
                         batches[i].encoded = Some(bytes);
@@ -581,6 +687,7 @@ fn settle_request(
     // the partition can be drained again.
     for b in batches.iter().chain(encode_failures.iter().map(|(b, _)| b)) {
         st.acc.unmute(&b.tp);
+        st.inflight_batches.remove(b.id);
     }
     let sent_bytes: usize = batches.iter().map(|b| b.size).sum::<usize>() + encode_failures.iter().map(|(b, _)| b.size).sum::<usize>();
     st.inflight_bytes = st.inflight_bytes.saturating_sub(sent_bytes);

@@ -74,15 +74,24 @@ pub fn encode_batch(records: &[ProduceRecord<'_>], compression: Compression) -> 
 /// Fails on an empty slice (brokers reject empty batches), on more than `i32::MAX` records or
 /// fields, or if the codec fails.
 pub fn encode_batch_with(records: &[ProduceRecord<'_>], opts: &BatchOptions) -> Result<Bytes, RecordsError> {
+    encode_batch_into(records, opts, Vec::new(), &mut Vec::new())
+}
+
+/// [`encode_batch_with`] into buffers the caller keeps between batches: `out` (cleared first)
+/// becomes the returned batch, and a compressed batch's records are first written to `scratch`
+/// (kept, cleared, for the next call). An uncompressed batch is written straight into `out`,
+/// with no intermediate buffer and no copy. A producer encoding batch after batch of
+/// `batch.size` bytes reuses its buffers instead of faulting in fresh pages for each.
+pub fn encode_batch_into(
+    records: &[ProduceRecord<'_>],
+    opts: &BatchOptions,
+    mut out: Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<Bytes, RecordsError> {
     let first = records.first().ok_or_else(|| RecordsError::Encode("a batch needs at least one record".into()))?;
     let count = i32::try_from(records.len()).map_err(|_| RecordsError::Encode("too many records".into()))?;
     let base_ts = first.timestamp;
     let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(base_ts);
-
-    let mut body = Vec::with_capacity(records.iter().map(estimate).sum());
-    for (i, r) in records.iter().enumerate() {
-        write_record(&mut body, r, i as i32, r.timestamp.wrapping_sub(base_ts))?;
-    }
     let mut attributes = opts.compression as i16;
     if opts.transactional {
         attributes |= 0x10;
@@ -99,7 +108,25 @@ pub fn encode_batch_with(records: &[ProduceRecord<'_>], opts: &BatchOptions) -> 
         base_sequence: opts.base_sequence,
         count,
     };
-    finish(header, &body, opts.compression)
+    let estimate: usize = records.iter().map(estimate).sum();
+    out.clear();
+    if opts.compression == Compression::None {
+        out.reserve(V2_HEADER + estimate);
+        put_header(&mut out, &header);
+        for (i, r) in records.iter().enumerate() {
+            write_record(&mut out, r, i as i32, r.timestamp.wrapping_sub(base_ts))?;
+        }
+    } else {
+        scratch.clear();
+        scratch.reserve(estimate);
+        for (i, r) in records.iter().enumerate() {
+            write_record(scratch, r, i as i32, r.timestamp.wrapping_sub(base_ts))?;
+        }
+        out.reserve(V2_HEADER + scratch.len() / 2);
+        put_header(&mut out, &header);
+        compress(opts.compression, scratch, &mut out)?;
+    }
+    seal(out)
 }
 
 /// Encodes a control batch holding one end-of-transaction marker (`EndTransactionMarker`), as the
@@ -155,11 +182,19 @@ struct Header {
 
 fn finish(h: Header, body: &[u8], compression: Compression) -> Result<Bytes, RecordsError> {
     let mut out = Vec::with_capacity(V2_HEADER + body.len() / if compression == Compression::None { 1 } else { 2 });
+    put_header(&mut out, &h);
+    compress(compression, body, &mut out)?;
+    seal(out)
+}
+
+/// The v2 batch header, with batchLength and crc left 0 for [`seal`].
+fn put_header(out: &mut Vec<u8>, h: &Header) {
+    let at = out.len();
     out.extend_from_slice(&h.base_offset.to_be_bytes());
-    out.extend_from_slice(&[0; 4]); // batchLength, filled below
+    out.extend_from_slice(&[0; 4]); // batchLength, filled by seal
     out.extend_from_slice(&h.leader_epoch.to_be_bytes());
     out.push(2); // magic
-    out.extend_from_slice(&[0; 4]); // crc, filled below
+    out.extend_from_slice(&[0; 4]); // crc, filled by seal
     out.extend_from_slice(&h.attributes.to_be_bytes());
     out.extend_from_slice(&h.last_offset_delta.to_be_bytes());
     out.extend_from_slice(&h.base_ts.to_be_bytes());
@@ -168,8 +203,11 @@ fn finish(h: Header, body: &[u8], compression: Compression) -> Result<Bytes, Rec
     out.extend_from_slice(&h.producer_epoch.to_be_bytes());
     out.extend_from_slice(&h.base_sequence.to_be_bytes());
     out.extend_from_slice(&h.count.to_be_bytes());
-    debug_assert_eq!(out.len(), V2_HEADER);
-    compress(compression, body, &mut out)?;
+    debug_assert_eq!(out.len() - at, V2_HEADER);
+}
+
+/// Fills in batchLength and the CRC of a batch that starts at `out[0]`.
+fn seal(mut out: Vec<u8>) -> Result<Bytes, RecordsError> {
     let len = i32::try_from(out.len() - 12).map_err(|_| RecordsError::Encode("batch larger than 2 GiB".into()))?;
     out[8..12].copy_from_slice(&len.to_be_bytes());
     let crc = crc32c::crc32c(&out[V2_CRC_START..]);

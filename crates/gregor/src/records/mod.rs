@@ -57,7 +57,7 @@ pub use bytes::Bytes;
 
 #[allow(unused_imports)]
 pub use self::encode::{
-    encode_batch, encode_batch_with, encode_control_batch, BatchOptions, ControlMarker,
+    encode_batch, encode_batch_into, encode_batch_with, encode_control_batch, BatchOptions, ControlMarker,
     ProduceRecord,
 };
 pub use self::fetch::{FetchRecords, FetchTail};
