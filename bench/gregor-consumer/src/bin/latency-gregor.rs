@@ -22,6 +22,18 @@ fn pct(s: &[i64], q: f64) -> i64 {
 
 #[tokio::main]
 async fn main() {
+    // GREGOR_BENCH_LOG="gregor=debug": gregor's log lines and spans (with their durations) on
+    // stderr, timed from the process start; LAT_DUMP=FILE: one line per measured record
+    // ("partition offset latency_us"), to see where a tail comes from. latency.sh uses neither.
+    if let Ok(filter) = std::env::var("GREGOR_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let mut dump = std::env::var("LAT_DUMP").ok().map(|p| std::io::BufWriter::new(std::fs::File::create(p).expect("LAT_DUMP")));
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 6 {
         eprintln!("usage: latency-gregor BOOTSTRAP TOPIC RECORDS WARMUP MODE");
@@ -67,11 +79,19 @@ async fn main() {
                     let sent = u64::from_be_bytes(v[8..16].try_into().unwrap()) as i64;
                     if seq >= warm {
                         lat.push((now - sent) / 1000);
+                        if let Some(d) = dump.as_mut() {
+                            use std::io::Write;
+                            writeln!(d, "{} {} {}", r.partition, r.offset, (now - sent) / 1000).expect("LAT_DUMP");
+                        }
                     }
                 }
                 _ => bad += 1,
             }
         }
+    }
+    if let Some(mut d) = dump.take() {
+        use std::io::Write;
+        d.flush().expect("LAT_DUMP");
     }
     lat.sort_unstable();
     println!(
