@@ -12,17 +12,12 @@ mod common;
 use std::time::Duration;
 
 use common::cluster_script;
-use gregor::{Consumer, ConsumerGroupMetadata, ErrorKind, OffsetAndMetadata, Producer, ProducerRecord, TopicPartition};
+use gregor::{ConsumerGroupMetadata, ErrorKind, OffsetAndMetadata, Producer, ProducerRecord, TopicPartition};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 fn producer(bootstrap: &str, txn_id: &str) -> Producer {
-    Producer::from_properties([
-        ("bootstrap.servers", bootstrap),
-        ("transactional.id", txn_id),
-        ("max.block.ms", "60000"),
-    ])
-    .unwrap()
+    common::transactional_producer(bootstrap, txn_id, Duration::from_secs(60))
 }
 
 async fn send(p: &Producer, topic: &str, partition: i32, value: &str) {
@@ -89,13 +84,6 @@ async fn real_kafka_uses_transaction_version_2_and_still_fences() {
     fresh.close(WAIT).await.unwrap();
     let _ = p.close(Duration::from_secs(5)).await;
 
-    let c = Consumer::from_properties([("bootstrap.servers", bootstrap.as_str()), ("isolation.level", "read_committed")]).unwrap();
-    let tps = [TopicPartition::new(&topic, 0), TopicPartition::new(&topic, 1)];
-    c.assign(tps.to_vec()).unwrap();
-    c.seek_to_beginning(&[]).unwrap();
-    let mut values: Vec<String> =
-        common::read_to_end(&c, &tps, WAIT).await.iter().map(|r| r.value_str().unwrap_or_default().to_string()).collect();
-    c.close(WAIT).await;
-    values.sort();
+    let values = common::read_values(&bootstrap, &topic, 2, "read_committed", WAIT).await;
     assert_eq!(values, ["c1", "c1", "c2", "c2", "f1"], "committed records only, the zombie's aborted");
 }

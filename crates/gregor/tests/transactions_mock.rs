@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gregor::{
-    Consumer, ConsumerGroupMetadata, ErrorKind, OffsetAndMetadata, Producer, ProducerConfig, ProducerRecord,
+    Consumer, ConsumerGroupMetadata, ErrorKind, OffsetAndMetadata, Producer, ProducerRecord,
     TopicPartition,
 };
 use gregor_mock::{MockCluster, TransactionState};
@@ -39,15 +39,7 @@ async fn mock(topics: &[(&str, i32)]) -> MockCluster {
 }
 
 fn producer(mock: &MockCluster, txn_id: &str) -> Producer {
-    Producer::new(
-        ProducerConfig::from_map([
-            ("bootstrap.servers", mock.bootstrap_servers()),
-            ("transactional.id", txn_id.to_string()),
-            ("max.block.ms", "20000".to_string()),
-        ])
-        .unwrap(),
-    )
-    .unwrap()
+    common::transactional_producer(&mock.bootstrap_servers(), txn_id, Duration::from_secs(20))
 }
 
 async fn send_values(p: &Producer, topic: &str, values: &[&str]) {
@@ -57,22 +49,9 @@ async fn send_values(p: &Producer, topic: &str, values: &[&str]) {
     }
 }
 
-/// Every value of the topic's partitions as a consumer with `isolation` reads it, up to the
-/// end offsets it sees (the last stable offset for `read_committed`).
+/// Every value of the topic's partitions as a consumer with `isolation` reads it (sorted).
 async fn read_all(mock: &MockCluster, topic: &str, partitions: i32, isolation: &str) -> Vec<String> {
-    let c = Consumer::from_properties([
-        ("bootstrap.servers", mock.bootstrap_servers().as_str()),
-        ("isolation.level", isolation),
-    ])
-    .unwrap();
-    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
-    c.assign(tps.clone()).unwrap();
-    c.seek_to_beginning(&[]).unwrap();
-    let mut out: Vec<String> =
-        common::read_to_end(&c, &tps, WAIT).await.iter().map(|r| r.value_str().unwrap_or_default().to_string()).collect();
-    c.close(WAIT).await;
-    out.sort();
-    out
+    common::read_values(&mock.bootstrap_servers(), topic, partitions, isolation, WAIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use gregor::{ConsumerGroupMetadata, ErrorKind, OffsetAndMetadata, Producer, ProducerConfig, ProducerRecord, TopicPartition};
+use gregor::{ConsumerGroupMetadata, ErrorKind, OffsetAndMetadata, Producer, ProducerRecord, TopicPartition};
 use gregor_mock::{MockCluster, TransactionState};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -24,15 +24,7 @@ async fn mock(transaction_version: i16) -> MockCluster {
 }
 
 fn producer(mock: &MockCluster, txn_id: &str) -> Producer {
-    Producer::new(
-        ProducerConfig::from_map([
-            ("bootstrap.servers", mock.bootstrap_servers()),
-            ("transactional.id", txn_id.to_string()),
-            ("max.block.ms", "20000".to_string()),
-        ])
-        .unwrap(),
-    )
-    .unwrap()
+    common::transactional_producer(&mock.bootstrap_servers(), txn_id, Duration::from_secs(20))
 }
 
 /// (count, highest version) of the requests with `api_key` the mock received.
@@ -43,19 +35,7 @@ fn sent(mock: &MockCluster, api_key: i16) -> (usize, Option<i16>) {
 
 /// The values of `topic` a `read_committed` consumer reads, sorted.
 async fn read_committed(mock: &MockCluster, topic: &str, partitions: i32) -> Vec<String> {
-    let c = gregor::Consumer::from_properties([
-        ("bootstrap.servers", mock.bootstrap_servers().as_str()),
-        ("isolation.level", "read_committed"),
-    ])
-    .unwrap();
-    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
-    c.assign(tps.clone()).unwrap();
-    c.seek_to_beginning(&[]).unwrap();
-    let mut out: Vec<String> =
-        common::read_to_end(&c, &tps, WAIT).await.iter().map(|r| r.value_str().unwrap_or_default().to_string()).collect();
-    c.close(WAIT).await;
-    out.sort();
-    out
+    common::read_values(&mock.bootstrap_servers(), topic, partitions, "read_committed", WAIT).await
 }
 
 async fn send_to_both_partitions(p: &Producer, value: &str) {

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use gregor::{Consumer, ConsumerRecord, TopicPartition};
+use gregor::{Consumer, ConsumerRecord, Producer, TopicPartition};
 
 /// gregor's log in the test's output (printed by the harness for a failing test): `RUST_LOG`,
 /// else `default` (e.g. "warn").
@@ -145,4 +145,31 @@ pub async fn read_to_end(c: &Consumer, tps: &[TopicPartition], wait: Duration) -
             Err(e) => panic!("poll: {e}"),
         }
     }
+}
+
+/// A transactional producer (`transactional.id`) of the cluster at `bootstrap`, waiting up to
+/// `max_block` for metadata and buffer room.
+pub fn transactional_producer(bootstrap: &str, txn_id: &str, max_block: Duration) -> Producer {
+    let max_block = max_block.as_millis().to_string();
+    Producer::from_properties([
+        ("bootstrap.servers", bootstrap),
+        ("transactional.id", txn_id),
+        ("max.block.ms", max_block.as_str()),
+    ])
+    .unwrap()
+}
+
+/// The values of partitions `0..partitions` of `topic` as a consumer with `isolation`
+/// (`read_committed` / `read_uncommitted`) reads them from the beginning up to the end offsets
+/// it sees (the last stable offset for `read_committed`), sorted.
+pub async fn read_values(bootstrap: &str, topic: &str, partitions: i32, isolation: &str, wait: Duration) -> Vec<String> {
+    let c = Consumer::from_properties([("bootstrap.servers", bootstrap), ("isolation.level", isolation)]).unwrap();
+    let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
+    c.assign(tps.clone()).unwrap();
+    c.seek_to_beginning(&[]).unwrap();
+    let mut out: Vec<String> =
+        read_to_end(&c, &tps, wait).await.iter().map(|r| r.value_str().unwrap_or_default().to_string()).collect();
+    c.close(wait).await;
+    out.sort();
+    out
 }
